@@ -1,0 +1,1 @@
+"""Reading patch folders, image files and label tables. Pure Python, no Qt."""

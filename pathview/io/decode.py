@@ -1,0 +1,169 @@
+"""Decoding patch files into uint8 RGB arrays, with typed errors instead of exceptions.
+
+Conversions (documented, applied in this order):
+- greyscale (H x W or H x W x 1) is replicated into three channels;
+- grey + alpha (H x W x 2) keeps the grey channel, three times;
+- RGBA (H x W x 4) is composited over white (alpha as coverage), as a viewer would show it;
+- 16-bit images are scaled to 8 bits (value >> 8); float images in [0, 1] are scaled by 255;
+- palette / CMYK / other modes are converted to RGB by Pillow.
+Any other size than 96 x 96 decodes fine; ``Decoded.native`` says whether it is native.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pathview.core import NATIVE_SIZE
+
+TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
+PIL_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp"})
+
+
+class DecodeErrorKind(str, enum.Enum):
+    """Why a file could not be turned into pixels."""
+
+    MISSING = "missing"
+    EMPTY = "empty"
+    UNSUPPORTED = "unsupported format"
+    CORRUPT = "corrupt or truncated"
+    BAD_SHAPE = "unsupported pixel layout"
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeError:
+    """A typed, displayable reason why a file has no pixels."""
+
+    kind: DecodeErrorKind
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}: {self.detail}"
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """Result of decoding one file: pixels (H x W x 3 uint8 RGB) or an error, never both."""
+
+    path: Path
+    pixels: np.ndarray | None
+    error: DecodeError | None = None
+    source_mode: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.pixels is not None
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """(width, height) of the decoded image, or None when it failed."""
+        if self.pixels is None:
+            return None
+        return int(self.pixels.shape[1]), int(self.pixels.shape[0])
+
+    @property
+    def native(self) -> bool:
+        """True for the native 96 x 96 PCam size."""
+        return self.size == (NATIVE_SIZE, NATIVE_SIZE)
+
+
+def pixel_sha1(pixels: np.ndarray) -> str:
+    """SHA-1 of the raw row-major RGB bytes; equals the Kaggle id for untouched Kaggle files."""
+    return hashlib.sha1(np.ascontiguousarray(pixels, dtype=np.uint8).tobytes()).hexdigest()
+
+
+def _to_rgb8(arr: np.ndarray) -> np.ndarray:
+    """Bring a decoded array to H x W x 3 uint8 following the module's documented rules."""
+    if arr.dtype == np.uint8:
+        pass
+    elif arr.dtype == np.uint16:
+        arr = (arr >> 8).astype(np.uint8)
+    elif np.issubdtype(arr.dtype, np.floating):
+        arr = np.clip(np.nan_to_num(arr) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    elif arr.dtype == np.bool_:
+        arr = arr.astype(np.uint8) * 255
+    else:
+        raise ValueError(f"pixel type {arr.dtype} is not supported")
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3:
+        raise ValueError(f"array of shape {arr.shape} is not an image")
+    channels = arr.shape[2]
+    if channels == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    elif channels == 2:
+        arr = np.repeat(arr[:, :, :1], 3, axis=2)
+    elif channels == 4:
+        rgb = arr[:, :, :3].astype(np.float32)
+        alpha = arr[:, :, 3:4].astype(np.float32) / 255.0
+        arr = np.clip(rgb * alpha + 255.0 * (1.0 - alpha) + 0.5, 0, 255).astype(np.uint8)
+    elif channels != 3:
+        raise ValueError(f"{channels} channels is not an image layout pathview reads")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError("image has no pixels")
+    return np.ascontiguousarray(arr)
+
+
+def _read_tiff(path: Path) -> tuple[np.ndarray, str]:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages.first
+        arr = page.asarray()
+        mode = f"tiff/{page.photometric.name.lower()}/{arr.dtype}"
+    # A multi-page or planar-configured tiff can come back as C x H x W: fix the common case.
+    if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[2] not in (1, 2, 3, 4):
+        arr = np.moveaxis(arr, 0, -1)
+    return arr, mode
+
+
+def _read_pil(path: Path) -> tuple[np.ndarray, str]:
+    from PIL import Image
+
+    with Image.open(path) as img:
+        img.load()
+        mode = img.mode
+        if mode in ("L", "LA", "RGB", "RGBA", "I;16", "I;16B", "I;16L"):
+            conv = img
+        elif mode == "P" and "transparency" in img.info:
+            conv = img.convert("RGBA")
+        else:
+            conv = img.convert("RGB")
+        arr = np.asarray(conv)
+    if mode.startswith("I;16"):
+        arr = arr.astype(np.uint16)
+    return arr, f"{path.suffix.lower().lstrip('.')}/{mode}"
+
+
+def read_patch(path: str | Path) -> Decoded:
+    """Decode one patch file into uint8 RGB pixels.
+
+    Never raises for a bad file: a missing, empty, truncated, non-image or unsupported file
+    comes back as ``Decoded(pixels=None, error=DecodeError(...))``.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in TIFF_EXTENSIONS and suffix not in PIL_EXTENSIONS:
+        return Decoded(p, None, DecodeError(DecodeErrorKind.UNSUPPORTED, f"extension {suffix!r}"))
+    try:
+        size = p.stat().st_size
+    except FileNotFoundError:
+        return Decoded(p, None, DecodeError(DecodeErrorKind.MISSING, "file not found"))
+    except OSError as exc:
+        return Decoded(p, None, DecodeError(DecodeErrorKind.MISSING, str(exc)))
+    if size == 0:
+        return Decoded(p, None, DecodeError(DecodeErrorKind.EMPTY, "zero-byte file"))
+    try:
+        arr, mode = _read_tiff(p) if suffix in TIFF_EXTENSIONS else _read_pil(p)
+    except Exception as exc:  # decoders raise many types for bad bytes; all mean "corrupt"
+        detail = f"{type(exc).__name__}: {exc}".strip()
+        return Decoded(p, None, DecodeError(DecodeErrorKind.CORRUPT, detail[:300]))
+    try:
+        rgb = _to_rgb8(arr)
+    except ValueError as exc:
+        return Decoded(p, None, DecodeError(DecodeErrorKind.BAD_SHAPE, str(exc)), mode)
+    return Decoded(p, rgb, None, mode)

@@ -1,0 +1,1 @@
+"""Model jobs combining io and model: scoring folders."""
