@@ -11,13 +11,13 @@ from pathview.core.types import (
 )
 
 __all__ = [
-    "CancelToken",
-    "Cancelled",
-    "ProgressFn",
     "CENTRE_BOX",
     "IMAGE_EXTENSIONS",
     "NATIVE_SIZE",
+    "CancelToken",
+    "Cancelled",
     "PatchRef",
+    "ProgressFn",
     "Verdict",
     "implied_label",
 ]

@@ -114,7 +114,8 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, str]:
     with tifffile.TiffFile(path) as tif:
         page = tif.pages.first
         arr = page.asarray()
-        mode = f"tiff/{page.photometric.name.lower()}/{arr.dtype}"
+        photometric = getattr(page.photometric, "name", str(page.photometric))
+        mode = f"tiff/{photometric.lower()}/{arr.dtype}"
     # A multi-page or planar-configured tiff can come back as C x H x W: fix the common case.
     if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[2] not in (1, 2, 3, 4):
         arr = np.moveaxis(arr, 0, -1)
@@ -124,11 +125,12 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, str]:
 def _read_pil(path: Path) -> tuple[np.ndarray, str]:
     from PIL import Image
 
+    img: Image.Image
     with Image.open(path) as img:
         img.load()
         mode = img.mode
         if mode in ("L", "LA", "RGB", "RGBA", "I;16", "I;16B", "I;16L"):
-            conv = img
+            conv: Image.Image = img
         elif mode == "P" and "transparency" in img.info:
             conv = img.convert("RGBA")
         else:

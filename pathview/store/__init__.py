@@ -1,0 +1,44 @@
+"""The review store (SQLite event log), its migrations, and CSV export/import. No Qt."""
+
+from pathview.store.export import (
+    LOG_COLUMNS,
+    ConsensusRule,
+    ImportResult,
+    consensus_label,
+    import_reviews,
+    reviewed_labels,
+    write_labels_csv,
+    write_log_csv,
+)
+from pathview.store.reviews import (
+    PatchState,
+    ReviewEvent,
+    ReviewInput,
+    ReviewStore,
+    StoreError,
+    locate_store,
+    open_store_for_folder,
+    store_path_for_folder,
+)
+from pathview.store.schema import SCHEMA_VERSION, SchemaError
+
+__all__ = [
+    "LOG_COLUMNS",
+    "SCHEMA_VERSION",
+    "ConsensusRule",
+    "ImportResult",
+    "PatchState",
+    "ReviewEvent",
+    "ReviewInput",
+    "ReviewStore",
+    "SchemaError",
+    "StoreError",
+    "consensus_label",
+    "import_reviews",
+    "locate_store",
+    "open_store_for_folder",
+    "reviewed_labels",
+    "store_path_for_folder",
+    "write_labels_csv",
+    "write_log_csv",
+]

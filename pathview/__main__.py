@@ -1,0 +1,5 @@
+import sys
+
+from pathview.cli import main
+
+sys.exit(main())

@@ -1,0 +1,454 @@
+"""The review store: an append-only SQLite log of review events.
+
+Every verdict is one ``review`` event, committed (WAL, ``synchronous=FULL``) before ``record``
+returns, so a crash, ``kill -9`` or power cut loses nothing already recorded. Undo appends a
+``retract`` event naming the review it withdraws: history is never rewritten. The current state
+of a patch is derived from the log: for each reviewer, their latest review that has not been
+retracted. Several processes may share one store (busy timeout, ``BEGIN IMMEDIATE`` writes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from pathview.core import Verdict, implied_label
+from pathview.store.schema import SCHEMA_VERSION, migrate
+
+STORE_DIR_NAME = ".pathview"
+STORE_FILE_NAME = "reviews.sqlite"
+BUSY_TIMEOUT_MS = 10_000
+
+
+class StoreError(Exception):
+    """The review store cannot be opened or written."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewInput:
+    """What the reviewer saw and said about one patch."""
+
+    patch_id: str
+    verdict: Verdict
+    reviewer: str
+    pixel_sha1: str = ""
+    relpath: str = ""
+    seconds_spent: float | None = None
+    model_id: str = ""
+    p_tumour: float | None = None
+    explanation_method: str = ""
+    explanation_layer: str = ""
+    centre_focus: float | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewEvent:
+    """One row of the log. ``kind`` is 'review' or 'retract' (then ``target_uid`` is set)."""
+
+    event_id: int
+    event_uid: str
+    kind: str
+    target_uid: str | None
+    patch_id: str
+    pixel_sha1: str
+    relpath: str
+    verdict: Verdict | None
+    label: int | None
+    reviewer: str
+    created_utc: str
+    seconds_spent: float | None
+    model_id: str
+    p_tumour: float | None
+    explanation_method: str
+    explanation_layer: str
+    centre_focus: float | None
+    note: str
+    origin: str
+
+
+#: Column order of the events table as read into ReviewEvent (and of the log CSV).
+EVENT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ReviewEvent))
+
+
+@dataclass(frozen=True, slots=True)
+class PatchState:
+    """A patch's current review by one reviewer: their latest review not retracted."""
+
+    patch_id: str
+    reviewer: str
+    verdict: Verdict
+    label: int | None
+    p_tumour: float | None
+    model_id: str
+    created_utc: str
+    event_uid: str
+    event_id: int
+
+    @property
+    def order(self) -> tuple[str, int]:
+        """Chronological sort key: UTC time, then position in this store's log."""
+        return (self.created_utc, self.event_id)
+
+
+def utc_now() -> str:
+    """Current UTC time as ISO 8601 with milliseconds and a Z suffix."""
+    now = dt.datetime.now(dt.timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def _row_to_event(row: sqlite3.Row) -> ReviewEvent:
+    values = dict(row)
+    verdict = values["verdict"]
+    values["verdict"] = Verdict(verdict) if verdict else None
+    return ReviewEvent(**{name: values[name] for name in EVENT_COLUMNS})
+
+
+class ReviewStore:
+    """An open review store file. Thread-safe; close it (or use ``with``) when done."""
+
+    def __init__(self, path: str | os.PathLike[str], create: bool = True) -> None:
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise StoreError(f"no review store at {self.path}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open review store {self.path}: {exc}") from exc
+        conn.row_factory = sqlite3.Row
+        self._conn = conn
+        self._lock = threading.RLock()
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # FULL: a commit survives a power cut, not only a process crash.
+            conn.execute("PRAGMA synchronous = FULL")
+            migrate(conn)
+            self._ensure_store_uid()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"{self.path} is not a usable review store: {exc}") from exc
+        except BaseException:
+            conn.close()
+            raise
+
+    # -- housekeeping -------------------------------------------------------------------
+    def _ensure_store_uid(self) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('store_uid', ?)",
+                (uuid.uuid4().hex,),
+            )
+
+    @property
+    def store_uid(self) -> str:
+        """A random id fixed when the store was created; names it as an import origin."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'store_uid'").fetchone()
+        return str(row[0])
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> ReviewStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ------------------------------------------------------------------------
+    def record(self, review: ReviewInput) -> ReviewEvent:
+        """Append one verdict and commit it before returning. Returns the stored event."""
+        if not review.patch_id:
+            raise ValueError("a review needs a patch id")
+        if not review.reviewer.strip():
+            raise ValueError("a review needs a reviewer name")
+        verdict = Verdict(review.verdict)
+        if review.p_tumour is not None and not 0.0 <= review.p_tumour <= 1.0:
+            raise ValueError(f"P(tumour) {review.p_tumour} is outside [0, 1]")
+        label = implied_label(verdict, review.p_tumour)
+        uid = uuid.uuid4().hex
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                cur = self._conn.execute(
+                    """INSERT INTO events (event_uid, kind, target_uid, patch_id, pixel_sha1,
+                           relpath, verdict, label, reviewer, created_utc, seconds_spent,
+                           model_id, p_tumour, explanation_method, explanation_layer,
+                           centre_focus, note, origin)
+                       VALUES (?, 'review', NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')""",
+                    (
+                        uid,
+                        review.patch_id,
+                        review.pixel_sha1,
+                        review.relpath,
+                        verdict.value,
+                        label,
+                        review.reviewer.strip(),
+                        utc_now(),
+                        review.seconds_spent,
+                        review.model_id,
+                        review.p_tumour,
+                        review.explanation_method,
+                        review.explanation_layer,
+                        review.centre_focus,
+                        review.note,
+                    ),
+                )
+                event_id = cur.lastrowid
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            return self._event(int(event_id or 0))
+
+    def undo(self, reviewer: str | None = None) -> ReviewEvent | None:
+        """Retract the latest review still in effect (of ``reviewer`` if given).
+
+        Appends a 'retract' event and returns it, or returns None when there is nothing left to
+        undo. Calling it again undoes the review before, and so on.
+        """
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                # Only this store's own reviews: imported ones are colleagues' history.
+                query = """SELECT * FROM events e WHERE e.kind = 'review' AND e.origin = ''
+                           AND NOT EXISTS (SELECT 1 FROM events r WHERE r.kind = 'retract'
+                                           AND r.target_uid = e.event_uid)"""
+                params: tuple[str, ...] = ()
+                if reviewer is not None:
+                    query += " AND e.reviewer = ?"
+                    params = (reviewer,)
+                target = self._conn.execute(
+                    query + " ORDER BY e.event_id DESC LIMIT 1", params
+                ).fetchone()
+                if target is None:
+                    self._conn.execute("COMMIT")
+                    return None
+                cur = self._conn.execute(
+                    """INSERT INTO events (event_uid, kind, target_uid, patch_id, pixel_sha1,
+                           relpath, verdict, label, reviewer, created_utc, model_id, origin)
+                       VALUES (?, 'retract', ?, ?, ?, ?, NULL, NULL, ?, ?, ?, '')""",
+                    (
+                        uuid.uuid4().hex,
+                        target["event_uid"],
+                        target["patch_id"],
+                        target["pixel_sha1"],
+                        target["relpath"],
+                        reviewer if reviewer is not None else target["reviewer"],
+                        utc_now(),
+                        target["model_id"],
+                    ),
+                )
+                event_id = cur.lastrowid
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            return self._event(int(event_id or 0))
+
+    def add_events(self, events: Iterable[ReviewEvent], origin: str) -> int:
+        """Insert events from another store or log, keeping their uids; returns how many were new.
+
+        Idempotent: an event whose uid is already here is skipped, so importing the same source
+        twice changes nothing. Runs in one transaction.
+        """
+        added = 0
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for ev in events:
+                    cur = self._conn.execute(
+                        """INSERT OR IGNORE INTO events (event_uid, kind, target_uid, patch_id,
+                               pixel_sha1, relpath, verdict, label, reviewer, created_utc,
+                               seconds_spent, model_id, p_tumour, explanation_method,
+                               explanation_layer, centre_focus, note, origin)
+                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                        (
+                            ev.event_uid,
+                            ev.kind,
+                            ev.target_uid,
+                            ev.patch_id,
+                            ev.pixel_sha1,
+                            ev.relpath,
+                            ev.verdict.value if ev.verdict else None,
+                            ev.label,
+                            ev.reviewer,
+                            ev.created_utc,
+                            ev.seconds_spent,
+                            ev.model_id,
+                            ev.p_tumour,
+                            ev.explanation_method,
+                            ev.explanation_layer,
+                            ev.centre_focus,
+                            ev.note,
+                            ev.origin or origin,
+                        ),
+                    )
+                    added += cur.rowcount
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return added
+
+    # -- reading ------------------------------------------------------------------------
+    def _event(self, event_id: int) -> ReviewEvent:
+        row = self._conn.execute("SELECT * FROM events WHERE event_id = ?", (event_id,)).fetchone()
+        return _row_to_event(row)
+
+    def events(self) -> list[ReviewEvent]:
+        """The whole log, oldest first."""
+        return list(self.iter_events())
+
+    def iter_events(self) -> Iterator[ReviewEvent]:
+        with self._lock:
+            rows = self._conn.execute("SELECT * FROM events ORDER BY event_id").fetchall()
+        for row in rows:
+            yield _row_to_event(row)
+
+    def _effective_reviews(self) -> list[PatchState]:
+        """Reviews not retracted, in chronological order (UTC time, then log order)."""
+        with self._lock:
+            rows = self._conn.execute(
+                """SELECT * FROM events e WHERE e.kind = 'review'
+                   AND NOT EXISTS (SELECT 1 FROM events r WHERE r.kind = 'retract'
+                                   AND r.target_uid = e.event_uid)
+                   ORDER BY e.created_utc, e.event_id"""
+            ).fetchall()
+        return [
+            PatchState(
+                patch_id=row["patch_id"],
+                reviewer=row["reviewer"],
+                verdict=Verdict(row["verdict"]),
+                label=row["label"],
+                p_tumour=row["p_tumour"],
+                model_id=row["model_id"],
+                created_utc=row["created_utc"],
+                event_uid=row["event_uid"],
+                event_id=row["event_id"],
+            )
+            for row in rows
+        ]
+
+    def reviewer_states(self) -> dict[str, dict[str, PatchState]]:
+        """patch id -> reviewer -> that reviewer's current review of the patch."""
+        states: dict[str, dict[str, PatchState]] = {}
+        for state in self._effective_reviews():
+            states.setdefault(state.patch_id, {})[state.reviewer] = state
+        return states
+
+    def current_states(self, reviewer: str | None = None) -> dict[str, PatchState]:
+        """patch id -> the latest review in effect (of ``reviewer`` if given, else of anyone)."""
+        return {
+            state.patch_id: state
+            for state in self._effective_reviews()
+            if reviewer is None or state.reviewer == reviewer
+        }
+
+    def reviewers(self) -> list[str]:
+        rows = self._conn.execute("SELECT DISTINCT reviewer FROM events ORDER BY reviewer")
+        return [r[0] for r in rows.fetchall()]
+
+
+# -- where a folder's store lives ---------------------------------------------------------
+def user_data_dir() -> Path:
+    """Per-user data folder: $PATHVIEW_DATA_DIR, else $XDG_DATA_HOME/pathview, else the OS's."""
+    explicit = os.environ.get("PATHVIEW_DATA_DIR")
+    if explicit:
+        return Path(explicit)
+    if os.name == "nt":
+        return Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "pathview"
+    if os.uname().sysname == "Darwin":
+        return Path.home() / "Library" / "Application Support" / "pathview"
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "pathview"
+
+
+def fallback_store_path(folder: str | os.PathLike[str]) -> Path:
+    """The per-user store used for a folder that cannot be written to."""
+    resolved = Path(folder).resolve()
+    digest = hashlib.sha1(str(resolved).encode("utf-8")).hexdigest()[:16]
+    safe_name = "".join(c if c.isalnum() or c in "-_" else "_" for c in resolved.name)[:40]
+    return user_data_dir() / "stores" / f"{safe_name}-{digest}" / STORE_FILE_NAME
+
+
+def _folder_is_writable(folder: Path) -> bool:
+    """Try to create the store folder and a probe file in it (os.access lies for root/ACLs)."""
+    store_dir = folder / STORE_DIR_NAME
+    try:
+        store_dir.mkdir(exist_ok=True)
+        probe = store_dir / f".probe-{uuid.uuid4().hex}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError:
+        return False
+    return True
+
+
+def store_path_for_folder(folder: str | os.PathLike[str]) -> Path:
+    """Where the review store of a patch folder is (or would be created).
+
+    ``FOLDER/.pathview/reviews.sqlite`` when that exists or can be created, else a per-folder
+    store in the user's data folder (see ``fallback_store_path``).
+    """
+    base = Path(folder)
+    in_folder = base / STORE_DIR_NAME / STORE_FILE_NAME
+    if in_folder.is_file():
+        return in_folder
+    fallback = fallback_store_path(base)
+    if fallback.is_file():
+        return fallback
+    return in_folder if _folder_is_writable(base) else fallback
+
+
+def open_store_for_folder(folder: str | os.PathLike[str]) -> ReviewStore:
+    """Open (creating if needed) the review store that belongs to a patch folder."""
+    base = Path(folder)
+    if not base.is_dir():
+        raise StoreError(f"not a folder: {base}")
+    return ReviewStore(store_path_for_folder(base))
+
+
+def locate_store(folder_or_store: str | os.PathLike[str]) -> Path:
+    """Resolve a command-line FOLDER_OR_STORE argument to an existing store file."""
+    p = Path(folder_or_store)
+    if p.is_file():
+        return p
+    if p.is_dir():
+        for candidate in (p / STORE_DIR_NAME / STORE_FILE_NAME, fallback_store_path(p)):
+            if candidate.is_file():
+                return candidate
+        raise StoreError(f"no review store for folder {p} (nothing has been reviewed there yet)")
+    raise StoreError(f"no such file or folder: {p}")
+
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "SCHEMA_VERSION",
+    "PatchState",
+    "ReviewEvent",
+    "ReviewInput",
+    "ReviewStore",
+    "StoreError",
+    "locate_store",
+    "open_store_for_folder",
+    "store_path_for_folder",
+]

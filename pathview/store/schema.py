@@ -1,0 +1,84 @@
+"""The review store's schema, versioned with ``PRAGMA user_version`` and ordered migrations.
+
+Migration N brings a database at version N-1 to version N. They run in order in one
+transaction each; a database newer than this code knows is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+#: Ordered migrations: index 0 creates version 1, index 1 brings 1 -> 2, and so on.
+MIGRATIONS: tuple[str, ...] = (
+    # v1: the append-only event log.
+    """
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE events (
+        event_id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_uid     TEXT NOT NULL UNIQUE,
+        kind          TEXT NOT NULL CHECK (kind IN ('review', 'retract')),
+        target_uid    TEXT,
+        patch_id      TEXT NOT NULL,
+        pixel_sha1    TEXT NOT NULL DEFAULT '',
+        relpath       TEXT NOT NULL DEFAULT '',
+        verdict       TEXT CHECK (verdict IS NULL OR verdict IN ('agree', 'disagree', 'unsure')),
+        label         INTEGER CHECK (label IS NULL OR label IN (0, 1)),
+        reviewer      TEXT NOT NULL,
+        created_utc   TEXT NOT NULL,
+        seconds_spent REAL,
+        model_id      TEXT NOT NULL DEFAULT '',
+        p_tumour      REAL,
+        note          TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX events_patch ON events (patch_id);
+    """,
+    # v2: what explanation the reviewer saw, and where an imported event came from.
+    """
+    ALTER TABLE events ADD COLUMN explanation_method TEXT NOT NULL DEFAULT '';
+    ALTER TABLE events ADD COLUMN explanation_layer TEXT NOT NULL DEFAULT '';
+    ALTER TABLE events ADD COLUMN centre_focus REAL;
+    ALTER TABLE events ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+    CREATE INDEX events_target ON events (target_uid);
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaError(Exception):
+    """The database's schema version is not one this code can use."""
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Apply the pending migrations up to ``target``; returns the version reached.
+
+    ``conn`` must be in autocommit mode (isolation_level=None). Each step runs in its own
+    ``BEGIN IMMEDIATE`` transaction, so two processes opening one old store migrate it once.
+    """
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            current = schema_version(conn)
+            if current > SCHEMA_VERSION:
+                raise SchemaError(
+                    f"review store has schema version {current}, newer than this pathview "
+                    f"({SCHEMA_VERSION}); upgrade pathview to open it"
+                )
+            if current >= target:
+                conn.execute("COMMIT")
+                return current
+            for statement in MIGRATIONS[current].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {current + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
