@@ -181,3 +181,27 @@ def test_cli_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["import", str(tmp_path / "ann.sqlite"), "--into", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "5 events read, 5 new" in out and "5 events read, 0 new" in out
+
+
+def test_adjudication_queue_and_final_verdict_flow_into_export(tmp_path: Path) -> None:
+    from pathview.store import ADJUDICATOR, adjudication_queue
+
+    with ReviewStore(tmp_path / "r.sqlite") as store:
+        store.record(ReviewInput("x", Verdict.AGREE, "ann", p_tumour=0.9))  # ann: 1
+        store.record(ReviewInput("x", Verdict.DISAGREE, "bob", p_tumour=0.9))  # bob: 0
+        store.record(ReviewInput("y", Verdict.AGREE, "ann", p_tumour=0.9))
+        store.record(ReviewInput("y", Verdict.AGREE, "bob", p_tumour=0.9))
+        assert adjudication_queue(store) == ["x"]
+        write_labels_csv(store, tmp_path / "before.csv", ConsensusRule.MAJORITY)
+        assert _rows(tmp_path / "before.csv")[1:] == [["y", "1"]]  # x is a tie
+        store.record(ReviewInput("x", Verdict.AGREE, "cat", p_tumour=0.9, role=ADJUDICATOR))
+        assert adjudication_queue(store) == []
+        for rule in ConsensusRule:
+            write_labels_csv(store, tmp_path / "after.csv", rule)
+            assert _rows(tmp_path / "after.csv")[1:] == [["x", "1"], ["y", "1"]]
+        # The adjudication survives a log round trip into another store.
+        write_log_csv(store, tmp_path / "log.csv")
+    with ReviewStore(tmp_path / "other.sqlite") as other:
+        import_reviews(other, tmp_path / "log.csv")
+        assert other.adjudications()["x"].reviewer == "cat"
+        assert adjudication_queue(other) == []

@@ -190,3 +190,29 @@ def test_wal_and_full_sync(tmp_path: Path) -> None:
         conn = store._conn
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_migrates_a_second_schema_store(data_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "v2.sqlite"
+    shutil.copy(data_dir / "stores" / "reviews_v2.sqlite", copy)
+    with ReviewStore(copy, create=False) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        events = store.events()
+        assert [e.role for e in events] == ["reviewer"] * 3
+        assert events[2].origin == "store:othersite" and events[2].explanation_method == "gradcam++"
+        assert set(store.reviewer_states()["1c3d"]) == {"bob", "carol"}
+        assert store.adjudications() == {}
+
+
+def test_adjudication_is_kept_apart_from_reviews(tmp_path: Path) -> None:
+    with ReviewStore(tmp_path / "r.sqlite") as store:
+        store.record(_review("a", Verdict.AGREE, reviewer="ann"))
+        final = store.record(
+            ReviewInput("a", Verdict.DISAGREE, "ann", p_tumour=0.8, role="adjudicator")
+        )
+        assert final.role == "adjudicator"
+        assert store.reviewer_states()["a"]["ann"].verdict is Verdict.AGREE
+        assert store.adjudications()["a"].label == 0
+        assert store.current_states()["a"].role == "adjudicator"
+        with pytest.raises(ValueError, match="role"):
+            store.record(ReviewInput("a", Verdict.AGREE, "ann", role="boss"))

@@ -4,6 +4,7 @@ from pathview.store.export import (
     LOG_COLUMNS,
     ConsensusRule,
     ImportResult,
+    adjudication_queue,
     consensus_label,
     import_reviews,
     reviewed_labels,
@@ -11,6 +12,8 @@ from pathview.store.export import (
     write_log_csv,
 )
 from pathview.store.reviews import (
+    ADJUDICATOR,
+    REVIEWER,
     PatchState,
     ReviewEvent,
     ReviewInput,
@@ -23,7 +26,9 @@ from pathview.store.reviews import (
 from pathview.store.schema import SCHEMA_VERSION, SchemaError
 
 __all__ = [
+    "ADJUDICATOR",
     "LOG_COLUMNS",
+    "REVIEWER",
     "SCHEMA_VERSION",
     "ConsensusRule",
     "ImportResult",
@@ -33,6 +38,7 @@ __all__ = [
     "ReviewStore",
     "SchemaError",
     "StoreError",
+    "adjudication_queue",
     "consensus_label",
     "import_reviews",
     "locate_store",

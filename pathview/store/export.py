@@ -9,6 +9,10 @@ once, and ``rule`` decides:
 - ``majority``: a strict majority of the reviewers' labels decides; a tie is left out;
 - ``unanimous``: kept only when every reviewer with a label gives the same one.
 
+An adjudication (a review made in the adjudicator role) overrides the rule for its patch: its
+label is exported (an unsure adjudication leaves the patch out). ``adjudication_queue`` lists
+the patches whose reviewers disagree and that no adjudication has settled yet.
+
 Log CSV: the whole event history, one row per event, columns in ``LOG_COLUMNS`` order (fixed;
 scripts rely on it). Both files are written atomically.
 """
@@ -69,14 +73,34 @@ def reviewed_labels(
     rule: ConsensusRule | str = ConsensusRule.LATEST,
     reviewer: str | None = None,
 ) -> dict[str, int]:
-    """patch id -> exported label under ``rule`` (only ``reviewer``'s reviews if given)."""
+    """patch id -> exported label under ``rule`` (only ``reviewer``'s reviews if given).
+
+    Adjudications settle their patches whatever the rule, unless a single reviewer is asked for.
+    """
     labels: dict[str, int] = {}
+    adjudicated = store.adjudications() if reviewer is None else {}
     for patch_id, by_reviewer in store.reviewer_states().items():
+        if patch_id in adjudicated:
+            continue
         states = [s for r, s in by_reviewer.items() if reviewer is None or r == reviewer]
         label = consensus_label(states, rule)
         if label is not None:
             labels[patch_id] = label
+    for patch_id, final in adjudicated.items():
+        if final.label is not None:
+            labels[patch_id] = final.label
     return labels
+
+
+def adjudication_queue(store: ReviewStore) -> list[str]:
+    """Patch ids whose reviewers' current labels differ and that are not adjudicated yet."""
+    adjudicated = store.adjudications()
+    queue = []
+    for patch_id, by_reviewer in store.reviewer_states().items():
+        labels = {s.label for s in by_reviewer.values() if s.label is not None}
+        if len(labels) > 1 and patch_id not in adjudicated:
+            queue.append(patch_id)
+    return sorted(queue)
 
 
 def write_labels_csv(
@@ -154,6 +178,9 @@ def _event_from_mapping(values: dict[str, object]) -> ReviewEvent:
         raise ValueError("a review event without a verdict")
     if kind == "retract" and not text("target_uid"):
         raise ValueError("a retract event without a target")
+    role = text("role") or "reviewer"  # logs and stores from before adjudication existed
+    if role not in ("reviewer", "adjudicator"):
+        raise ValueError(f"unknown role {role!r}")
     label_text = text("label")
     label = int(label_text) if label_text else None
     if label not in (None, 0, 1):
@@ -178,6 +205,7 @@ def _event_from_mapping(values: dict[str, object]) -> ReviewEvent:
         centre_focus=_optional_float(text("centre_focus"), "centre_focus"),
         note=text("note"),
         origin=text("origin"),
+        role=role,
     )
 
 

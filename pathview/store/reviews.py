@@ -4,7 +4,9 @@ Every verdict is one ``review`` event, committed (WAL, ``synchronous=FULL``) bef
 returns, so a crash, ``kill -9`` or power cut loses nothing already recorded. Undo appends a
 ``retract`` event naming the review it withdraws: history is never rewritten. The current state
 of a patch is derived from the log: for each reviewer, their latest review that has not been
-retracted. Several processes may share one store (busy timeout, ``BEGIN IMMEDIATE`` writes).
+retracted. A review made in the ``adjudicator`` role is a final verdict on a patch that
+reviewers disagree on; it is kept apart from the reviewers' own reviews (see ``adjudications``).
+Several processes may share one store (busy timeout, ``BEGIN IMMEDIATE`` writes).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from pathview.store.schema import SCHEMA_VERSION, migrate
 
 STORE_DIR_NAME = ".pathview"
 STORE_FILE_NAME = "reviews.sqlite"
+REVIEWER = "reviewer"
+ADJUDICATOR = "adjudicator"
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -47,6 +51,7 @@ class ReviewInput:
     explanation_layer: str = ""
     centre_focus: float | None = None
     note: str = ""
+    role: str = REVIEWER
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,7 @@ class ReviewEvent:
     centre_focus: float | None
     note: str
     origin: str
+    role: str
 
 
 #: Column order of the events table as read into ReviewEvent (and of the log CSV).
@@ -91,6 +97,7 @@ class PatchState:
     created_utc: str
     event_uid: str
     event_id: int
+    role: str = REVIEWER
 
     @property
     def order(self) -> tuple[str, int]:
@@ -181,6 +188,8 @@ class ReviewStore:
         if not review.reviewer.strip():
             raise ValueError("a review needs a reviewer name")
         verdict = Verdict(review.verdict)
+        if review.role not in (REVIEWER, ADJUDICATOR):
+            raise ValueError(f"unknown role {review.role!r}")
         if review.p_tumour is not None and not 0.0 <= review.p_tumour <= 1.0:
             raise ValueError(f"P(tumour) {review.p_tumour} is outside [0, 1]")
         label = implied_label(verdict, review.p_tumour)
@@ -192,8 +201,9 @@ class ReviewStore:
                     """INSERT INTO events (event_uid, kind, target_uid, patch_id, pixel_sha1,
                            relpath, verdict, label, reviewer, created_utc, seconds_spent,
                            model_id, p_tumour, explanation_method, explanation_layer,
-                           centre_focus, note, origin)
-                       VALUES (?, 'review', NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')""",
+                           centre_focus, note, origin, role)
+                       VALUES (?, 'review', NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '',
+                               ?)""",
                     (
                         uid,
                         review.patch_id,
@@ -210,6 +220,7 @@ class ReviewStore:
                         review.explanation_layer,
                         review.centre_focus,
                         review.note,
+                        review.role,
                     ),
                 )
                 event_id = cur.lastrowid
@@ -244,8 +255,9 @@ class ReviewStore:
                     return None
                 cur = self._conn.execute(
                     """INSERT INTO events (event_uid, kind, target_uid, patch_id, pixel_sha1,
-                           relpath, verdict, label, reviewer, created_utc, model_id, origin)
-                       VALUES (?, 'retract', ?, ?, ?, ?, NULL, NULL, ?, ?, ?, '')""",
+                           relpath, verdict, label, reviewer, created_utc, model_id, origin,
+                           role)
+                       VALUES (?, 'retract', ?, ?, ?, ?, NULL, NULL, ?, ?, ?, '', ?)""",
                     (
                         uuid.uuid4().hex,
                         target["event_uid"],
@@ -255,6 +267,7 @@ class ReviewStore:
                         reviewer if reviewer is not None else target["reviewer"],
                         utc_now(),
                         target["model_id"],
+                        target["role"],
                     ),
                 )
                 event_id = cur.lastrowid
@@ -279,8 +292,8 @@ class ReviewStore:
                         """INSERT OR IGNORE INTO events (event_uid, kind, target_uid, patch_id,
                                pixel_sha1, relpath, verdict, label, reviewer, created_utc,
                                seconds_spent, model_id, p_tumour, explanation_method,
-                               explanation_layer, centre_focus, note, origin)
-                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                               explanation_layer, centre_focus, note, origin, role)
+                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                         (
                             ev.event_uid,
                             ev.kind,
@@ -300,6 +313,7 @@ class ReviewStore:
                             ev.centre_focus,
                             ev.note,
                             ev.origin or origin,
+                            ev.role,
                         ),
                     )
                     added += cur.rowcount
@@ -344,16 +358,22 @@ class ReviewStore:
                 created_utc=row["created_utc"],
                 event_uid=row["event_uid"],
                 event_id=row["event_id"],
+                role=row["role"],
             )
             for row in rows
         ]
 
     def reviewer_states(self) -> dict[str, dict[str, PatchState]]:
-        """patch id -> reviewer -> that reviewer's current review of the patch."""
+        """patch id -> reviewer -> that reviewer's current review (adjudications excluded)."""
         states: dict[str, dict[str, PatchState]] = {}
         for state in self._effective_reviews():
-            states.setdefault(state.patch_id, {})[state.reviewer] = state
+            if state.role == REVIEWER:
+                states.setdefault(state.patch_id, {})[state.reviewer] = state
         return states
+
+    def adjudications(self) -> dict[str, PatchState]:
+        """patch id -> the latest adjudication in effect: the final verdict on that patch."""
+        return {s.patch_id: s for s in self._effective_reviews() if s.role == ADJUDICATOR}
 
     def current_states(self, reviewer: str | None = None) -> dict[str, PatchState]:
         """patch id -> the latest review in effect (of ``reviewer`` if given, else of anyone)."""

@@ -43,6 +43,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE events ADD COLUMN origin TEXT NOT NULL DEFAULT '';
     CREATE INDEX events_target ON events (target_uid);
     """,
+    # v3: adjudication. A review made as adjudicator settles a patch reviewers disagree on.
+    """
+    ALTER TABLE events ADD COLUMN role TEXT NOT NULL DEFAULT 'reviewer'
+        CHECK (role IN ('reviewer', 'adjudicator'));
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
