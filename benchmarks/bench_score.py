@@ -1,0 +1,136 @@
+"""Throughput of the bundled classifier: model only, end-to-end scoring and a naive loop.
+
+    python benchmarks/bench_score.py [--n 4096] [--repeats 5] [--model DIR] [--device cpu]
+
+Copies real fixture patches (tests/data/kaggle) into a temporary folder until it holds N files,
+then prints, each as best and median of --repeats runs (patches per second):
+- model only: ``Classifier.predict`` on already-decoded uint8 pixels, batch 256 (includes the
+  uint8 -> normalised tensor step), and the bare network forward on a ready tensor;
+- end to end: ``score_folder`` on the folder (listing, decoding in threads, inference);
+- their ratio (end to end / model only);
+- naive: one file at a time, ``read_patch`` then ``predict`` of that single patch.
+Not a test: numbers depend on the machine and on whatever else is running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pathview.io import read_patch  # noqa: E402
+from pathview.model import load_model  # noqa: E402
+from pathview.pipeline.scoring import score_folder  # noqa: E402
+
+
+def timed(fn: Callable[[], object], items: int, repeats: int) -> tuple[float, float]:
+    """(best, median) items per second over ``repeats`` runs after one warm-up run."""
+    fn()
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        rates.append(items / (time.perf_counter() - t0))
+    return max(rates), statistics.median(rates)
+
+
+def make_folder(dest: Path, source: Path, n: int) -> list[Path]:
+    files = sorted(source.glob("*.tif"))
+    if not files:
+        raise SystemExit(f"no .tif patches in {source}")
+    out = []
+    for i in range(n):
+        src = files[i % len(files)]
+        target = dest / f"{i:06d}_{src.name}"
+        shutil.copyfile(src, target)
+        out.append(target)
+    return out
+
+
+def main() -> int:
+    """Run the benchmark and print a small table."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--n", type=int, default=4096, help="patches in the temporary folder")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--naive-n", type=int, default=512, help="files for the naive loop")
+    p.add_argument("--model", type=Path, default=None)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--source", type=Path, default=ROOT / "tests" / "data" / "kaggle")
+    args = p.parse_args()
+
+    clf = load_model(args.model, device=args.device)
+    print(
+        f"model {clf.metadata.get('name')} {clf.model_id[:12]} on {clf.device}; "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, N={args.n}"
+    )
+    with tempfile.TemporaryDirectory(prefix="pathview-bench-") as tmp:
+        folder = Path(tmp)
+        files = make_folder(folder, args.source, args.n)
+        pixels = np.stack([read_patch(f).pixels for f in files])  # type: ignore[misc]
+        bs = args.batch_size
+
+        def model_only() -> None:
+            for i in range(0, len(pixels), bs):
+                clf.predict(pixels[i : i + bs], batch_size=bs)
+
+        x = clf.preprocess(pixels[:bs])
+        fast = clf._fast  # the BN-folded network predict() runs
+
+        def forward_only() -> None:
+            with torch.inference_mode():
+                for _ in range(0, len(pixels), bs):
+                    fast(x)
+
+        def forward_bf16() -> None:
+            with torch.inference_mode(), torch.autocast(clf.device.type, dtype=torch.bfloat16):
+                for _ in range(0, len(pixels), bs):
+                    fast(x)
+
+        def end_to_end() -> None:
+            result = score_folder(folder, clf, batch_size=bs)
+            assert result.scored == args.n, result.failed[:3]
+
+        naive_files = files[: args.naive_n]
+
+        def naive() -> None:
+            for f in naive_files:
+                clf.predict(read_patch(f).pixels)  # type: ignore[arg-type]
+
+        rows = [
+            ("model only: predict(uint8), batch 256", timed(model_only, args.n, args.repeats)),
+            ("model only: network forward fp32", timed(forward_only, args.n, args.repeats)),
+            (
+                "model only: network forward bf16 autocast",
+                timed(forward_bf16, args.n, args.repeats),
+            ),
+            ("end to end: score_folder", timed(end_to_end, args.n, args.repeats)),
+            (
+                "naive: read_patch + predict, one file at a time",
+                timed(naive, len(naive_files), max(1, args.repeats // 2)),
+            ),
+        ]
+    for name, (best, median) in rows:
+        print(f"{name:<50} best {best:8,.0f}/s   median {median:8,.0f}/s")
+    ratio_best = rows[3][1][0] / rows[0][1][0]
+    ratio_med = rows[3][1][1] / rows[0][1][1]
+    print(
+        f"{'end to end / model only (predict)':<50} best {ratio_best:8.2f}    median "
+        f"{ratio_med:8.2f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,150 @@
+"""``pathview score FOLDER --out SCORES.csv [--labels L.csv] [--tta] [--device ...] [--model DIR]``.
+
+Writes the Kaggle submission format (``id,label`` with label = P(tumour)). Exit status:
+0 all patches scored; 1 nothing written (bad folder, model, labels or output path; no patches;
+cancelled); 3 the CSV was written but some files could not be read (listed on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_PARTIAL = 3
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register the ``score`` sub-command."""
+    parser = subparsers.add_parser(
+        "score",
+        help="score every patch of a folder with the model, write id,label CSV",
+        description=(
+            "Score every patch in FOLDER headlessly and write the Kaggle submission format "
+            "(id,label with label = calibrated P(tumour)). Exit status: 0 ok, 1 failure (nothing "
+            "written), 3 written but some files were unreadable."
+        ),
+    )
+    parser.add_argument("folder", type=Path, help="folder of patch files (.tif, .png, .jpg, ...)")
+    parser.add_argument("--out", type=Path, required=True, help="CSV to write (id,label)")
+    parser.add_argument("--labels", type=Path, help="ground truth id,label: print AUC, accuracy")
+    parser.add_argument("--tta", action="store_true", help="average the 8 flips/rotations")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    parser.add_argument("--model", type=Path, help="model directory (default: bundled model)")
+    parser.add_argument("--batch-size", type=int, default=256, help="patches per batch")
+    parser.add_argument("--recursive", action="store_true", help="include sub-folders")
+
+
+class _ProgressBar:
+    """A one-line progress bar on a terminal; silent when the stream is not a TTY."""
+
+    def __init__(self, stream: TextIO, width: int = 30) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.width = width
+        self.t0 = time.perf_counter()
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if done < total and now - self._last < 0.1:
+            return
+        self._last = now
+        frac = done / total if total else 1.0
+        fill = int(frac * self.width)
+        rate = done / max(1e-9, now - self.t0)
+        self.stream.write(
+            f"\rscoring [{'#' * fill}{'.' * (self.width - fill)}] {done}/{total} "
+            f"{frac:4.0%} {rate:,.0f}/s"
+        )
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _fail(message: str) -> int:
+    print(f"pathview score: {message}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``pathview score``; returns the exit status (see the module docstring)."""
+    from pathview.io import FolderError, LabelsError, read_labels
+    from pathview.model import ModelLoadError, load_model
+    from pathview.model.metrics import accuracy, roc_auc
+    from pathview.pipeline.scoring import score_folder, write_scores_csv
+
+    if args.batch_size < 1:
+        return _fail("--batch-size must be at least 1")
+    if not args.folder.is_dir():
+        return _fail(f"not a folder: {args.folder}")
+    labels = None
+    if args.labels is not None:
+        try:
+            labels = read_labels(args.labels).labels
+        except LabelsError as exc:
+            return _fail(str(exc))
+    try:
+        classifier = load_model(args.model, device=args.device)
+    except ModelLoadError as exc:
+        return _fail(f"cannot load model: {exc}")
+    if classifier.device_note:
+        print(f"pathview score: {classifier.device_note}", file=sys.stderr)
+    try:
+        result = score_folder(
+            args.folder,
+            classifier,
+            tta=args.tta,
+            batch_size=args.batch_size,
+            progress=_ProgressBar(sys.stderr),
+            recursive=args.recursive,
+        )
+    except FolderError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return _fail("interrupted; nothing written")
+    if result.total == 0:
+        return _fail(f"no patch files in {args.folder}")
+    for relpath, reason in result.failed:
+        print(f"unreadable: {relpath}: {reason}", file=sys.stderr)
+    if result.scored == 0:
+        return _fail(f"none of the {result.total} files could be read; nothing written")
+    try:
+        write_scores_csv(args.out, result.ids, result.p)
+    except OSError as exc:
+        return _fail(f"cannot write {args.out}: {exc}")
+    name = classifier.metadata.get("name", "model")
+    rate = result.scored / max(result.seconds, 1e-9)
+    print(
+        f"scored {result.scored} patches{' with 8-way TTA' if args.tta else ''} in "
+        f"{result.seconds:.1f}s ({rate:,.0f}/s) with {name} {classifier.model_id[:12]} on "
+        f"{classifier.device}; wrote {args.out}"
+    )
+    if labels is not None:
+        known = [i for i, pid in enumerate(result.ids) if pid in labels]
+        if known:
+            y = np.array([labels[result.ids[i]] for i in known])
+            p = result.p[known]
+            auc = roc_auc(p, y)
+            acc = accuracy(p, y)
+            print(
+                f"AUC {auc:.4f}  accuracy {acc:.4f}  on {len(known)} labelled patches "
+                f"({int(y.sum())} tumour); {result.scored - len(known)} scored patches "
+                "have no label"
+            )
+        else:
+            print("no scored patch has a label in the labels file", file=sys.stderr)
+    if result.failed:
+        print(
+            f"pathview score: {len(result.failed)} files unreadable (listed above)", file=sys.stderr
+        )
+        return EXIT_PARTIAL
+    return EXIT_OK

@@ -1,0 +1,287 @@
+"""Loading a model directory and running the classifier on patches.
+
+Pure (no Qt); imports only torch, numpy and pathview.core. One :class:`Classifier` wraps the
+network rebuilt from ``model.json``, its preprocessing (normalisation and resize policy read
+from the metadata, never hard-coded) and the calibrated output P(tumour) =
+sigmoid(logit / temperature).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pathview.model.bundle import (
+    ModelLoadError,
+    load_state_dict,
+    read_metadata,
+    verified_weights_path,
+)
+from pathview.model.network import BasicBlock, NetConfig, PatchNet
+from pathview.model.runtime import tune_malloc
+
+log = logging.getLogger(__name__)
+
+#: Environment variable that points the app at another default model directory.
+MODEL_DIR_ENV = "PATHVIEW_MODEL_DIR"
+#: Name of the bundled model under resources/model/.
+DEFAULT_MODEL_NAME = "pcam-default"
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+#: The 8 views of test-time augmentation: k in 0..7 (bit 4 transpose, 2 flip H, 1 flip W).
+TTA_VIEWS = tuple(range(8))
+
+
+def default_model_dir() -> Path:
+    """The bundled model (``resources/model/pcam-default`` in the source tree), unless the
+    ``PATHVIEW_MODEL_DIR`` environment variable names another model directory."""
+    override = os.environ.get(MODEL_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    return Path(__file__).resolve().parents[2] / "resources" / "model" / DEFAULT_MODEL_NAME
+
+
+def resolve_device(name: str = "auto") -> tuple[torch.device, str | None]:
+    """Device for ``name`` ('auto' = CUDA, then MPS, then CPU) and a note when it fell back.
+
+    A requested device that is not available falls back to the CPU; the note says why (the
+    caller shows it; it is also logged as a warning). Raises ValueError for an unknown name.
+    """
+    name = (name or "auto").lower()
+    if name not in DEVICE_CHOICES:
+        raise ValueError(f"unknown device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}")
+    cuda = torch.cuda.is_available()
+    mps = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+    if name == "auto":
+        if cuda:
+            return torch.device("cuda"), None
+        if mps:
+            return torch.device("mps"), None
+        return torch.device("cpu"), None
+    if name == "cuda" and not cuda:
+        note = "CUDA was requested but is not available; using the CPU"
+    elif name == "mps" and not mps:
+        note = "MPS was requested but is not available; using the CPU"
+    else:
+        return torch.device(name), None
+    log.warning(note)
+    return torch.device("cpu"), note
+
+
+def dihedral_view(x: torch.Tensor, k: int) -> torch.Tensor:
+    """View ``k`` (0..7) of the 8 flips/rotations of an N x C x H x W batch (0 = identity)."""
+    if k & 4:
+        x = x.transpose(2, 3)
+    if k & 2:
+        x = x.flip(2)
+    if k & 1:
+        x = x.flip(3)
+    return x
+
+
+def fold_batchnorm(net: PatchNet) -> PatchNet:
+    """A copy of an eval-mode network with every BatchNorm folded into the conv before it.
+
+    Same outputs (to float rounding), about 10% faster on the CPU. Used for predict only:
+    ``Classifier.network`` keeps the original modules for Grad-CAM and fine-tuning.
+    """
+    fast = copy.deepcopy(net).eval()
+
+    def fuse(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
+        assert bn.running_var is not None and bn.running_mean is not None
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        conv.weight = nn.Parameter(conv.weight * scale.reshape(-1, 1, 1, 1), requires_grad=False)
+        bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+        conv.bias = nn.Parameter((bias - bn.running_mean) * scale + bn.bias, requires_grad=False)
+
+    with torch.no_grad():
+        for module in list(fast.modules()):
+            if isinstance(module, BasicBlock):
+                fuse(module.conv1, module.bn1)
+                fuse(module.conv2, module.bn2)
+                module.bn1, module.bn2 = nn.Identity(), nn.Identity()  # type: ignore[assignment]
+                sc = module.shortcut
+                if isinstance(sc, nn.Sequential):
+                    fuse(sc[0], sc[1])
+                    sc[1] = nn.Identity()
+            elif (
+                isinstance(module, nn.Sequential)
+                and len(module) >= 2
+                and isinstance(module[0], nn.Conv2d)
+                and isinstance(module[1], nn.BatchNorm2d)
+            ):
+                fuse(module[0], module[1])
+                module[1] = nn.Identity()
+    return fast
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Calibrated P(tumour) per patch; with TTA also the spread across the 8 views.
+
+    ``p``: float32 (N,), the mean over the views of sigmoid(logit / temperature).
+    ``spread``: float32 (N,), the standard deviation (population, ddof=0) of the 8 views'
+    P(tumour) with TTA; None without. 0 means every flip/rotation agrees.
+    """
+
+    p: np.ndarray
+    spread: np.ndarray | None = None
+
+
+class Classifier:
+    """A loaded model: network, metadata and the preprocessing the metadata prescribes."""
+
+    def __init__(
+        self,
+        network: PatchNet,
+        metadata: dict[str, Any],
+        device: torch.device,
+        model_dir: Path | None = None,
+        device_note: str | None = None,
+    ) -> None:
+        self.metadata = metadata
+        self.model_dir = model_dir
+        self.model_id: str = str(metadata["weights"]["sha256"])
+        self.device = device
+        #: Why the device is not the one asked for (None when it is).
+        self.device_note = device_note
+        self.cam_layers: dict[str, Any] = dict(metadata["cam_layers"])
+        self.temperature = float(metadata["temperature"])
+        self.input_size = int(metadata["input_size"])
+        self.resize_policy = str(metadata["resize_policy"])
+        norm = metadata["normalisation"]
+        self._mean = torch.tensor(norm["mean"], dtype=torch.float32, device=device).view(1, 3, 1, 1)
+        self._std = torch.tensor(norm["std"], dtype=torch.float32, device=device).view(1, 3, 1, 1)
+        self.network: nn.Module = network.eval().to(device).to(memory_format=torch.channels_last)
+        self._fast = fold_batchnorm(network).to(device).to(memory_format=torch.channels_last)
+
+    def __repr__(self) -> str:
+        return f"Classifier({self.metadata.get('name')!r}, {self.model_id[:12]}, {self.device})"
+
+    # -------------------------------------------------------------- preprocessing
+
+    def _fit_size(self, x: torch.Tensor) -> torch.Tensor:
+        """Bring an N x 3 x H x W float batch to input_size x input_size per resize_policy."""
+        s = self.input_size
+        h, w = x.shape[-2:]
+        if (h, w) == (s, s):
+            return x
+        if self.resize_policy == "centre_crop":
+            top, left = max(0, (h - s) // 2), max(0, (w - s) // 2)
+            x = x[..., top : top + min(h, s), left : left + min(w, s)]
+            if x.shape[-2:] == (s, s):
+                return x
+        # "resize", or a side shorter than the input: nothing to crop, so scale it.
+        return F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
+
+    def preprocess(self, pixels: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor:
+        """uint8 RGB N x H x W x 3 (or one H x W x 3, or a list of differently sized ones) ->
+        normalised float N x 3 x S x S on the device, channels_last, S = input_size.
+
+        Patches of another size are centre-cropped (``resize_policy`` "centre_crop": larger
+        patches keep the training magnification; a side shorter than S is resized up) or
+        resized (``"resize"``), bilinear with antialiasing.
+        """
+        if isinstance(pixels, np.ndarray):
+            arr = pixels[None] if pixels.ndim == 3 else pixels
+            if arr.ndim != 4 or arr.shape[-1] != 3:
+                raise ValueError(f"expected N x H x W x 3 RGB pixels, got shape {pixels.shape}")
+            parts = [self._to_tensor(arr)]
+        else:
+            parts = [self._to_tensor(np.asarray(p)[None]) for p in pixels]
+            if not parts:
+                raise ValueError("no patches given")
+        x = torch.cat([self._fit_size(p) for p in parts]) if len(parts) > 1 else parts[0]
+        x = self._fit_size(x)
+        x = (x - self._mean) / self._std
+        return x.contiguous(memory_format=torch.channels_last)
+
+    def _to_tensor(self, arr: np.ndarray) -> torch.Tensor:
+        if arr.ndim != 4 or arr.shape[-1] != 3:
+            raise ValueError(f"expected H x W x 3 RGB pixels, got shape {arr.shape[1:]}")
+        if arr.dtype != np.uint8:
+            raise ValueError(f"expected uint8 pixels, got {arr.dtype}")
+        arr = np.ascontiguousarray(arr)
+        if not arr.flags.writeable:  # e.g. pixels straight from PIL; torch wants writable memory
+            arr = arr.copy()
+        t = torch.from_numpy(arr).to(self.device, non_blocking=True)
+        return t.permute(0, 3, 1, 2).float().div_(255.0)
+
+    # -------------------------------------------------------------- inference
+
+    def logits(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Raw tumour logits (N,) of a preprocessed batch through :attr:`network`.
+
+        Not temperature-scaled and not under inference_mode, so gradients flow (Grad-CAM).
+        """
+        return self.network(tensor)
+
+    def predict(
+        self,
+        pixels: np.ndarray | Sequence[np.ndarray],
+        tta: bool = False,
+        batch_size: int = 256,
+    ) -> Prediction:
+        """Calibrated P(tumour) of each patch; with ``tta`` the mean and spread over the 8
+        flips/rotations (see :class:`Prediction`)."""
+        x_all = self.preprocess(pixels)
+        n = x_all.shape[0]
+        probs: list[torch.Tensor] = []
+        spreads: list[torch.Tensor] = []
+        with torch.inference_mode():
+            for start in range(0, n, max(1, batch_size)):
+                x = x_all[start : start + batch_size]
+                if tta:
+                    views = torch.stack(
+                        [
+                            self._prob(
+                                dihedral_view(x, k).contiguous(memory_format=torch.channels_last)
+                            )
+                            for k in TTA_VIEWS
+                        ]
+                    )
+                    probs.append(views.mean(0))
+                    spreads.append(views.std(0, correction=0))
+                else:
+                    probs.append(self._prob(x))
+        p = torch.cat(probs).float().cpu().numpy()
+        spread = torch.cat(spreads).float().cpu().numpy() if tta else None
+        return Prediction(p, spread)
+
+    def _prob(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self._fast(x).float() / self.temperature)
+
+
+def load_model(model_dir: Path | None = None, device: str = "auto") -> Classifier:
+    """Load a model directory (default: :func:`default_model_dir`) onto ``device``.
+
+    Checks the weights' sha256 against model.json; raises ModelLoadError (with the path and
+    the reason) for a missing directory, file or key, a checksum mismatch or weights that do
+    not fit the architecture. ``device`` is 'auto', 'cpu', 'cuda' or 'mps'; an unavailable
+    one falls back to the CPU with a logged warning (``Classifier.device_note``).
+    """
+    tune_malloc()
+    directory = Path(model_dir) if model_dir is not None else default_model_dir()
+    meta = read_metadata(directory)
+    weights = verified_weights_path(directory, meta)
+    try:
+        config = NetConfig.from_dict(meta["architecture"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelLoadError(f"unsupported architecture in {directory}: {exc}") from exc
+    network = PatchNet(config)
+    try:
+        network.load_state_dict(load_state_dict(weights))
+    except RuntimeError as exc:
+        raise ModelLoadError(f"weights in {weights} do not fit the architecture: {exc}") from exc
+    torch_device, note = resolve_device(device)
+    return Classifier(network, meta, torch_device, directory, note)

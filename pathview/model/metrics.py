@@ -1,0 +1,120 @@
+"""Classification metrics and temperature scaling in plain numpy (no sklearn at run time).
+
+All functions take P(tumour) or tumour logits and 0/1 labels as 1-D array-likes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+
+def _as_pair(scores: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    y = np.asarray(labels).ravel().astype(np.int64)
+    if s.shape != y.shape:
+        raise ValueError(f"{s.size} scores but {y.size} labels")
+    if y.size and not np.isin(y, (0, 1)).all():
+        raise ValueError("labels must be 0 or 1")
+    return s, y
+
+
+def roc_auc(scores: ArrayLike, labels: ArrayLike) -> float:
+    """Area under the ROC curve (Mann-Whitney U; tied scores count one half).
+
+    Returns NaN when only one class is present.
+    """
+    s, y = _as_pair(scores, labels)
+    n_pos = int(y.sum())
+    n_neg = y.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(s, kind="mergesort")
+    sorted_s = s[order]
+    ranks = np.empty(s.size, dtype=np.float64)
+    # Average ranks (1-based) over runs of tied scores.
+    boundaries = np.flatnonzero(np.diff(sorted_s)) + 1
+    starts = np.concatenate(([0], boundaries))
+    ends = np.concatenate((boundaries, [s.size]))
+    avg = (starts + ends + 1) / 2.0
+    ranks[order] = np.repeat(avg, ends - starts)
+    u = ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2.0
+    return float(u / (n_pos * n_neg))
+
+
+def accuracy(probs: ArrayLike, labels: ArrayLike, threshold: float = 0.5) -> float:
+    """Fraction of patches whose call (P >= threshold means tumour) matches the label."""
+    p, y = _as_pair(probs, labels)
+    if y.size == 0:
+        return float("nan")
+    return float(((p >= threshold).astype(np.int64) == y).mean())
+
+
+def expected_calibration_error(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15) -> float:
+    """ECE of P(tumour) over ``n_bins`` equal-width bins: sum_b |B|/N * |mean(y) - mean(p)|."""
+    p, y = _as_pair(probs, labels)
+    if y.size == 0:
+        return float("nan")
+    bins = np.clip((p * n_bins).astype(np.int64), 0, n_bins - 1)
+    total = 0.0
+    for b in range(n_bins):
+        mask = bins == b
+        if mask.any():
+            total += mask.sum() / y.size * abs(y[mask].mean() - p[mask].mean())
+    return float(total)
+
+
+def sigmoid(x: ArrayLike) -> np.ndarray:
+    """Numerically stable logistic function."""
+    z = np.asarray(x, dtype=np.float64)
+    out = np.empty_like(z)
+    pos = z >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
+    ez = np.exp(z[~pos])
+    out[~pos] = ez / (1.0 + ez)
+    return out
+
+
+def binary_nll(logits: ArrayLike, labels: ArrayLike, temperature: float = 1.0) -> float:
+    """Mean negative log-likelihood of the labels under sigmoid(logits / temperature)."""
+    z, y = _as_pair(logits, labels)
+    z = z / temperature
+    # log(1 + exp(-z)) for y=1, log(1 + exp(z)) for y=0, computed stably.
+    signed = np.where(y == 1, -z, z)
+    return float(np.mean(np.logaddexp(0.0, signed)))
+
+
+def fit_temperature(logits: ArrayLike, labels: ArrayLike) -> float:
+    """Temperature T > 0 minimising the NLL of sigmoid(logit / T) (golden-section on log T)."""
+    z, y = _as_pair(logits, labels)
+    lo, hi = math.log(0.05), math.log(20.0)
+    ratio = (math.sqrt(5) - 1) / 2
+
+    def f(log_t: float) -> float:
+        return binary_nll(z, y, math.exp(log_t))
+
+    a, b = lo, hi
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = f(c), f(d)
+    for _ in range(80):
+        if fc < fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = f(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = f(d)
+    return float(math.exp((a + b) / 2))
+
+
+def summarise(probs: ArrayLike, labels: ArrayLike) -> dict[str, float]:
+    """AUC, accuracy at 0.5 and ECE (15 bins) in one dict, rounded for metadata."""
+    return {
+        "n": int(np.asarray(labels).size),
+        "auc": round(roc_auc(probs, labels), 5),
+        "accuracy": round(accuracy(probs, labels), 5),
+        "ece": round(expected_calibration_error(probs, labels), 5),
+    }

@@ -1,0 +1,66 @@
+"""The bundled model in resources/model: metadata, integrity and accuracy on real patches."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pathview.io import read_patch
+from pathview.model import Classifier, load_model
+from pathview.model.classifier import default_model_dir
+from pathview.model.metrics import accuracy, roc_auc
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Classifier:
+    return load_model(Path(__file__).resolve().parents[1] / "resources/model/pcam-default", "cpu")
+
+
+def test_bundled_model_metadata(bundled: Classifier, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PATHVIEW_MODEL_DIR", raising=False)
+    assert bundled.model_dir == default_model_dir()
+    meta = bundled.metadata
+    assert meta["input_size"] == 96
+    assert meta["classes"] == {"0": "normal", "1": "tumour"}
+    assert meta["parent_model"] is None
+    assert meta["resize_policy"] in ("centre_crop", "resize")
+    assert 0.05 < meta["temperature"] < 20
+    assert len(meta["normalisation"]["mean"]) == len(meta["normalisation"]["std"]) == 3
+    assert "external" in meta["validation"]
+    weights = bundled.model_dir / meta["weights"]["file"]  # type: ignore[operator]
+    assert weights.stat().st_size < 20_000_000
+
+
+def test_cam_layers_exist_with_the_recorded_map_sides(bundled: Classifier) -> None:
+    cam = bundled.cam_layers
+    modules = dict(bundled.network.named_modules())
+    sides: dict[str, int] = {}
+    hooks = [
+        modules[name].register_forward_hook(
+            lambda _m, _i, out, name=name: sides.__setitem__(name, out.shape[-1])
+        )
+        for name in cam["candidates"]
+    ]
+    with torch.no_grad():
+        bundled.logits(bundled.preprocess(np.zeros((1, 96, 96, 3), np.uint8)))
+    for h in hooks:
+        h.remove()
+    assert sides == cam["candidates"]
+    assert cam["candidates"][cam["default"]] >= 12
+    assert min(cam["candidates"].values()) <= 6  # the last conv is offered too
+
+
+def test_bundled_model_separates_real_fixture_patches(bundled: Classifier, data_dir: Path) -> None:
+    folder = data_dir / "kaggle"
+    rows = list(csv.reader((folder / "labels.csv").read_text().splitlines()))[1:]
+    pixels = np.stack([read_patch(folder / f"{pid}.tif").pixels for pid, _ in rows])  # type: ignore[misc]
+    y = np.array([int(label) for _, label in rows])
+    pred = bundled.predict(pixels)
+    assert roc_auc(pred.p, y) > 0.9
+    assert accuracy(pred.p, y) > 0.8
+    tta = bundled.predict(pixels[:16], tta=True)
+    assert tta.spread is not None and (tta.spread >= 0).all()

@@ -1,0 +1,172 @@
+"""Loading labelled patch folders into memory for training.
+
+A training source is an image folder plus a labels CSV (``id,label`` with optional extra
+columns such as ``split``; read with :func:`pathview.io.read_labels`). Every patch is decoded
+once with :func:`pathview.io.read_patch` into one uint8 N x 96 x 96 x 3 array; augmentation
+then runs on tensors (on the GPU when there is one), so no decoding happens per epoch.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pathview.core import NATIVE_SIZE
+from pathview.io import iter_patches, read_labels, read_patch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PatchSet:
+    """Decoded patches with labels; ``split`` holds the CSV's split column ('' when none)."""
+
+    ids: list[str]
+    pixels: np.ndarray  # N x S x S x 3 uint8
+    labels: np.ndarray  # N int64 (0 normal, 1 tumour)
+    split: np.ndarray  # N str
+    sources: list[dict[str, object]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, mask: np.ndarray) -> PatchSet:
+        """The patches where ``mask`` is true (same sources)."""
+        idx = np.flatnonzero(mask)
+        return PatchSet(
+            [self.ids[i] for i in idx],
+            self.pixels[idx],
+            self.labels[idx],
+            self.split[idx],
+            list(self.sources),
+        )
+
+    @staticmethod
+    def concat(parts: Sequence[PatchSet]) -> PatchSet:
+        """One set holding all ``parts`` in order."""
+        return PatchSet(
+            [i for p in parts for i in p.ids],
+            np.concatenate([p.pixels for p in parts]),
+            np.concatenate([p.labels for p in parts]),
+            np.concatenate([p.split for p in parts]),
+            [s for p in parts for s in p.sources],
+        )
+
+
+def _read_split_column(labels_csv: Path) -> dict[str, str]:
+    """id -> split from a ``split`` column, if the CSV has a header naming one."""
+    from pathview.io.labels import normalise_id
+
+    with open(labels_csv, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        header = [c.strip().lower() for c in next(reader, [])]
+        if "split" not in header or "id" not in header:
+            return {}
+        id_col, split_col = header.index("id"), header.index("split")
+        return {
+            normalise_id(row[id_col]): row[split_col].strip()
+            for row in reader
+            if len(row) > max(id_col, split_col)
+        }
+
+
+def _fit_to_native(pixels: np.ndarray) -> np.ndarray | None:
+    """Centre-crop a larger patch to 96 x 96; None for a smaller one (not used for training)."""
+    h, w = pixels.shape[:2]
+    if h < NATIVE_SIZE or w < NATIVE_SIZE:
+        return None
+    top, left = (h - NATIVE_SIZE) // 2, (w - NATIVE_SIZE) // 2
+    return pixels[top : top + NATIVE_SIZE, left : left + NATIVE_SIZE]
+
+
+def load_folder(
+    images: str | Path,
+    labels_csv: str | Path,
+    workers: int = 8,
+    limit: int | None = None,
+    seed: int = 0,
+) -> PatchSet:
+    """Decode every labelled patch of ``images`` (ids from ``labels_csv``) into memory.
+
+    Ids without a file, unreadable files and patches smaller than 96 x 96 are skipped and
+    counted in the log. ``limit`` keeps a seeded random subset (for smoke runs).
+    """
+    images, labels_csv = Path(images), Path(labels_csv)
+    table = read_labels(labels_csv)
+    for problem in table.problems[:10]:
+        log.warning("%s: %s", labels_csv, problem)
+    splits = _read_split_column(labels_csv)
+    paths = {ref.id: ref.path(images) for batch in iter_patches(images) for ref in batch}
+    ids = sorted(i for i in table.labels if i in paths)
+    missing = len(table.labels) - len(ids)
+    if limit is not None and limit < len(ids):
+        rng = np.random.default_rng(seed)
+        ids = sorted(rng.choice(ids, size=limit, replace=False).tolist())
+    log.info(
+        "%s: %d labelled ids, %d without a file; decoding %d", images, len(table), missing, len(ids)
+    )
+
+    def decode(pid: str) -> np.ndarray | None:
+        decoded = read_patch(paths[pid])
+        return None if decoded.pixels is None else _fit_to_native(decoded.pixels)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        arrays = list(pool.map(decode, ids, chunksize=256))
+    keep = [i for i, a in enumerate(arrays) if a is not None]
+    if len(keep) < len(ids):
+        log.warning(
+            "%s: %d files unreadable or smaller than 96x96, skipped", images, len(ids) - len(keep)
+        )
+    kept_ids = [ids[i] for i in keep]
+    pixels = np.stack([arrays[i] for i in keep]) if keep else np.zeros((0, 96, 96, 3), np.uint8)
+    labels = np.array([table.labels[i] for i in kept_ids], dtype=np.int64)
+    split = np.array([splits.get(i, "") for i in kept_ids], dtype=object)
+    source = {
+        "images": str(images),
+        "labels": str(labels_csv),
+        "n": len(kept_ids),
+        "n_tumour": int(labels.sum()),
+    }
+    return PatchSet(kept_ids, pixels, labels, split, [source])
+
+
+def holdout_mask(
+    data: PatchSet,
+    holdout_split: str | None,
+    holdout_fraction: float,
+    seed: int,
+    split_fraction: float = 1.0,
+) -> np.ndarray:
+    """Boolean mask of the held-out patches (early stopping and temperature fitting).
+
+    Uses the CSV's split column when ``holdout_split`` names a split present in the data (a
+    seeded ``split_fraction`` of that split; the rest of it is trained on); otherwise a seeded
+    random ``holdout_fraction`` of the patches.
+    """
+    rng = np.random.default_rng(seed)
+    if holdout_split and (data.split == holdout_split).any():
+        in_split = np.asarray(data.split == holdout_split)
+        if split_fraction >= 1.0:
+            return in_split
+        idx = np.flatnonzero(in_split)
+        mask = np.zeros(len(data), dtype=bool)
+        mask[rng.choice(idx, size=round(split_fraction * idx.size), replace=False)] = True
+        return mask
+    mask = np.zeros(len(data), dtype=bool)
+    n = round(holdout_fraction * len(data))
+    mask[rng.choice(len(data), size=n, replace=False)] = True
+    return mask
+
+
+def channel_stats(pixels: np.ndarray, max_samples: int = 4096) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of pixels / 255 (on a sample), for the normalisation."""
+    sample = pixels[:: max(1, len(pixels) // max_samples)].astype(np.float64) / 255.0
+    mean = sample.mean(axis=(0, 1, 2))
+    std = sample.std(axis=(0, 1, 2))
+    return [round(float(m), 4) for m in mean], [round(float(s), 4) for s in std]
