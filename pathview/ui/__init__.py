@@ -1,0 +1,1 @@
+"""The Qt skin: widgets, item models, delegates, actions and preferences."""

@@ -1,0 +1,128 @@
+"""Regenerate the README screenshots of the real window (run under Xvfb, or any display).
+
+    xvfb-run -s "-screen 0 1600x1000x24" python docs/screenshots/make_screenshots.py \
+        --model resources/model/pcam-default
+
+Works on a temporary copy of resources/demo (so no review store is written into the repo)
+and a temporary settings folder. Writes grid_scores.png, patch_heatmap.png,
+review_progress.png and errors_no_model.png next to this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", type=Path, default=None, help="model dir (default: bundled)")
+    parser.add_argument("--out", type=Path, default=HERE)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="pathview-shots-"))
+    os.environ["PATHVIEW_CONFIG_DIR"] = str(work / "config")
+    os.environ["PATHVIEW_DATA_DIR"] = str(work / "data")
+    demo = work / "demo"
+    shutil.copytree(REPO / "resources" / "demo", demo)
+
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from pathview.core import Verdict
+    from pathview.pipeline.triage import SortKey
+    from pathview.ui.main_window import MainWindow
+    from pathview.ui.session import TriageSession
+    from pathview.ui.settings import Preferences
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setStyle("Fusion")
+
+    def wait(ms: int) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    def wait_for(signal: object, timeout_ms: int = 60000) -> None:
+        loop = QEventLoop()
+        signal.connect(loop.quit)  # type: ignore[attr-defined]
+        QTimer.singleShot(timeout_ms, loop.quit)
+        loop.exec()
+
+    def shoot(window: MainWindow, name: str) -> None:
+        wait(400)
+        path = args.out / name
+        window.grab().save(str(path))
+        print("wrote", path)
+
+    prefs = Preferences()
+    prefs.reviewer = "Dr A. Pathologist"
+    prefs.overlay_opacity = 0.45
+    session = TriageSession()
+    window = MainWindow(session, prefs)
+    window.resize(1600, 1000)
+    window.show()
+    session.load_model(args.model, "cpu")
+    wait_for(session.model_worker.model_loaded)
+    window.open_folder(demo)
+    wait_for(session.scoring_finished)
+
+    # 1. The grid with scores, sorted by P(tumour), ground truth chips from labels.csv.
+    window.sort_combo.setCurrentIndex(list(SortKey).index(SortKey.P_TUMOUR))
+    session.select_position(0)
+    wait(1500)
+    shoot(window, "grid_scores.png")
+
+    # 2. A tumour patch with its Grad-CAM heat map and the centre box.
+    session.select_position(2)
+    wait(2500)
+    shoot(window, "patch_heatmap.png")
+
+    # 3. Review in progress: most uncertain first, auto-advance on.
+    window.sort_combo.setCurrentIndex(list(SortKey).index(SortKey.UNCERTAINTY))
+    window.action_map["auto_advance"].trigger()
+    session.select_position(0)
+    for verdict in [Verdict.AGREE, Verdict.AGREE, Verdict.DISAGREE, Verdict.UNSURE] * 3:
+        wait(250)
+        session.record(verdict)
+    window.histogram.refresh()
+    wait(2500)
+    shoot(window, "review_progress.png")
+    window.close()
+
+    # 4. Errors: a corrupt file and a model that cannot load; browsing and review still work.
+    broken = work / "broken"
+    broken.mkdir()
+    for f in sorted(demo.glob("*.tif"))[:10]:
+        shutil.copy(f, broken / f.name)
+    (broken / "truncated_scan.tif").write_bytes((sorted(demo.glob("*.tif"))[0]).read_bytes()[:300])
+    (broken / "not_a_tiff.tif").write_bytes(b"<html>this download failed</html>")
+    session = TriageSession()
+    window = MainWindow(session, prefs)
+    window.resize(1600, 1000)
+    window.show()
+    session.load_model(work / "missing-model", "cpu")
+    wait_for(session.model_worker.model_failed)
+    window.open_folder(broken)
+    wait_for(session.listing_finished)
+    wait(1500)
+    row = session.table.row_of("truncated_scan")
+    pos = session.model.position_of(row) if row is not None else None
+    if pos is not None:
+        session.select_position(pos)
+    wait(1000)
+    shoot(window, "errors_no_model.png")
+    window.close()
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

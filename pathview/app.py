@@ -1,0 +1,33 @@
+"""GUI entry point: ``pathview [FOLDER]`` (via pathview.cli) ends up in :func:`run_app`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from pathview import __version__
+
+
+def run_app(folder: Path | None = None, model_dir: Path | None = None, device: str = "auto") -> int:
+    """Show the main window (on ``folder`` if given), load the model in the background and run
+    the event loop; returns the exit status."""
+    from pathview.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("pathview")
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName("pathview")
+    window = MainWindow()
+    window.show()
+    window.session.load_model(model_dir, device)
+    if folder is not None:
+        # After the window is on screen, so the first tiles stream into a visible grid.
+        QTimer.singleShot(0, lambda: window.open_folder(Path(folder)))
+    return int(app.exec())
+
+
+__all__ = ["run_app"]

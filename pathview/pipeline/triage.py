@@ -1,0 +1,514 @@
+"""Triage state without Qt: the patch table, sort keys, filters, review counts and caches.
+
+Everything the grid, the status bar and the histogram show is computed here from plain
+columns, so it is testable without a screen and fast on 220,025 rows (numpy for the sorts
+and masks, no per-row Python callbacks from Qt).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, Protocol, TypeVar
+
+import numpy as np
+
+from pathview.core import NATIVE_SIZE, CancelToken, PatchRef, Verdict
+from pathview.io import check_integrity, pixel_sha1, read_patch
+from pathview.io.integrity import Integrity
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class ReviewCode(enum.IntEnum):
+    """Review state of one patch as a small integer (one byte per row in the table)."""
+
+    UNREVIEWED = 0
+    AGREE = 1
+    DISAGREE = 2
+    UNSURE = 3
+
+    @classmethod
+    def from_verdict(cls, verdict: Verdict | str | None) -> ReviewCode:
+        if verdict is None:
+            return cls.UNREVIEWED
+        return {"agree": cls.AGREE, "disagree": cls.DISAGREE, "unsure": cls.UNSURE}[
+            Verdict(verdict).value
+        ]
+
+
+class FileStatus(enum.IntEnum):
+    """What decoding a file taught us; UNKNOWN until its thumbnail or score was loaded."""
+
+    UNKNOWN = 0
+    OK = 1
+    ODD_SIZE = 2  # decodes, but is not 96 x 96
+    ALTERED = 3  # named like a Kaggle id, pixels do not hash to it
+    UNREADABLE = 4
+
+
+class SortKey(str, enum.Enum):
+    """Orders the grid offers; every order breaks ties by name."""
+
+    NAME = "name"
+    P_TUMOUR = "P(tumour), highest first"
+    UNCERTAINTY = "uncertainty (closest to 0.5)"
+    TTA_SPREAD = "TTA spread, largest first"
+    DISAGREEMENT = "model vs truth disagreement"
+
+
+class ReviewFilter(str, enum.Enum):
+    ALL = "all"
+    UNREVIEWED = "unreviewed"
+    REVIEWED = "reviewed"
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """Which rows the grid shows. Defaults show everything."""
+
+    review: ReviewFilter = ReviewFilter.ALL
+    disagreements_only: bool = False
+    p_min: float = 0.0
+    p_max: float = 1.0
+    truth: int | None = None  # 0 or 1 keeps rows with that ground truth
+
+    @property
+    def p_range_active(self) -> bool:
+        return self.p_min > 0.0 or self.p_max < 1.0
+
+
+@dataclass(frozen=True)
+class PatchInfo:
+    """What loading one file yields: pixels (or the reason there are none) and its checks."""
+
+    patch_id: str
+    pixels: np.ndarray | None
+    error: str | None
+    integrity: Integrity
+    sha1: str | None
+    file_size: int | None
+    size: tuple[int, int] | None
+
+    @property
+    def status(self) -> FileStatus:
+        if self.pixels is None:
+            return FileStatus.UNREADABLE
+        if self.integrity is Integrity.ALTERED:
+            return FileStatus.ALTERED
+        if self.size != (NATIVE_SIZE, NATIVE_SIZE):
+            return FileStatus.ODD_SIZE
+        return FileStatus.OK
+
+    @property
+    def reason(self) -> str:
+        """A short human reason for a non-OK status (empty when OK)."""
+        status = self.status
+        if status is FileStatus.UNREADABLE:
+            return self.error or "unreadable"
+        if status is FileStatus.ALTERED:
+            return "pixels do not match the Kaggle id (altered or re-encoded)"
+        if status is FileStatus.ODD_SIZE and self.size is not None:
+            return f"{self.size[0]} x {self.size[1]} px, not 96 x 96"
+        return ""
+
+
+def load_patch_info(root: Path, ref: PatchRef) -> PatchInfo:
+    """Decode one patch and run its integrity check. Never raises for a bad file."""
+    path = ref.path(root)
+    decoded = read_patch(path)
+    try:
+        file_size: int | None = os.stat(path).st_size
+    except OSError:
+        file_size = None
+    pixels = decoded.pixels
+    return PatchInfo(
+        patch_id=ref.id,
+        pixels=pixels,
+        error=None if decoded.error is None else str(decoded.error),
+        integrity=check_integrity(ref.id, pixels),
+        sha1=None if pixels is None else pixel_sha1(pixels),
+        file_size=file_size,
+        size=decoded.size,
+    )
+
+
+class PatchTable:
+    """Column store of every patch in the open folder (one entry per file, listing order).
+
+    Rows are addressed by their index, which never changes once a row is appended; views
+    keep lists of row indices (see ``ordered_rows``).
+    """
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.relpaths: list[str] = []
+        self.p: list[float] = []  # NaN when not scored
+        self.spread: list[float] = []  # NaN when scored without TTA
+        self.truth: list[int] = []  # -1 unknown, else 0/1
+        self.review: list[int] = []  # ReviewCode values
+        self.status: list[int] = []  # FileStatus values
+        self.reasons: dict[int, str] = {}
+        self._row_of: dict[str, int] = {}
+        self._name_rank: np.ndarray | None = None
+        self._pending_truth: dict[str, int] = {}
+        self._pending_review: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def row_of(self, patch_id: str) -> int | None:
+        return self._row_of.get(patch_id)
+
+    def ref(self, row: int) -> PatchRef:
+        return PatchRef(self.ids[row], self.relpaths[row])
+
+    def extend(self, refs: Sequence[PatchRef]) -> range:
+        """Append newly listed patches; known truth and reviews apply to them at once."""
+        start = len(self.ids)
+        for ref in refs:
+            if ref.id in self._row_of:
+                continue  # same id twice (e.g. a.tif and a.png): the first one wins
+            self._row_of[ref.id] = len(self.ids)
+            self.ids.append(ref.id)
+            self.relpaths.append(ref.relpath)
+            self.p.append(math.nan)
+            self.spread.append(math.nan)
+            self.truth.append(self._pending_truth.get(ref.id, -1))
+            self.review.append(self._pending_review.get(ref.id, ReviewCode.UNREVIEWED))
+            self.status.append(FileStatus.UNKNOWN)
+        self._name_rank = None
+        return range(start, len(self.ids))
+
+    def set_truth(self, labels: Mapping[str, int]) -> list[int]:
+        """Ground truth by id; also remembered for rows that are listed later."""
+        self._pending_truth = dict(labels)
+        changed = []
+        for row, pid in enumerate(self.ids):
+            value = labels.get(pid, -1)
+            if self.truth[row] != value:
+                self.truth[row] = value
+                changed.append(row)
+        return changed
+
+    def set_reviews(self, verdicts: Mapping[str, Verdict | str | None]) -> list[int]:
+        """Replace every review state (e.g. from the store on open); returns changed rows."""
+        self._pending_review = {k: ReviewCode.from_verdict(v) for k, v in verdicts.items()}
+        changed = []
+        for row, pid in enumerate(self.ids):
+            code = self._pending_review.get(pid, ReviewCode.UNREVIEWED)
+            if self.review[row] != code:
+                self.review[row] = code
+                changed.append(row)
+        return changed
+
+    def set_review(self, patch_id: str, verdict: Verdict | str | None) -> int | None:
+        code = ReviewCode.from_verdict(verdict)
+        self._pending_review[patch_id] = code
+        row = self._row_of.get(patch_id)
+        if row is not None:
+            self.review[row] = code
+        return row
+
+    def set_scores(
+        self, ids: Sequence[str], p: Sequence[float], spread: Sequence[float] | None = None
+    ) -> list[int]:
+        rows = []
+        for i, pid in enumerate(ids):
+            row = self._row_of.get(pid)
+            if row is None:
+                continue
+            self.p[row] = float(p[i])
+            self.spread[row] = math.nan if spread is None else float(spread[i])
+            rows.append(row)
+        return rows
+
+    def set_status(self, row: int, status: FileStatus, reason: str = "") -> bool:
+        """Record what decoding found; returns True when the row changed."""
+        old = self.status[row]
+        self.status[row] = status
+        if reason:
+            self.reasons[row] = reason
+        else:
+            self.reasons.pop(row, None)
+        return old != status
+
+    def clear_scores(self) -> None:
+        n = len(self.ids)
+        self.p = [math.nan] * n
+        self.spread = [math.nan] * n
+
+    # --- derived columns ------------------------------------------------------------------
+    def name_rank(self) -> np.ndarray:
+        """Rank of every row by (id, relpath); cached until rows are appended."""
+        if self._name_rank is None or len(self._name_rank) != len(self.ids):
+            order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
+            rank = np.empty(len(order), dtype=np.int64)
+            rank[np.asarray(order, dtype=np.int64)] = np.arange(len(order), dtype=np.int64)
+            self._name_rank = rank
+        return self._name_rank
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(p, spread, truth, review) as numpy arrays."""
+        return (
+            np.asarray(self.p, dtype=np.float64),
+            np.asarray(self.spread, dtype=np.float64),
+            np.asarray(self.truth, dtype=np.int8),
+            np.asarray(self.review, dtype=np.int8),
+        )
+
+
+def disagreement_mask(p: np.ndarray, truth: np.ndarray, review: np.ndarray) -> np.ndarray:
+    """Rows where the model's call (P >= 0.5) differs from the ground truth, or the reviewer
+    disagreed with the model."""
+    with np.errstate(invalid="ignore"):
+        call = (p >= 0.5).astype(np.int8)
+    model_vs_truth = (truth >= 0) & ~np.isnan(p) & (call != truth)
+    return model_vs_truth | (review == ReviewCode.DISAGREE)
+
+
+def sort_values(table: PatchTable, key: SortKey) -> np.ndarray:
+    """Per-row sort value, ascending sorts first; NaN (no value) sorts last."""
+    p, spread, truth, _ = table.arrays()
+    key = SortKey(key)
+    if key is SortKey.NAME:
+        return np.zeros(len(table), dtype=np.float64)
+    if key is SortKey.P_TUMOUR:
+        return -p
+    if key is SortKey.UNCERTAINTY:
+        return np.abs(p - 0.5)
+    if key is SortKey.TTA_SPREAD:
+        return -spread
+    if key is SortKey.DISAGREEMENT:
+        values = np.full(len(table), np.nan)
+        known = truth >= 0
+        values[known] = -np.abs(p[known] - truth[known])
+        return values
+    raise ValueError(key)
+
+
+def filter_mask(table: PatchTable, spec: FilterSpec) -> np.ndarray:
+    """Boolean mask of the rows ``spec`` keeps."""
+    p, _, truth, review = table.arrays()
+    mask = np.ones(len(table), dtype=bool)
+    review_filter = ReviewFilter(spec.review)
+    if review_filter is ReviewFilter.UNREVIEWED:
+        mask &= review == ReviewCode.UNREVIEWED
+    elif review_filter is ReviewFilter.REVIEWED:
+        mask &= review != ReviewCode.UNREVIEWED
+    if spec.disagreements_only:
+        mask &= disagreement_mask(p, truth, review)
+    if spec.p_range_active:
+        with np.errstate(invalid="ignore"):
+            mask &= (p >= spec.p_min) & (p <= spec.p_max)
+    if spec.truth is not None:
+        mask &= truth == spec.truth
+    return mask
+
+
+def ordered_rows(table: PatchTable, key: SortKey, spec: FilterSpec) -> list[int]:
+    """Row indices the grid shows, in order: filtered by ``spec``, sorted by ``key``,
+    ties (and rows without a value, which go last) by name."""
+    if len(table) == 0:
+        return []
+    values = sort_values(table, key)
+    missing = np.isnan(values)
+    values = np.where(missing, 0.0, values)
+    rows = np.lexsort((table.name_rank(), values, missing))
+    keep = filter_mask(table, spec)
+    return rows[keep[rows]].tolist()
+
+
+def next_unreviewed(order: Sequence[int], position: int, review: Sequence[int]) -> int | None:
+    """Position in ``order`` of the next unreviewed row after ``position`` (wrapping round);
+    None when every row in ``order`` is reviewed."""
+    n = len(order)
+    for step in range(1, n + 1):
+        pos = (position + step) % n
+        if review[order[pos]] == ReviewCode.UNREVIEWED:
+            return pos
+    return None
+
+
+@dataclass(frozen=True)
+class ReviewCounts:
+    total: int
+    reviewed: int
+    agree: int
+    disagree: int
+    unsure: int
+
+    @property
+    def agreement_rate(self) -> float | None:
+        decided = self.agree + self.disagree
+        return None if decided == 0 else self.agree / decided
+
+    def summary(self) -> str:
+        rate = self.agreement_rate
+        rate_text = "agreement n/a" if rate is None else f"agreement {rate:.0%}"
+        return (
+            f"reviewed {self.reviewed:,} / {self.total:,} · {rate_text} "
+            f"({self.agree:,} agree, {self.disagree:,} disagree, {self.unsure:,} unsure)"
+        )
+
+
+def review_counts(table: PatchTable) -> ReviewCounts:
+    review = np.asarray(table.review, dtype=np.int8)
+    agree = int(np.count_nonzero(review == ReviewCode.AGREE))
+    disagree = int(np.count_nonzero(review == ReviewCode.DISAGREE))
+    unsure = int(np.count_nonzero(review == ReviewCode.UNSURE))
+    return ReviewCounts(len(table), agree + disagree + unsure, agree, disagree, unsure)
+
+
+@dataclass
+class Histogram:
+    """Counts of P(tumour) per bin, split by a category (verdict or truth)."""
+
+    edges: np.ndarray
+    counts: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def histogram_by(table: PatchTable, by: str = "verdict", bins: int = 20) -> Histogram:
+    """Histogram of P(tumour) over scored rows, split by review verdict or by ground truth."""
+    p, _, truth, review = table.arrays()
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    scored = ~np.isnan(p)
+    if by == "verdict":
+        groups = {
+            "unreviewed": review == ReviewCode.UNREVIEWED,
+            "agree": review == ReviewCode.AGREE,
+            "disagree": review == ReviewCode.DISAGREE,
+            "unsure": review == ReviewCode.UNSURE,
+        }
+    elif by == "truth":
+        groups = {"truth unknown": truth < 0, "truth 0": truth == 0, "truth 1": truth == 1}
+    else:
+        raise ValueError(f"unknown grouping {by!r}")
+    hist = Histogram(edges)
+    for name, mask in groups.items():
+        hist.counts[name], _ = np.histogram(p[scored & mask], bins=edges)
+    return hist
+
+
+class LruCache(Generic[K, V]):
+    """A bounded least-recently-used mapping."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self.capacity = capacity
+        self._items: OrderedDict[K, V] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def get(self, key: K) -> V | None:
+        try:
+            value = self._items[key]
+        except KeyError:
+            return None
+        self._items.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+class DwellClock:
+    """Time spent on the current patch, for the review record. ``now`` is injectable."""
+
+    def __init__(self, now: Callable[[], float]) -> None:
+        self._now = now
+        self._patch: str | None = None
+        self._since = now()
+
+    def start(self, patch_id: str | None) -> None:
+        if patch_id != self._patch:
+            self._patch = patch_id
+            self._since = self._now()
+
+    def restart(self) -> None:
+        self._since = self._now()
+
+    def seconds(self) -> float:
+        return max(0.0, self._now() - self._since)
+
+
+# --- scoring ----------------------------------------------------------------------------
+
+
+class Predictor(Protocol):
+    """What scoring needs of a classifier (pathview.model.Classifier fits)."""
+
+    def predict(self, pixels: np.ndarray, tta: bool = False) -> object: ...
+
+
+@dataclass(frozen=True)
+class ScoreBatch:
+    """Scores for one batch of patches, plus those that could not be scored and why."""
+
+    ids: list[str]
+    p: list[float]
+    spread: list[float] | None
+    failed: dict[str, str]
+    done: int
+    total: int
+
+
+def iter_score_batches(
+    root: Path,
+    refs: Sequence[PatchRef],
+    classifier: Predictor,
+    tta: bool = False,
+    batch_size: int = 128,
+    cancel: CancelToken | None = None,
+) -> Iterator[ScoreBatch]:
+    """Score ``refs`` batch by batch; a caller can stop between batches (the model thread
+    interleaves Grad-CAM requests this way). Unreadable files are reported, not raised."""
+    total = len(refs)
+    done = 0
+    for start in range(0, total, batch_size):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        chunk = refs[start : start + batch_size]
+        by_size: dict[tuple[int, ...], list[tuple[str, np.ndarray]]] = {}
+        failed: dict[str, str] = {}
+        for ref in chunk:
+            decoded = read_patch(ref.path(root))
+            if decoded.pixels is None:
+                failed[ref.id] = str(decoded.error)
+            else:
+                by_size.setdefault(decoded.pixels.shape, []).append((ref.id, decoded.pixels))
+        ids: list[str] = []
+        ps: list[float] = []
+        spreads: list[float] = []
+        for items in by_size.values():
+            stack = np.stack([px for _, px in items])
+            pred = classifier.predict(stack, tta=tta)
+            p_arr = np.asarray(pred.p, dtype=np.float64).reshape(-1)  # type: ignore[attr-defined]
+            spread = getattr(pred, "spread", None)
+            s_arr = (
+                np.full(len(items), np.nan)
+                if spread is None
+                else np.asarray(spread, dtype=np.float64).reshape(-1)
+            )
+            ids.extend(pid for pid, _ in items)
+            ps.extend(p_arr.tolist())
+            spreads.extend(s_arr.tolist())
+        done += len(chunk)
+        yield ScoreBatch(ids, ps, spreads if tta else None, failed, done, total)

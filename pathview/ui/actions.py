@@ -1,0 +1,72 @@
+"""Every user action in one table: name, text, shortcuts, menu, and the window slot it calls.
+
+Slots on the window are a few lines that call one session method; menus, shortcuts and
+tooltips are built from this table only (see ``MainWindow._build_actions``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str  # object name and key in MainWindow.action_map
+    text: str
+    menu: str
+    slot: str  # MainWindow method; checkable actions get the new state
+    shortcuts: tuple[str, ...] = ()
+    checkable: bool = False
+    checked: bool = False
+    tip: str = ""
+    separator_before: bool = False
+
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    # File
+    ActionSpec("open_folder", "&Open folder…", "&File", "open_folder_dialog", ("Ctrl+O",)),
+    ActionSpec("open_demo", "Open &demo patches", "&File", "open_demo"),
+    ActionSpec("load_labels", "Load &labels CSV…", "&File", "load_labels_dialog", ("Ctrl+L",)),
+    ActionSpec("quit", "&Quit", "&File", "close", ("Ctrl+Q",), separator_before=True),
+    # Review
+    ActionSpec("agree", "&Agree with the model", "&Review", "agree", ("A",)),
+    ActionSpec("disagree", "&Disagree with the model", "&Review", "disagree", ("D",)),
+    ActionSpec("unsure", "&Unsure", "&Review", "unsure", ("U",)),
+    ActionSpec("undo", "U&ndo last verdict", "&Review", "undo", ("Ctrl+Z",)),
+    ActionSpec(
+        "next", "&Next patch", "&Review", "next_patch", ("Right", "J"), separator_before=True
+    ),
+    ActionSpec("previous", "&Previous patch", "&Review", "previous_patch", ("Left", "K")),
+    ActionSpec("next_unreviewed", "Next &unreviewed patch", "&Review", "next_unreviewed", ("N",)),
+    ActionSpec(
+        "auto_advance",
+        "Auto-&advance to the next unreviewed",
+        "&Review",
+        "set_auto_advance",
+        checkable=True,
+        tip="After a verdict, jump to the next unreviewed patch in the current order",
+        separator_before=True,
+    ),
+    ActionSpec("set_reviewer", "Change &reviewer…", "&Review", "change_reviewer"),
+    # View
+    ActionSpec("toggle_box", "Centre 32×32 &box", "&View", "set_box_visible", ("B",), True, True),
+    ActionSpec("toggle_heatmap", "&Heat map", "&View", "set_heatmap_visible", ("H",), True, True),
+    ActionSpec("apply_order", "Re-apply sort and &filter", "&View", "apply_order", ("F5",)),
+    # Model
+    ActionSpec("score", "&Score folder", "&Model", "score", ("Ctrl+R",)),
+    ActionSpec(
+        "score_tta", "Score with &TTA (8 flips/rotations)", "&Model", "score_tta", ("Ctrl+T",)
+    ),
+    ActionSpec("cancel", "&Cancel background work", "&Model", "cancel_work", ("Escape",)),
+    ActionSpec("load_model", "Load model &folder…", "&Model", "load_model_dialog"),
+    # Export
+    ActionSpec(
+        "export_labels", "Reviewed &labels CSV (id,label)…", "&Export", "export_labels", ("Ctrl+E",)
+    ),
+    ActionSpec("export_log", "Full review &log CSV…", "&Export", "export_log"),
+    ActionSpec(
+        "export_submission", "Kaggle &submission of the scores…", "&Export", "export_submission"
+    ),
+)
+
+MENUS: tuple[str, ...] = ("&File", "&Review", "&View", "&Model", "&Export")

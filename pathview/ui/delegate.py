@@ -1,0 +1,187 @@
+"""Paints one grid tile: thumbnail, P(tumour) bar, review badge, truth chip, file marks."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QPoint, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from pathview.pipeline.triage import FileStatus, LruCache, ReviewCode
+from pathview.ui.models import (
+    FileStatusRole,
+    PatchIdRole,
+    ProbabilityRole,
+    ReviewRole,
+    TruthRole,
+)
+from pathview.ui.palette import (
+    ALTERED_COLOUR,
+    REVIEW_COLOURS,
+    REVIEW_GLYPHS,
+    TRUTH_COLOURS,
+    UNREADABLE_COLOUR,
+    probability_colour,
+)
+
+THUMB = 96  # native size: thumbnails are drawn 1:1, never resampled
+MARGIN = 4
+BAR = 10
+TILE = QSize(THUMB + 2 * MARGIN, THUMB + BAR + 3 * MARGIN)
+TILE_CACHE = 600  # finished tiles (~45 KB each): a few screens of the grid
+
+
+class PatchDelegate(QStyledItemDelegate):
+    """Delegate of the patch grid; everything is painted, no widget per tile."""
+
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
+        return TILE
+
+    def __init__(self, parent: QObject | None = None, cache_size: int = TILE_CACHE) -> None:
+        super().__init__(parent)
+        # Finished tiles, keyed by everything they show: a repaint (scrolling, a score batch
+        # arriving elsewhere) is one drawPixmap instead of ~25 painter calls, which keeps the
+        # GUI thread short on the GIL while workers decode and score.
+        self._tiles: LruCache[tuple[object, ...], QPixmap] = LruCache(cache_size)
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        # Read roles through the model's Python data(), never QModelIndex.data(): PySide6 6.12
+        # drops a reference to None each time QModelIndex.data() returns None, and a grid
+        # repaints thousands of times (the interpreter aborts with "none_dealloc").
+        model = index.model()
+
+        def role(r: int) -> object:
+            return model.data(index, r)
+
+        review = ReviewCode(int(role(ReviewRole) or 0))  # type: ignore[call-overload]
+        status = FileStatus(int(role(FileStatusRole) or 0))  # type: ignore[call-overload]
+        image = None if status is FileStatus.UNREADABLE else role(Qt.ItemDataRole.DecorationRole)
+        if not isinstance(image, QImage) or image.isNull():
+            image = None
+        p = role(ProbabilityRole)
+        truth = role(TruthRole)
+        dpr = painter.device().devicePixelRatioF() if painter.device() is not None else 1.0
+        key = (
+            role(PatchIdRole),
+            0 if image is None else image.cacheKey(),
+            None if p is None else round(float(p), 2),  # type: ignore[arg-type]
+            review,
+            truth,
+            status,
+            dpr,
+        )
+        tile = self._tiles.get(key)
+        if tile is None:
+            tile = self._render(image, p, review, truth, status, dpr)  # type: ignore[arg-type]
+            self._tiles.put(key, tile)
+        rect = option.rect
+        painter.drawPixmap(rect.topLeft(), tile)
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.save()
+            painter.setPen(QPen(option.palette.highlight().color(), 4))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(rect.adjusted(2, 2, -2, -2))
+            painter.setPen(QPen(QColor(255, 255, 255), 1))
+            painter.drawRect(rect.adjusted(0, 0, -1, -1))
+            painter.restore()
+
+    def _render(
+        self,
+        image: QImage | None,
+        p: float | None,
+        review: ReviewCode,
+        truth: int | None,
+        status: FileStatus,
+        dpr: float,
+    ) -> QPixmap:
+        pixmap = QPixmap(round(TILE.width() * dpr), round(TILE.height() * dpr))
+        pixmap.setDevicePixelRatio(dpr)
+        pixmap.fill(QColor(40, 40, 44))
+        painter = QPainter(pixmap)
+        rect = QRect(0, 0, TILE.width(), TILE.height())
+        if review is not ReviewCode.UNREVIEWED:
+            painter.fillRect(QRect(0, 0, rect.width(), 3), REVIEW_COLOURS[review])
+        image_rect = QRect(MARGIN, MARGIN, THUMB, THUMB)
+        if status is FileStatus.UNREADABLE:
+            self._paint_unreadable(painter, image_rect)
+        elif image is not None:
+            painter.drawImage(image_rect, image)
+        else:
+            painter.fillRect(image_rect, QColor(70, 70, 76))
+        self._paint_bar(painter, rect, p)
+        self._paint_badges(painter, image_rect, review, truth, status)
+        painter.end()
+        return pixmap
+
+    def _paint_unreadable(self, painter: QPainter, r: QRect) -> None:
+        painter.fillRect(r, UNREADABLE_COLOUR)
+        painter.setPen(QPen(QColor(255, 200, 200), 3))
+        painter.drawLine(r.topLeft() + _pt(20, 20), r.bottomRight() - _pt(20, 20))
+        painter.drawLine(r.topRight() + _pt(-20, 20), r.bottomLeft() + _pt(20, -20))
+        painter.setPen(QColor(255, 230, 230))
+        font = QFont(painter.font())
+        font.setPointSizeF(7.5)
+        painter.setFont(font)
+        painter.drawText(
+            r.adjusted(2, 0, -2, -4),
+            Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom,
+            "unreadable",
+        )
+
+    def _paint_bar(self, painter: QPainter, rect: QRect, p: float | None) -> None:
+        bar = QRect(rect.left() + MARGIN, rect.bottom() - MARGIN - BAR + 1, THUMB, BAR)
+        painter.fillRect(bar, QColor(25, 25, 28))
+        if p is None:
+            return
+        fill = QRect(bar.left(), bar.top(), max(1, round(THUMB * p)), BAR)
+        painter.fillRect(fill, probability_colour(p))
+        font = QFont(painter.font())
+        font.setPointSizeF(6.5)
+        painter.setFont(font)
+        painter.setPen(QColor(255, 255, 255))
+        painter.drawText(
+            bar.adjusted(2, 0, -2, 0),
+            Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+            f"{p:.2f}",
+        )
+
+    def _paint_badges(
+        self, painter: QPainter, r: QRect, review: ReviewCode, truth: int | None, status: FileStatus
+    ) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        font = QFont(painter.font())
+        font.setBold(True)
+        font.setPointSizeF(8)
+        painter.setFont(font)
+        if review is not ReviewCode.UNREVIEWED:
+            badge = QRect(r.right() - 19, r.top() + 2, 18, 18)
+            painter.setPen(QPen(QColor(255, 255, 255), 1.5))
+            painter.setBrush(REVIEW_COLOURS[review])
+            painter.drawEllipse(badge)
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, REVIEW_GLYPHS[review])
+        if truth is not None:
+            chip = QRect(r.left() + 2, r.top() + 2, 26, 14)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(TRUTH_COLOURS[int(truth)])
+            painter.drawRoundedRect(chip, 3, 3)
+            painter.setPen(QColor(255, 255, 255))
+            painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, f"GT{truth}")
+        if status in (FileStatus.ALTERED, FileStatus.ODD_SIZE):
+            mark = QRect(r.left() + 2, r.bottom() - 17, 16, 16)
+            painter.setPen(QPen(QColor(0, 0, 0), 1))
+            painter.setBrush(ALTERED_COLOUR)
+            painter.drawRect(mark)
+            painter.drawText(
+                mark, Qt.AlignmentFlag.AlignCenter, "!" if status is FileStatus.ALTERED else "≠"
+            )
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+
+
+def _pt(x: int, y: int) -> QPoint:
+    return QPoint(x, y)

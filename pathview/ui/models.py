@@ -1,0 +1,193 @@
+"""Item models: thin adapters over the plain PatchTable and a list of row indices."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QImage
+
+from pathview.core import PatchRef
+from pathview.pipeline.triage import FileStatus, LruCache, PatchTable, ReviewCode
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+
+#: Roles of PatchListModel, beyond Display (patch id), Decoration (thumbnail) and ToolTip.
+PatchIdRole = Qt.ItemDataRole.UserRole + 1
+ProbabilityRole = Qt.ItemDataRole.UserRole + 2  # float in [0, 1] or None (not scored)
+SpreadRole = Qt.ItemDataRole.UserRole + 3  # TTA spread or None
+TruthRole = Qt.ItemDataRole.UserRole + 4  # 0 / 1 or None
+ReviewRole = Qt.ItemDataRole.UserRole + 5  # ReviewCode value (int)
+FileStatusRole = Qt.ItemDataRole.UserRole + 6  # FileStatus value (int)
+StatusReasonRole = Qt.ItemDataRole.UserRole + 7  # str ("" when fine)
+TableRowRole = Qt.ItemDataRole.UserRole + 8  # int, the row in the PatchTable
+
+_REVIEW_TEXT = {
+    ReviewCode.UNREVIEWED: "unreviewed",
+    ReviewCode.AGREE: "agreed",
+    ReviewCode.DISAGREE: "disagreed",
+    ReviewCode.UNSURE: "unsure",
+}
+
+
+class ThumbnailCache:
+    """Bounded cache of grid thumbnails; asks ``request`` for what it does not hold."""
+
+    def __init__(self, capacity: int, request: Callable[[PatchRef], None] | None = None) -> None:
+        self._images: LruCache[str, QImage] = LruCache(capacity)
+        self.request = request
+
+    def __len__(self) -> int:
+        return len(self._images)
+
+    def get(self, ref: PatchRef) -> QImage | None:
+        image = self._images.get(ref.id)
+        if image is None and self.request is not None:
+            self.request(ref)
+        return image
+
+    def peek(self, patch_id: str) -> QImage | None:
+        return self._images.get(patch_id)
+
+    def put(self, patch_id: str, image: QImage) -> None:
+        self._images.put(patch_id, image)
+
+    def clear(self) -> None:
+        self._images.clear()
+
+
+def image_from_pixels(pixels: np.ndarray) -> QImage:
+    """A deep-copied QImage of H x W x 3 uint8 RGB pixels."""
+    arr = np.ascontiguousarray(pixels, dtype=np.uint8)
+    h, w = arr.shape[:2]
+    return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+class PatchListModel(QAbstractListModel):
+    """The grid's model: position i shows table row ``rows[i]``."""
+
+    def __init__(self, table: PatchTable, thumbnails: ThumbnailCache | None = None) -> None:
+        super().__init__()
+        self._table = table
+        self._thumbs = thumbnails
+        self._rows: list[int] = []
+        self._pos_of_row = np.full(0, -1, dtype=np.int64)
+
+    # -- binding -----------------------------------------------------------------------------
+    @property
+    def table(self) -> PatchTable:
+        return self._table
+
+    @property
+    def rows(self) -> Sequence[int]:
+        return self._rows
+
+    def set_table(self, table: PatchTable) -> None:
+        self.beginResetModel()
+        self._table = table
+        self._rows = []
+        self._pos_of_row = np.full(0, -1, dtype=np.int64)
+        self.endResetModel()
+
+    def set_rows(self, rows: Sequence[int]) -> None:
+        """Show ``rows`` (table row indices) in this order."""
+        self.beginResetModel()
+        self._rows = list(rows)
+        self._rebuild_positions()
+        self.endResetModel()
+
+    def append_rows(self, rows: Sequence[int]) -> None:
+        if not rows:
+            return
+        start = len(self._rows)
+        self.beginInsertRows(QModelIndex(), start, start + len(rows) - 1)
+        self._rows.extend(rows)
+        self._rebuild_positions()
+        self.endInsertRows()
+
+    def _rebuild_positions(self) -> None:
+        pos = np.full(len(self._table), -1, dtype=np.int64)
+        if self._rows:
+            pos[np.asarray(self._rows, dtype=np.int64)] = np.arange(len(self._rows))
+        self._pos_of_row = pos
+
+    def position_of(self, table_row: int) -> int | None:
+        if 0 <= table_row < len(self._pos_of_row):
+            pos = int(self._pos_of_row[table_row])
+            return pos if pos >= 0 else None
+        return None
+
+    def table_row(self, position: int) -> int:
+        return self._rows[position]
+
+    def rows_changed(self, table_rows: Sequence[int]) -> None:
+        """Repaint the positions showing ``table_rows`` (one signal over their span)."""
+        if not self._rows or not table_rows:
+            return
+        idx = np.asarray(table_rows, dtype=np.int64)
+        idx = idx[idx < len(self._pos_of_row)]
+        pos = self._pos_of_row[idx]
+        pos = pos[pos >= 0]
+        if pos.size == 0:
+            return
+        self.dataChanged.emit(self.index(int(pos.min())), self.index(int(pos.max())))
+
+    # -- QAbstractListModel ------------------------------------------------------------------
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return (
+            Qt.ItemFlag.ItemIsEnabled
+            | Qt.ItemFlag.ItemIsSelectable
+            | Qt.ItemFlag.ItemNeverHasChildren
+        )
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        t = self._table
+        row = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole or role == PatchIdRole:
+            return t.ids[row]
+        if role == Qt.ItemDataRole.DecorationRole:
+            if self._thumbs is None:
+                return None
+            return self._thumbs.get(PatchRef(t.ids[row], t.relpaths[row]))
+        if role == ProbabilityRole:
+            p = t.p[row]
+            return None if math.isnan(p) else p
+        if role == SpreadRole:
+            s = t.spread[row]
+            return None if math.isnan(s) else s
+        if role == TruthRole:
+            return None if t.truth[row] < 0 else t.truth[row]
+        if role == ReviewRole:
+            return int(t.review[row])
+        if role == FileStatusRole:
+            return int(t.status[row])
+        if role == StatusReasonRole:
+            return t.reasons.get(row, "")
+        if role == TableRowRole:
+            return row
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(row)
+        return None
+
+    def _tooltip(self, row: int) -> str:
+        t = self._table
+        parts = [t.relpaths[row]]
+        p = t.p[row]
+        parts.append("not scored" if math.isnan(p) else f"P(tumour) {p:.3f}")
+        if not math.isnan(t.spread[row]):
+            parts[-1] += f" ± {t.spread[row]:.3f} (TTA)"
+        if t.truth[row] >= 0:
+            parts.append(f"ground truth {t.truth[row]}")
+        parts.append(_REVIEW_TEXT[ReviewCode(t.review[row])])
+        if t.status[row] not in (FileStatus.OK, FileStatus.UNKNOWN):
+            parts.append(t.reasons.get(row, FileStatus(t.status[row]).name.lower()))
+        return "\n".join(parts)

@@ -1,0 +1,304 @@
+"""Model jobs (loading, scoring, Grad-CAM) on ONE dedicated thread.
+
+Grad-CAM hooks mutate the network, so two model jobs must never run at once. Scoring is
+cut into batches: the thread's event loop runs one batch, then whatever else was asked
+meanwhile (a Grad-CAM for the newly selected patch), then the next batch. Every request
+carries an id; the GUI-side controller drops results of requests it no longer wants.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from pathview.core import Cancelled, CancelToken, PatchRef
+from pathview.explain import (
+    DEFAULT_METHOD,
+    METHODS,
+    cam_layer_choices,
+    default_cam_layer,
+    explain_patch,
+)
+from pathview.pipeline.triage import ScoreBatch, iter_score_batches
+from pathview.workers.base import next_request_id, register_thread
+
+#: (model_dir or None for the bundled model, device) -> classifier.
+ModelLoader = Callable[[Path | None, str], Any]
+#: (classifier, pixels HxWx3 uint8, method, layer) -> explanation object.
+Explainer = Callable[[Any, np.ndarray, str, str], Any]
+
+
+def preload_model_libraries() -> None:
+    """Import the model stack (torch, pytorch-grad-cam and what they pull in) on the calling
+    thread, which must be the GUI thread.
+
+    PySide6 hooks every ``import`` and that hook is not thread-safe: a first import of a big
+    package on the model thread while the GUI thread imports too can crash the interpreter
+    ("none_dealloc"). Importing up front costs ~2 s once per process, at start-up.
+    """
+    import pytorch_grad_cam  # noqa: F401
+
+    import pathview.model  # noqa: F401
+
+
+def inference_threads() -> int:
+    """CPU threads for inference in the app: all cores but one (at least one)."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+def default_model_loader(model_dir: Path | None, device: str) -> Any:
+    from pathview.model import load_model
+
+    return load_model(model_dir, device=device)
+
+
+def default_explainer(classifier: Any, pixels: np.ndarray, method: str, layer: str) -> Any:
+    return explain_patch(classifier, pixels, method=method or DEFAULT_METHOD, layer=layer or None)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the GUI may know about the loaded model (the network itself stays on its thread)."""
+
+    model_id: str
+    default_layer: str
+    layers: tuple[str, ...]  # finest first
+    methods: dict[str, str]  # key -> display name
+    device: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def describe_model(classifier: Any) -> ModelInfo:
+    """Summarise a classifier for the GUI (probing layers runs the network: model thread)."""
+    try:
+        layers = tuple(cam_layer_choices(classifier))
+        default_layer = default_cam_layer(classifier)
+    except Exception:  # a classifier without an explainable network still scores
+        layers, default_layer = (), ""
+    if default_layer and default_layer not in layers:
+        layers = (default_layer, *layers)
+    meta = getattr(classifier, "metadata", None)
+    return ModelInfo(
+        model_id=str(getattr(classifier, "model_id", "unknown")),
+        default_layer=default_layer,
+        layers=layers,
+        methods=dict(METHODS),
+        device=str(getattr(classifier, "device", "")),
+        metadata=dict(meta) if isinstance(meta, dict) else {},
+    )
+
+
+class _ModelRunner(QObject):
+    """Lives on the model thread; all its slots run there, one at a time."""
+
+    model_loaded = Signal(object)  # ModelInfo
+    model_failed = Signal(str)
+    batch_scored = Signal(int, object)  # request id, ScoreBatch
+    scoring_ended = Signal(int, str)  # request id, "done" | "cancelled" | error text
+    explained = Signal(int, str, object)  # request id, patch id, explanation
+    explain_error = Signal(int, str, str)
+    _step_requested = Signal()
+
+    def __init__(self, loader: ModelLoader, explainer: Explainer) -> None:
+        super().__init__()
+        self._loader = loader
+        self._explainer = explainer
+        self._classifier: Any = None
+        self._job: tuple[int, Iterator[ScoreBatch], CancelToken] | None = None
+        self._step_requested.connect(self._step, Qt.ConnectionType.QueuedConnection)
+
+    @Slot(object, str)
+    def load(self, model_dir: Path | None, device: str) -> None:
+        self._classifier = None
+        # Leave a core to the GUI thread: on a 2-core laptop, torch's default of one thread
+        # per core starves the event loop while scoring.
+        torch.set_num_threads(inference_threads())
+        try:
+            classifier = self._loader(model_dir, device)
+        except Exception as exc:  # any failure means: no model, the app still browses
+            self.model_failed.emit(f"{type(exc).__name__}: {exc}")
+            return
+        self._classifier = classifier
+        self.model_loaded.emit(describe_model(classifier))
+
+    @Slot(int, object, object, bool, object)
+    def score(
+        self, request_id: int, root: Path, refs: list[PatchRef], tta: bool, token: CancelToken
+    ) -> None:
+        if self._job is not None:
+            self._job[2].cancel()
+            self.scoring_ended.emit(self._job[0], "cancelled")
+            self._job = None
+        if self._classifier is None:
+            self.scoring_ended.emit(request_id, "no model loaded")
+            return
+        batches = iter_score_batches(root, refs, self._classifier, tta=tta, cancel=token)
+        self._job = (request_id, batches, token)
+        self._step_requested.emit()
+
+    @Slot()
+    def _step(self) -> None:
+        if self._job is None:
+            return
+        request_id, batches, token = self._job
+        try:
+            batch = next(batches)
+        except StopIteration:
+            self._job = None
+            self.scoring_ended.emit(request_id, "done")
+            return
+        except Cancelled:
+            self._job = None
+            self.scoring_ended.emit(request_id, "cancelled")
+            return
+        except Exception as exc:
+            self._job = None
+            traceback.print_exc()
+            self.scoring_ended.emit(request_id, f"{type(exc).__name__}: {exc}")
+            return
+        self.batch_scored.emit(request_id, batch)
+        if token.cancelled:
+            self._job = None
+            self.scoring_ended.emit(request_id, "cancelled")
+            return
+        self._step_requested.emit()  # queued: pending Grad-CAM requests run first
+
+    @Slot(int, str, object, str, str)
+    def explain(
+        self, request_id: int, patch_id: str, pixels: np.ndarray, method: str, layer: str
+    ) -> None:
+        if self._classifier is None:
+            self.explain_error.emit(request_id, patch_id, "no model loaded")
+            return
+        try:
+            explanation = self._explainer(self._classifier, pixels, method, layer)
+        except Exception as exc:
+            self.explain_error.emit(request_id, patch_id, f"{type(exc).__name__}: {exc}")
+            return
+        self.explained.emit(request_id, patch_id, explanation)
+
+
+class ModelWorker(QObject):
+    """GUI-side handle of the model thread. Signals fire in the GUI thread."""
+
+    model_loaded = Signal(object)  # ModelInfo
+    model_failed = Signal(str)  # reason
+    scores_ready = Signal(int, object)  # request id, ScoreBatch
+    scoring_progressed = Signal(int, int, int)  # request id, done, total
+    scoring_finished = Signal(int, str)  # request id, "done" | "cancelled" | error
+    explanation_ready = Signal(int, str, object)  # request id, patch id, explanation
+    explanation_failed = Signal(int, str, str)  # request id, patch id, reason
+
+    _load_requested = Signal(object, str)
+    _score_requested = Signal(int, object, object, bool, object)
+    _explain_requested = Signal(int, str, object, str, str)
+
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        loader: ModelLoader | None = None,
+        explainer: Explainer | None = None,
+    ) -> None:
+        super().__init__(parent)
+        preload_model_libraries()
+        self._thread = QThread()
+        self._thread.setObjectName("model")
+        register_thread(self._thread)
+        self._runner = _ModelRunner(loader or default_model_loader, explainer or default_explainer)
+        self._runner.moveToThread(self._thread)
+        self._thread.finished.connect(self._runner.deleteLater)
+        self._load_requested.connect(self._runner.load)
+        self._score_requested.connect(self._runner.score)
+        self._explain_requested.connect(self._runner.explain)
+        self._runner.model_loaded.connect(self._on_loaded)
+        self._runner.model_failed.connect(self._on_failed)
+        self._runner.batch_scored.connect(self._on_batch)
+        self._runner.scoring_ended.connect(self._on_scoring_ended)
+        self._runner.explained.connect(self._on_explained)
+        self._runner.explain_error.connect(self._on_explain_error)
+        self._thread.start()
+        self._score_id = 0
+        self._score_token = CancelToken()
+        self._explain_id = 0
+        self.info: ModelInfo | None = None
+        self.failure: str | None = None
+
+    @property
+    def scoring(self) -> bool:
+        return self._score_id != 0
+
+    @property
+    def scoring_request(self) -> int:
+        return self._score_id
+
+    def load(self, model_dir: Path | None = None, device: str = "auto") -> None:
+        self.info = None
+        self.failure = None
+        self._load_requested.emit(model_dir, device)
+
+    def score(self, root: Path, refs: Sequence[PatchRef], tta: bool = False) -> int:
+        """Score ``refs`` (a new request replaces the running one); returns the request id."""
+        self.cancel_scoring()
+        self._score_token = CancelToken()
+        self._score_id = next_request_id()
+        self._score_total = len(refs)
+        self._score_requested.emit(self._score_id, Path(root), list(refs), tta, self._score_token)
+        return self._score_id
+
+    def cancel_scoring(self) -> None:
+        if self._score_id:
+            self._score_token.cancel()
+            finished = self._score_id
+            self._score_id = 0
+            self.scoring_finished.emit(finished, "cancelled")
+
+    def explain(self, patch_id: str, pixels: np.ndarray, method: str, layer: str) -> int:
+        """Ask for an explanation; only the latest request's result is delivered."""
+        self._explain_id = next_request_id()
+        self._explain_requested.emit(self._explain_id, patch_id, pixels, method, layer)
+        return self._explain_id
+
+    def forget_explanation(self) -> None:
+        self._explain_id = 0
+
+    def shutdown(self) -> None:
+        """Cancel everything and stop the thread (waits for a running batch to end)."""
+        self.cancel_scoring()
+        self._explain_id = 0
+        self._thread.quit()
+        self._thread.wait()
+
+    # -- results arrive here, in the GUI thread ---------------------------------------------
+    def _on_loaded(self, info: ModelInfo) -> None:
+        self.info = info
+        self.model_loaded.emit(info)
+
+    def _on_failed(self, reason: str) -> None:
+        self.failure = reason
+        self.model_failed.emit(reason)
+
+    def _on_batch(self, request_id: int, batch: ScoreBatch) -> None:
+        if request_id == self._score_id:
+            self.scores_ready.emit(request_id, batch)
+            self.scoring_progressed.emit(request_id, batch.done, batch.total)
+
+    def _on_scoring_ended(self, request_id: int, outcome: str) -> None:
+        if request_id == self._score_id:
+            self._score_id = 0
+            self.scoring_finished.emit(request_id, outcome)
+
+    def _on_explained(self, request_id: int, patch_id: str, explanation: object) -> None:
+        if request_id == self._explain_id:
+            self.explanation_ready.emit(request_id, patch_id, explanation)
+
+    def _on_explain_error(self, request_id: int, patch_id: str, reason: str) -> None:
+        if request_id == self._explain_id:
+            self.explanation_failed.emit(request_id, patch_id, reason)

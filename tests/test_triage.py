@@ -1,0 +1,202 @@
+"""Pure triage logic: table, sort keys, filters, counts, caches, scoring batches. No Qt."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_ui_fakes import FakeClassifier, make_folder
+
+from pathview.core import Cancelled, CancelToken, PatchRef, Verdict
+from pathview.io import list_patches
+from pathview.io.integrity import Integrity
+from pathview.pipeline.triage import (
+    DwellClock,
+    FileStatus,
+    FilterSpec,
+    LruCache,
+    PatchTable,
+    ReviewCode,
+    ReviewFilter,
+    SortKey,
+    histogram_by,
+    iter_score_batches,
+    load_patch_info,
+    next_unreviewed,
+    ordered_rows,
+    review_counts,
+)
+
+
+def _table() -> PatchTable:
+    t = PatchTable()
+    t.extend([PatchRef(i, f"{i}.tif") for i in ("e", "b", "d", "a", "c")])
+    #                  e    b    d     a    c
+    t.set_scores(["e", "b", "d", "a"], [0.9, 0.45, 0.1, 0.62], [0.01, 0.2, 0.05, 0.3])
+    t.set_truth({"e": 1, "b": 1, "d": 1, "a": 0})
+    return t
+
+
+def ids(t: PatchTable, rows: list[int]) -> list[str]:
+    return [t.ids[r] for r in rows]
+
+
+def test_extend_skips_duplicate_ids_and_applies_known_truth_and_reviews() -> None:
+    t = PatchTable()
+    t.set_truth({"x": 1})
+    t.set_review("y", Verdict.AGREE)
+    rows = t.extend([PatchRef("x", "x.tif"), PatchRef("y", "y.tif"), PatchRef("x", "x.png")])
+    assert list(rows) == [0, 1] and len(t) == 2
+    assert t.truth == [1, -1]
+    assert t.review == [ReviewCode.UNREVIEWED, ReviewCode.AGREE]
+    assert math.isnan(t.p[0])
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        (SortKey.NAME, ["a", "b", "c", "d", "e"]),
+        (SortKey.P_TUMOUR, ["e", "a", "b", "d", "c"]),  # c unscored: last
+        (SortKey.UNCERTAINTY, ["b", "a", "d", "e", "c"]),  # |p-0.5|: .05 .12 .4 .4 (d<e by name)
+        (SortKey.TTA_SPREAD, ["a", "b", "d", "e", "c"]),
+        (SortKey.DISAGREEMENT, ["d", "a", "b", "e", "c"]),  # |p-truth|: .9 .62 .55 .1; c no truth
+    ],
+)
+def test_sort_orders(key: SortKey, expected: list[str]) -> None:
+    t = _table()
+    assert ids(t, ordered_rows(t, key, FilterSpec())) == expected
+
+
+def test_filters() -> None:
+    t = _table()
+    t.set_review("e", Verdict.AGREE)
+    t.set_review("a", Verdict.UNSURE)
+    by_name = SortKey.NAME
+    assert ids(t, ordered_rows(t, by_name, FilterSpec(review=ReviewFilter.UNREVIEWED))) == [
+        "b",
+        "c",
+        "d",
+    ]
+    assert ids(t, ordered_rows(t, by_name, FilterSpec(review=ReviewFilter.REVIEWED))) == ["a", "e"]
+    # Model call vs truth: a (0.62 vs 0), b (0.45 vs 1), d (0.1 vs 1) disagree.
+    assert ids(t, ordered_rows(t, by_name, FilterSpec(disagreements_only=True))) == ["a", "b", "d"]
+    assert ids(t, ordered_rows(t, by_name, FilterSpec(p_min=0.4, p_max=0.7))) == ["a", "b"]
+    assert ids(t, ordered_rows(t, by_name, FilterSpec(truth=0))) == ["a"]
+    t.set_review("c", Verdict.DISAGREE)  # a reviewer's disagreement counts too
+    assert "c" in ids(t, ordered_rows(t, by_name, FilterSpec(disagreements_only=True)))
+
+
+def test_next_unreviewed_wraps_and_stops_when_all_done() -> None:
+    review = [0, 1, 0, 1]
+    order = [3, 2, 1, 0]
+    assert next_unreviewed(order, 0, review) == 1  # row 2
+    assert next_unreviewed(order, 1, review) == 3  # row 0
+    assert next_unreviewed(order, 3, review) == 1  # wraps round
+    assert next_unreviewed(order, 0, [1, 1, 1, 1]) is None
+
+
+def test_review_counts_and_agreement_rate() -> None:
+    t = _table()
+    counts = review_counts(t)
+    assert (counts.total, counts.reviewed, counts.agreement_rate) == (5, 0, None)
+    t.set_review("e", Verdict.AGREE)
+    t.set_review("a", Verdict.AGREE)
+    t.set_review("b", Verdict.DISAGREE)
+    t.set_review("d", Verdict.UNSURE)
+    counts = review_counts(t)
+    assert (counts.reviewed, counts.agree, counts.disagree, counts.unsure) == (4, 2, 1, 1)
+    assert counts.agreement_rate == pytest.approx(2 / 3)
+    assert "reviewed 4 / 5" in counts.summary() and "67%" in counts.summary()
+
+
+def test_histogram_by_verdict_and_truth() -> None:
+    t = _table()
+    t.set_review("e", Verdict.AGREE)
+    hist = histogram_by(t, "verdict", bins=10)
+    assert sum(int(c.sum()) for c in hist.counts.values()) == 4  # c is unscored
+    assert int(hist.counts["agree"][9]) == 1
+    truth = histogram_by(t, "truth", bins=10)
+    assert int(truth.counts["truth 1"].sum()) == 3 and int(truth.counts["truth 0"].sum()) == 1
+
+
+def test_lru_cache_is_bounded() -> None:
+    cache: LruCache[str, int] = LruCache(2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.get("a") == 1  # a is now the most recent
+    cache.put("c", 3)
+    assert "b" not in cache and "a" in cache and len(cache) == 2
+
+
+def test_dwell_clock() -> None:
+    now = [100.0]
+    clock = DwellClock(lambda: now[0])
+    clock.start("x")
+    now[0] = 104.5
+    clock.start("x")  # same patch: keeps counting
+    assert clock.seconds() == pytest.approx(4.5)
+    clock.start("y")
+    assert clock.seconds() == 0.0
+
+
+def test_load_patch_info_statuses(data_dir: Path, tmp_path: Path) -> None:
+    good = next((data_dir / "kaggle").glob("*.tif"))
+    info = load_patch_info(good.parent, PatchRef(good.stem, good.name))
+    assert info.status is FileStatus.OK and info.integrity is Integrity.VERIFIED
+    assert info.sha1 == good.stem and info.size == (96, 96) and info.file_size
+    odd = [p for p in (data_dir / "formats").iterdir() if "100x80" in p.name or "odd" in p.name]
+    for path in odd:
+        assert load_patch_info(path.parent, PatchRef(path.stem, path.name)).status in (
+            FileStatus.ODD_SIZE,
+            FileStatus.ALTERED,
+        )
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"not an image")
+    info = load_patch_info(tmp_path, PatchRef("bad", "bad.tif"))
+    assert info.status is FileStatus.UNREADABLE and info.reason and info.pixels is None
+
+
+def test_altered_fixture_is_marked(data_dir: Path) -> None:
+    statuses = {
+        ref.relpath: load_patch_info(data_dir / "formats", ref).status
+        for ref in list_patches(data_dir / "formats")
+    }
+    assert FileStatus.ALTERED in statuses.values()
+
+
+def test_iter_score_batches_reports_corrupt_files_and_cancels(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "f"
+    make_folder(folder, data_dir / "kaggle", 5, corrupt=1)
+    refs = list_patches(folder)
+    batches = list(iter_score_batches(folder, refs, FakeClassifier(), tta=True, batch_size=4))
+    assert [b.done for b in batches] == [4, 6]
+    scored = [pid for b in batches for pid in b.ids]
+    failed = {pid: why for b in batches for pid, why in b.failed.items()}
+    assert len(scored) == 5 and list(failed) == ["zz_corrupt_0"]
+    assert all(b.spread is not None for b in batches)
+    assert all(0.0 <= p <= 1.0 for b in batches for p in b.p)
+    token = CancelToken()
+    gen = iter_score_batches(folder, refs, FakeClassifier(), batch_size=2, cancel=token)
+    next(gen)
+    token.cancel()
+    with pytest.raises(Cancelled):
+        next(gen)
+
+
+def test_ordered_rows_is_fast_on_220k_rows() -> None:
+    import time
+
+    t = PatchTable()
+    n = 220_025
+    t.extend([PatchRef(f"{i:040x}", f"{i:040x}.tif") for i in range(n)])
+    rng = np.random.default_rng(0)
+    t.set_scores(t.ids, rng.random(n).tolist())
+    t.name_rank()  # cached once per listing
+    start = time.perf_counter()
+    rows = ordered_rows(t, SortKey.UNCERTAINTY, FilterSpec(review=ReviewFilter.UNREVIEWED))
+    assert len(rows) == n
+    assert time.perf_counter() - start < 1.0

@@ -1,0 +1,120 @@
+"""Test doubles for the GUI tests: a tiny real CNN classifier, fixture folders, explainers.
+
+The classifier runs a small randomly initialised PatchNet (so Grad-CAM has a real network to
+hook), but its P(tumour) is a deterministic function of the pixels (share of dark, nuclei-like
+pixels) so sort orders can be asserted.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pathview.core import NATIVE_SIZE
+from pathview.explain import ExplainStatus, Explanation
+from pathview.model.network import NetConfig, PatchNet
+
+TINY = NetConfig(stem=((8, 2),), stages=((8, 1, 1), (16, 1, 2)))
+
+
+def fake_p(pixels: np.ndarray) -> float:
+    """Deterministic stand-in for P(tumour): share of dark pixels, squashed into (0, 1)."""
+    grey = pixels.astype(np.float32).mean(axis=2)
+    share = float((grey < 150).mean())
+    return float(np.clip(0.02 + 0.96 * share, 0.0, 1.0))
+
+
+@dataclass
+class Prediction:
+    p: np.ndarray
+    spread: np.ndarray | None
+
+
+@dataclass
+class FakeClassifier:
+    """Has every attribute of pathview.model.Classifier the app uses."""
+
+    model_id: str = "tiny-test-model"
+    network: torch.nn.Module = field(default_factory=lambda: PatchNet(TINY).eval())
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    metadata: dict[str, Any] = field(default_factory=lambda: {"temperature": 1.0})
+    cam_layers: dict[str, Any] = field(
+        default_factory=lambda: {"default": "stages.0", "candidates": {"stages.0": 48, "stem": 48}}
+    )
+    calls: int = 0
+
+    def preprocess(self, pixels: np.ndarray) -> torch.Tensor:
+        batch = pixels[None] if pixels.ndim == 3 else pixels
+        return torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float() / 255.0
+
+    def predict(self, pixels: np.ndarray, tta: bool = False) -> Prediction:
+        self.calls += 1
+        with torch.no_grad():
+            self.network(self.preprocess(pixels))  # exercise the real network
+        p = np.array([fake_p(px) for px in pixels])
+        spread = np.abs(p - 0.5) * 0.1 + 0.01 if tta else None
+        return Prediction(p, spread)
+
+
+def fake_loader(_model_dir: Path | None, _device: str) -> FakeClassifier:
+    return FakeClassifier()
+
+
+def failing_loader(_model_dir: Path | None, _device: str) -> FakeClassifier:
+    raise RuntimeError("weights file is missing (test)")
+
+
+def hot_corner_explainer(
+    _classifier: Any, pixels: np.ndarray, method: str, layer: str
+) -> Explanation:
+    """A known map: 1.0 in the top-left 24x24 square, 0 elsewhere."""
+    heat = np.zeros(pixels.shape[:2], np.float32)
+    heat[:24, :24] = 1.0
+    return Explanation(
+        map=heat,
+        status=ExplainStatus.OK,
+        reason="",
+        centre_focus=0.0,
+        p_tumour=fake_p(pixels),
+        logit=0.0,
+        target="tumour",
+        method=method or "gradcam",
+        layer=layer or "stages.0",
+        map_side=(12, 12),
+        class_specific=True,
+    )
+
+
+def make_folder(
+    dest: Path, source: Path, count: int, corrupt: int = 0, labels: bool = True
+) -> list[str]:
+    """Copy ``count`` real patches (and their labels) into ``dest``, plus corrupt files."""
+    dest.mkdir(parents=True, exist_ok=True)
+    files = sorted(source.glob("*.tif"))[:count]
+    for f in files:
+        shutil.copy(f, dest / f.name)
+    ids = [f.stem for f in files]
+    if labels and (source / "labels.csv").exists():
+        rows = (source / "labels.csv").read_text().splitlines()
+        keep = [rows[0]] + [r for r in rows[1:] if r.split(",")[0] in set(ids)]
+        (dest / "labels.csv").write_text("\n".join(keep) + "\n")
+    for i in range(corrupt):
+        (dest / f"zz_corrupt_{i}.tif").write_bytes(b"II*\x00 this is not a tiff")
+    return ids
+
+
+def test_fake_classifier_is_deterministic(data_dir: Path) -> None:
+    from pathview.io import read_patch
+
+    pixels = read_patch(next((data_dir / "kaggle").glob("*.tif"))).pixels
+    assert pixels is not None and pixels.shape == (NATIVE_SIZE, NATIVE_SIZE, 3)
+    clf = FakeClassifier()
+    a = clf.predict(pixels[None]).p
+    b = clf.predict(pixels[None], tta=True)
+    assert a[0] == b.p[0] and 0.0 < a[0] < 1.0
+    assert b.spread is not None

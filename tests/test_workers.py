@@ -1,0 +1,160 @@
+"""Workers: streamed listing, bounded thumbnail loading, the model thread. Real threads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pytestqt.qtbot import QtBot
+from test_ui_fakes import failing_loader, fake_loader, make_folder
+
+from pathview.core import PatchRef
+from pathview.explain import Explanation
+from pathview.io import list_patches, read_patch
+from pathview.pipeline.triage import FileStatus, PatchInfo, ScoreBatch
+from pathview.workers import FolderLister, ModelWorker, ThumbnailLoader, running_workers
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_left_running() -> Iterator[None]:
+    yield
+    assert running_workers() == []
+
+
+@pytest.fixture
+def folder(tmp_path: Path, data_dir: Path) -> Path:
+    f = tmp_path / "p"
+    make_folder(f, data_dir / "kaggle", 20, corrupt=1)
+    return f
+
+
+def test_listing_streams_batches_and_finishes(qtbot: QtBot, folder: Path) -> None:
+    lister = FolderLister(batch_size=8)
+    batches: list[list[PatchRef]] = []
+    lister.listing_progressed.connect(lambda _id, batch: batches.append(batch))
+    try:
+        with qtbot.waitSignal(lister.listing_finished, timeout=15000) as blocker:
+            request = lister.list_folder(folder)
+        assert blocker.args == [request, 21]
+        assert [len(b) for b in batches] == [8, 8, 5]
+    finally:
+        lister.shutdown()
+
+
+def test_relisting_drops_the_old_request(qtbot: QtBot, folder: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    make_folder(other, folder, 3, labels=False)
+    lister = FolderLister(batch_size=4)
+    seen: list[int] = []
+    lister.listing_progressed.connect(lambda rid, _b: seen.append(rid))
+    try:
+        lister.list_folder(folder)
+        with qtbot.waitSignal(lister.listing_finished, timeout=15000) as blocker:
+            second = lister.list_folder(other)
+        assert blocker.args == [second, 3]
+        assert set(seen) <= {second} or seen[-1] == second
+    finally:
+        lister.shutdown()
+
+
+def test_listing_a_missing_folder_fails(qtbot: QtBot, tmp_path: Path) -> None:
+    lister = FolderLister()
+    try:
+        with qtbot.waitSignal(lister.listing_failed, timeout=15000) as blocker:
+            lister.list_folder(tmp_path / "nope")
+        assert "not a folder" in blocker.args[1]
+    finally:
+        lister.shutdown()
+
+
+def test_thumbnails_are_capped_and_dropped_on_folder_change(qtbot: QtBot, folder: Path) -> None:
+    loader = ThumbnailLoader(threads=2, max_in_flight=2, max_pending=5)
+    got: dict[str, PatchInfo] = {}
+    loader.thumbnail_loaded.connect(lambda pid, info: got.__setitem__(pid, info))
+    refs = list_patches(folder)
+    try:
+        loader.set_folder(folder)
+        for ref in refs:
+            loader.request(ref)
+            assert loader.in_flight <= 2
+            assert loader.pending <= 5
+        # Newest requests win: the last 5 queued plus the first 2 started.
+        qtbot.waitUntil(lambda: loader.in_flight == 0 and loader.pending == 0, timeout=15000)
+        assert len(got) == 7
+        assert refs[-1].id in got
+        corrupt = got.get("zz_corrupt_0")
+        assert corrupt is None or corrupt.status is FileStatus.UNREADABLE
+        # Results of a previous folder are dropped.
+        got.clear()
+        loader.request(refs[0])
+        loader.set_folder(folder.parent)
+        qtbot.waitUntil(lambda: loader.in_flight == 0, timeout=15000)
+        assert got == {}
+    finally:
+        loader.shutdown()
+
+
+def test_model_worker_scores_in_batches_and_explains(qtbot: QtBot, folder: Path) -> None:
+    worker = ModelWorker(loader=fake_loader)
+    batches: list[ScoreBatch] = []
+    worker.scores_ready.connect(lambda _id, batch: batches.append(batch))
+    try:
+        with qtbot.waitSignal(worker.model_loaded, timeout=10000) as loaded:
+            worker.load(None, "cpu")
+        info = loaded.args[0]
+        assert info.model_id == "tiny-test-model" and info.default_layer == "stages.0"
+        assert "gradcam" in info.methods
+        refs = list_patches(folder)
+        with qtbot.waitSignal(worker.scoring_finished, timeout=20000) as done:
+            request = worker.score(folder, refs)
+        assert done.args == [request, "done"]
+        assert sum(len(b.ids) for b in batches) == 20
+        assert sum(len(b.failed) for b in batches) == 1
+        pixels = read_patch(refs[0].path(folder)).pixels
+        assert pixels is not None
+        with qtbot.waitSignal(worker.explanation_ready, timeout=20000) as explained:
+            worker.explain(refs[0].id, pixels, "gradcam", "stages.0")
+        explanation = explained.args[2]
+        assert isinstance(explanation, Explanation)
+        assert explanation.layer == "stages.0"
+        assert explanation.map is None or explanation.map.shape == (96, 96)
+    finally:
+        worker.shutdown()
+
+
+def test_scoring_cancel_and_stale_explanations(qtbot: QtBot, folder: Path) -> None:
+    worker = ModelWorker(loader=fake_loader)
+    late: list[object] = []
+    try:
+        with qtbot.waitSignal(worker.model_loaded, timeout=10000):
+            worker.load(None, "cpu")
+        refs = list_patches(folder) * 20
+        with qtbot.waitSignal(worker.scoring_finished, timeout=15000) as finished:
+            request = worker.score(folder, refs)
+            worker.cancel_scoring()
+        assert finished.args == [request, "cancelled"]
+        assert not worker.scoring
+        # An explanation superseded by a newer request is never delivered.
+        worker.explanation_ready.connect(lambda _r, pid, _e: late.append(pid))
+        pixels = np.zeros((96, 96, 3), np.uint8)
+        worker.explain("old", pixels, "gradcam", "stages.0")
+        with qtbot.waitSignal(worker.explanation_ready, timeout=20000):
+            worker.explain("new", pixels, "gradcam", "stages.0")
+        assert late == ["new"]
+    finally:
+        worker.shutdown()
+
+
+def test_model_that_cannot_load_is_reported(qtbot: QtBot, folder: Path) -> None:
+    worker = ModelWorker(loader=failing_loader)
+    try:
+        with qtbot.waitSignal(worker.model_failed, timeout=15000) as failed:
+            worker.load(None, "cpu")
+        assert "weights file is missing" in failed.args[0]
+        with qtbot.waitSignal(worker.scoring_finished, timeout=15000) as finished:
+            worker.score(folder, list_patches(folder))
+        assert finished.args[1] == "no model loaded"
+    finally:
+        worker.shutdown()
