@@ -14,7 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 #: Sub-command name -> module under pathview.cli with add_parser(subparsers) and run(args).
-SUBCOMMANDS = {"score": "score", "export": "export", "import": "import_reviews"}
+SUBCOMMANDS = {
+    "score": "score",
+    "export": "export",
+    "import": "import_reviews",
+    "report": "report",
+}
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 

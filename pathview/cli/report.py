@@ -1,0 +1,204 @@
+"""``pathview report FOLDER --out REPORT.html [--labels L.csv] [--model DIR] [--device ...]
+[--tta] [--rule latest|majority|unanimous] [--source truth|reviews|both] [--threshold T]
+[--stability]``.
+
+Scores the folder as ``pathview score`` does and writes a self-contained HTML report: ROC with
+AUC, confusion matrix, reliability diagram with ECE, disagreement per probability bin, against
+the ground truth (``--labels``, else the folder's labels CSV) and/or the reviews in the
+folder's store (``--rule`` combines reviewers; final verdicts override it), reviewer agreement
+and the adjudication queue, and with ``--stability`` the patches whose call changes across the
+8 flips/rotations. Prints the same ``AUC ... accuracy ...`` line as ``pathview score --labels``.
+Exit status: 0 written; 1 nothing written (bad folder, model, labels or output; no patches;
+nothing to compare with); 3 written but some files could not be read (listed on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_PARTIAL = 3
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register the ``report`` sub-command."""
+    parser = subparsers.add_parser(
+        "report",
+        help="score a folder and write a self-contained HTML evaluation report",
+        description=(
+            "Score FOLDER and write a self-contained HTML report (ROC/AUC, confusion matrix, "
+            "calibration, disagreement per bin, reviewer agreement, adjudication queue) against "
+            "the ground truth and/or the folder's reviews. Exit status: 0 ok, 1 failure "
+            "(nothing written), 3 written but some files were unreadable."
+        ),
+    )
+    parser.add_argument("folder", type=Path, help="folder of patch files")
+    parser.add_argument("--out", type=Path, required=True, help="HTML file to write")
+    parser.add_argument(
+        "--labels", type=Path, help="ground truth id,label (default: the folder's labels CSV)"
+    )
+    parser.add_argument("--model", type=Path, help="model directory (default: bundled model)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    parser.add_argument("--tta", action="store_true", help="average the 8 flips/rotations")
+    parser.add_argument(
+        "--rule",
+        choices=("latest", "majority", "unanimous"),
+        default="latest",
+        help="how several reviewers' labels combine (final verdicts always win)",
+    )
+    parser.add_argument(
+        "--source",
+        choices=("truth", "reviews", "both"),
+        default="both",
+        help="compare the model with the ground truth, the reviews, or both (default)",
+    )
+    parser.add_argument("--threshold", type=float, default=0.5, help="P(tumour) cut-off")
+    parser.add_argument(
+        "--stability",
+        action="store_true",
+        help="list patches whose call changes across the 8 flips/rotations (8 more passes)",
+    )
+    parser.add_argument("--batch-size", type=int, default=256, help="patches per batch")
+    parser.add_argument("--recursive", action="store_true", help="include sub-folders")
+
+
+def _fail(message: str) -> int:
+    print(f"pathview report: {message}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``pathview report``; returns the exit status (see the module docstring)."""
+    from pathview.io import FolderError, LabelsError, find_labels_csv, read_labels
+    from pathview.model import ModelLoadError, load_model
+    from pathview.pipeline.evaluation import (
+        build_report,
+        review_labels,
+        score_folder_with_views,
+        score_line,
+        summarise_reviewers,
+        unstable_ids,
+    )
+    from pathview.pipeline.report import write_html_report
+    from pathview.pipeline.scoring import score_folder
+    from pathview.store import ReviewStore, StoreError, locate_store
+
+    if args.batch_size < 1:
+        return _fail("--batch-size must be at least 1")
+    if not 0.0 <= args.threshold <= 1.0:
+        return _fail("--threshold must be between 0 and 1")
+    if not args.folder.is_dir():
+        return _fail(f"not a folder: {args.folder}")
+    labels_path = args.labels if args.labels is not None else find_labels_csv(args.folder)
+    truth: dict[str, int] = {}
+    if labels_path is not None:
+        try:
+            truth = dict(read_labels(labels_path).labels)
+        except LabelsError as exc:
+            return _fail(str(exc))
+    reviews: dict[str, int] = {}
+    summary = None
+    store_path: Path | None = None
+    try:
+        store_path = locate_store(args.folder)
+    except StoreError:
+        store_path = None  # nothing reviewed here yet
+    if store_path is not None:
+        try:
+            with ReviewStore(store_path, create=False) as store:
+                reviews = review_labels(store, args.rule)
+                summary = summarise_reviewers(store)
+        except StoreError as exc:
+            return _fail(f"cannot read the review store: {exc}")
+    if not truth and not reviews:
+        return _fail(
+            f"nothing to compare with: no labels CSV and no reviews for {args.folder} "
+            "(give --labels)"
+        )
+    try:
+        classifier = load_model(args.model, device=args.device)
+    except ModelLoadError as exc:
+        return _fail(f"cannot load model: {exc}")
+    if classifier.device_note:
+        print(f"pathview report: {classifier.device_note}", file=sys.stderr)
+    views = None
+    try:
+        if args.stability:
+            result, views = score_folder_with_views(
+                args.folder,
+                classifier,
+                tta=args.tta,
+                batch_size=args.batch_size,
+                recursive=args.recursive,
+            )
+        else:
+            result = score_folder(
+                args.folder,
+                classifier,
+                tta=args.tta,
+                batch_size=args.batch_size,
+                recursive=args.recursive,
+            )
+    except FolderError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return _fail("interrupted; nothing written")
+    if result.total == 0:
+        return _fail(f"no patch files in {args.folder}")
+    for relpath, reason in result.failed:
+        print(f"unreadable: {relpath}: {reason}", file=sys.stderr)
+    if result.scored == 0:
+        return _fail(f"none of the {result.total} files could be read; nothing written")
+    unstable = None if views is None else unstable_ids(result.ids, views, args.threshold)
+    report = build_report(
+        result.ids,
+        result.p,
+        truth,
+        reviews,
+        source=args.source,
+        threshold=args.threshold,
+        data_name=str(args.folder.resolve()),
+        model_id=classifier.model_id,
+        model_name=str(classifier.metadata.get("name", "model")),
+        tta=args.tta,
+        reviewers=summary,
+        unstable=unstable,
+    )
+    details = {"ground truth": str(labels_path) if labels_path else "none"}
+    details["reviews"] = (
+        f"{store_path} ({len(reviews)} labelled patches, rule {args.rule})"
+        if store_path
+        else "none"
+    )
+    if result.failed:
+        details["unreadable files"] = str(len(result.failed))
+    try:
+        write_html_report(args.out, report, details=details)
+    except OSError as exc:
+        return _fail(f"cannot write {args.out}: {exc}")
+    print(f"scored {result.scored} patches with {report.model_name} {classifier.model_id[:12]}")
+    for note in report.notes:
+        print(f"note: {note}")
+    for ev in report.evaluations:
+        print(
+            f"{ev.reference}: {score_line(ev)}  on {ev.n} labelled patches ({ev.n_tumour} tumour)"
+            f"; sensitivity {ev.confusion.sensitivity:.4f}  specificity "
+            f"{ev.confusion.specificity:.4f}  ECE {ev.ece:.4f} at threshold {args.threshold:.2f}"
+        )
+    if summary is not None and summary.agreement is not None:
+        from pathview.pipeline.report import agreement_text
+
+        print(agreement_text(summary.agreement) + f"; {len(summary.queue)} to adjudicate")
+    if unstable is not None:
+        print(f"{len(unstable)} patches change their call across the 8 flips/rotations")
+    print(f"wrote {args.out}")
+    if result.failed:
+        print(
+            f"pathview report: {len(result.failed)} files unreadable (listed above)",
+            file=sys.stderr,
+        )
+        return EXIT_PARTIAL
+    return EXIT_OK
