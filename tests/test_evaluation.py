@@ -19,11 +19,13 @@ from pathview.model import Classifier, dihedral_view, load_model
 from pathview.model.metrics import accuracy, expected_calibration_error, roc_auc
 from pathview.pipeline.evaluation import (
     Confusion,
+    EvaluationRequest,
     build_report,
     calibration_error_from_bins,
     confusion_at,
     dihedral_pixels,
     evaluate,
+    evaluate_request,
     instability,
     probability_bins,
     record_adjudication,
@@ -223,6 +225,52 @@ def test_adjudication_flows_into_review_labels_and_export(tmp_path: Path) -> Non
             record_adjudication(store, "w", 2, "lead", p_tumour=0.5)
     rows = list(csv.reader((tmp_path / "labels.csv").read_text().splitlines()))
     assert rows == [["id", "label"], ["x", "1"], ["y", "0"]]
+
+
+def test_evaluate_request_is_the_report_of_the_store_and_scores(tmp_path: Path) -> None:
+    ids = ("a", "b", "c", "d")
+    probs = P.astype(np.float32)
+    truth = {"a": 0, "b": 0, "c": 1, "d": 1, "e": 1}
+    views = np.array([[0.1] * 8, [0.6] * 4 + [0.4] * 4, [np.nan] * 8, [0.8] * 7 + [0.45]])
+    with ReviewStore(tmp_path / "r.sqlite") as store:
+        for pid, a, b in (("a", 0, 0), ("b", 0, 1), ("c", 1, 1)):
+            _review(store, pid, "ann", a)
+            _review(store, pid, "bob", b)
+        # "e" is listed but not scored (NaN): left out, as from `pathview score`'s output.
+        request = EvaluationRequest(
+            (*ids, "e"),
+            np.append(probs, np.float32(np.nan)),
+            truth,
+            store,
+            np.vstack([views, np.full((1, 8), np.nan)]),
+            "both",
+            0.5,
+        )
+        report = evaluate_request(request)
+        expected = build_report(
+            ids, probs, truth, review_labels(store), reviewers=summarise_reviewers(store)
+        )
+        alone = evaluate_request(EvaluationRequest(ids, probs, {}, store, source="truth"))
+    assert report.ids == ids and report.probs.dtype == np.float32
+    assert report.source == "both"
+    assert [e.reference for e in report.evaluations] == ["truth", "reviews"]
+    for got, want in zip(report.evaluations, expected.evaluations, strict=True):
+        assert (got.ids, got.auc, got.accuracy, got.ece) == (
+            want.ids,
+            want.auc,
+            want.accuracy,
+            want.ece,
+        )
+    assert report.reviews == {"a": 0, "b": 1, "c": 1}  # latest review, as the export
+    assert report.reviewers == expected.reviewers and report.reviewers is not None
+    assert report.reviewers.queue == ("b",)
+    assert report.unstable == ("b", "d")  # c has no per-view scores
+    # No truth: the wanted reference falls back to one with data.
+    assert alone.source == "reviews" and alone.unstable is None
+    bare = evaluate_request(EvaluationRequest((), np.zeros(0, np.float32), truth))
+    assert bare.evaluations == () and bare.reviewers is None
+    with pytest.raises(ValueError):
+        evaluate_request(EvaluationRequest(ids, probs[:2], truth))
 
 
 # ------------------------------------------------------------------------------ stability

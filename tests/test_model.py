@@ -243,6 +243,24 @@ def test_tta_is_invariant_to_flips_and_rotations(tiny: Classifier) -> None:
         np.testing.assert_allclose(pred.spread, preds[0].spread, atol=1e-5)  # type: ignore[arg-type]
 
 
+def test_tta_keeps_each_views_probability(tiny: Classifier) -> None:
+    patches = random_patches(3, seed=5)
+    plain = tiny.predict(patches)
+    assert plain.views is None and plain.spread is None
+    pred = tiny.predict(patches, tta=True, batch_size=2)
+    assert pred.views is not None and pred.spread is not None
+    assert pred.views.shape == (3, 8) and pred.views.dtype == np.float32
+    np.testing.assert_allclose(pred.views.mean(axis=1), pred.p, atol=1e-6)
+    np.testing.assert_allclose(pred.views.std(axis=1), pred.spread, atol=1e-6)
+    for k in range(8):  # column k is the plain prediction of view k (bit 4 transpose, ...)
+        view = patches.transpose(0, 2, 1, 3) if k & 4 else patches
+        view = view[:, ::-1] if k & 2 else view
+        view = view[:, :, ::-1] if k & 1 else view
+        np.testing.assert_allclose(
+            pred.views[:, k], tiny.predict(np.ascontiguousarray(view)).p, atol=1e-5
+        )
+
+
 def test_odd_sizes_centre_crop_and_resize(tiny: Classifier, tmp_path: Path) -> None:
     big = random_patches(1, size=100, seed=4)
     crop = np.ascontiguousarray(big[:, 2:98, 2:98])

@@ -187,6 +187,52 @@ def test_iter_score_batches_reports_corrupt_files_and_cancels(
         next(gen)
 
 
+def test_unstable_sort_key_uses_the_per_view_scores() -> None:
+    t = _table()
+    assert not t.has_views and t.views() is None
+    # Without per-view scores the key has no value for any row: name order.
+    assert ids(t, ordered_rows(t, SortKey.UNSTABLE, FilterSpec())) == ["a", "b", "c", "d", "e"]
+    views = np.array(
+        [
+            [0.9] * 8,  # e: stable
+            [0.6] * 4 + [0.4] * 4,  # b: split evenly (4 of 8 disagree with the majority)
+            [0.6] * 7 + [0.25],  # a: one view flips, at 0.5 and at 0.3
+        ]
+    )
+    t.set_scores(["e", "b", "a"], [0.9, 0.5, 0.59], [0.0, 0.1, 0.08], views)
+    assert t.has_views
+    stored = t.views()
+    assert stored is not None and stored.shape == (5, 8)
+    assert np.isnan(stored[t.row_of("d")]).all()  # d was scored without TTA
+    assert ids(t, ordered_rows(t, SortKey.UNSTABLE, FilterSpec())) == ["b", "a", "e", "c", "d"]
+    # At 0.3 every view of b is called tumour: only a is unstable.
+    at_03 = ordered_rows(t, SortKey.UNSTABLE, FilterSpec(), threshold=0.3)
+    assert ids(t, at_03) == ["a", "b", "e", "c", "d"]
+    # Scoring again without TTA forgets the views of those rows.
+    t.set_scores(["b"], [0.5])
+    stored = t.views()
+    assert stored is not None and np.isnan(stored[t.row_of("b")]).all()
+    assert ids(t, ordered_rows(t, SortKey.UNSTABLE, FilterSpec())) == ["a", "e", "b", "c", "d"]
+    with pytest.raises(ValueError):
+        t.set_scores(["a"], [0.5], [0.1], np.zeros((1, 3)))
+
+
+def test_score_batches_carry_the_views_with_tta(tmp_path: Path, data_dir: Path) -> None:
+    from test_ui_fakes import ViewsFakeClassifier
+
+    folder = tmp_path / "p"
+    make_folder(folder, data_dir / "kaggle", 5, corrupt=1)
+    refs = list_patches(folder)
+    (plain,) = iter_score_batches(folder, refs, ViewsFakeClassifier())
+    assert plain.views is None and plain.spread is None
+    (batch,) = iter_score_batches(folder, refs, ViewsFakeClassifier(), tta=True)
+    assert batch.views is not None and batch.views.shape == (5, 8)
+    np.testing.assert_allclose(batch.views.mean(axis=1), batch.p, atol=1e-6)
+    assert list(batch.failed) == ["zz_corrupt_0"]
+    (no_views,) = iter_score_batches(folder, refs, FakeClassifier(), tta=True)
+    assert no_views.views is None and no_views.spread is not None  # a classifier without them
+
+
 def test_ordered_rows_is_fast_on_220k_rows() -> None:
     import time
 

@@ -2,7 +2,8 @@
 
 The classifier runs a small randomly initialised PatchNet (so Grad-CAM has a real network to
 hook), but its P(tumour) is a deterministic function of the pixels (share of dark, nuclei-like
-pixels) so sort orders can be asserted.
+pixels) so sort orders can be asserted. ``ViewsFakeClassifier`` looks at the top half of each
+flip/rotation only, so its 8 TTA views disagree on some patches (an unstable call).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def fake_p(pixels: np.ndarray) -> float:
 class Prediction:
     p: np.ndarray
     spread: np.ndarray | None
+    views: np.ndarray | None = None
 
 
 @dataclass
@@ -52,7 +54,7 @@ class FakeClassifier:
         batch = pixels[None] if pixels.ndim == 3 else pixels
         return torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float() / 255.0
 
-    def predict(self, pixels: np.ndarray, tta: bool = False) -> Prediction:
+    def predict(self, pixels: np.ndarray, tta: bool = False, batch_size: int = 256) -> Prediction:
         self.calls += 1
         with torch.no_grad():
             self.network(self.preprocess(pixels))  # exercise the real network
@@ -63,6 +65,35 @@ class FakeClassifier:
 
 def fake_loader(_model_dir: Path | None, _device: str) -> FakeClassifier:
     return FakeClassifier()
+
+
+def top_half_p(pixels: np.ndarray) -> np.ndarray:
+    """Share of dark pixels in the top half of each patch (N x H x W x 3), squashed into (0, 1):
+    unlike ``fake_p`` it changes when the patch is flipped or rotated."""
+    grey = pixels.astype(np.float32).mean(axis=-1)
+    half = grey.shape[1] // 2
+    return (0.02 + 0.96 * (grey[:, :half] < 150).mean(axis=(1, 2))).astype(np.float32)
+
+
+@dataclass
+class ViewsFakeClassifier(FakeClassifier):
+    """With TTA, returns each of the 8 flips/rotations' P(tumour) as ``views`` (as
+    pathview.model.Classifier does); on the Kaggle fixtures some patches' views straddle 0.5."""
+
+    model_id: str = "views-test-model"
+
+    def predict(self, pixels: np.ndarray, tta: bool = False, batch_size: int = 256) -> Prediction:
+        from pathview.pipeline.evaluation import dihedral_pixels
+
+        self.calls += 1
+        if not tta:
+            return Prediction(top_half_p(pixels), None)
+        views = np.stack([top_half_p(dihedral_pixels(pixels, k)) for k in range(8)], axis=1)
+        return Prediction(views.mean(axis=1), views.std(axis=1), views)
+
+
+def views_loader(_model_dir: Path | None, _device: str) -> ViewsFakeClassifier:
+    return ViewsFakeClassifier()
 
 
 def failing_loader(_model_dir: Path | None, _device: str) -> FakeClassifier:

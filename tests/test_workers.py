@@ -13,8 +13,15 @@ from test_ui_fakes import failing_loader, fake_loader, make_folder
 from pathview.core import PatchRef
 from pathview.explain import Explanation
 from pathview.io import list_patches, read_patch
+from pathview.pipeline.evaluation import EvaluationReport, EvaluationRequest, build_report
 from pathview.pipeline.triage import FileStatus, PatchInfo, ScoreBatch
-from pathview.workers import FolderLister, ModelWorker, ThumbnailLoader, running_workers
+from pathview.workers import (
+    EvaluationWorker,
+    FolderLister,
+    ModelWorker,
+    ThumbnailLoader,
+    running_workers,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -157,4 +164,51 @@ def test_model_that_cannot_load_is_reported(qtbot: QtBot, folder: Path) -> None:
             worker.score(folder, list_patches(folder))
         assert finished.args[1] == "no model loaded"
     finally:
+        worker.shutdown()
+
+
+def test_evaluation_worker_coalesces_and_drops_cancelled_requests(qtbot: QtBot) -> None:
+    import threading
+
+    gate = threading.Event()
+    seen: list[str] = []
+
+    def evaluator(request: EvaluationRequest) -> EvaluationReport:
+        seen.append(request.data_name)
+        if request.data_name == "first":
+            gate.wait(10)
+        if request.data_name == "broken":
+            raise RuntimeError("store closed")
+        return build_report(request.ids, request.probs, request.truth, data_name=request.data_name)
+
+    def request(name: str) -> EvaluationRequest:
+        return EvaluationRequest(
+            ("a", "b"), np.array([0.2, 0.7], np.float32), {"a": 0, "b": 1}, data_name=name
+        )
+
+    worker = EvaluationWorker(evaluator=evaluator)
+    delivered: list[str] = []
+    worker.report_ready.connect(lambda _id, report: delivered.append(report.data_name))
+    try:
+        worker.request(request("first"))  # runs, blocked on the gate
+        worker.request(request("second"))  # waits ...
+        third = worker.request(request("third"))  # ... and is replaced by this one
+        assert worker.busy
+        with qtbot.waitSignal(
+            worker.report_ready, timeout=10000, check_params_cb=lambda i, _r: i == third
+        ) as got:
+            gate.set()
+        assert got.args[1].evaluations[0].auc == 1.0
+        assert seen == ["first", "third"] and delivered == ["first", "third"]
+        # After cancel (a folder change) a late result is dropped.
+        gate.clear()
+        worker.request(request("first"))
+        worker.cancel()
+        with qtbot.waitSignal(worker.report_failed, timeout=10000) as failed:
+            gate.set()
+            worker.request(request("broken"))
+        assert "store closed" in failed.args[1]
+        assert delivered == ["first", "third"] and not worker.busy
+    finally:
+        gate.set()
         worker.shutdown()

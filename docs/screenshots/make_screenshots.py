@@ -5,7 +5,7 @@
 
 Works on a temporary copy of resources/demo (so no review store is written into the repo)
 and a temporary settings folder. Writes grid_scores.png, patch_heatmap.png,
-review_progress.png and errors_no_model.png next to this file.
+review_progress.png, metrics_panel.png and errors_no_model.png next to this file.
 """
 
 from __future__ import annotations
@@ -34,10 +34,11 @@ def main() -> int:
     shutil.copytree(REPO / "resources" / "demo", demo)
 
     from PySide6.QtCore import QEventLoop, QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QWidget
 
     from pathview.core import Verdict
     from pathview.pipeline.triage import SortKey
+    from pathview.store import ReviewInput, ReviewStore
     from pathview.ui.main_window import MainWindow
     from pathview.ui.session import TriageSession
     from pathview.ui.settings import Preferences
@@ -56,7 +57,7 @@ def main() -> int:
         QTimer.singleShot(timeout_ms, loop.quit)
         loop.exec()
 
-    def shoot(window: MainWindow, name: str) -> None:
+    def shoot(window: QWidget, name: str) -> None:
         wait(400)
         path = args.out / name
         window.grab().save(str(path))
@@ -68,6 +69,7 @@ def main() -> int:
     session = TriageSession()
     window = MainWindow(session, prefs)
     window.resize(1600, 1000)
+    window.set_metrics_visible(False)  # shots 1-3 show the grid and the patch view
     window.show()
     session.load_model(args.model, "cpu")
     wait_for(session.model_worker.model_loaded)
@@ -95,6 +97,40 @@ def main() -> int:
     window.histogram.refresh()
     wait(2500)
     shoot(window, "review_progress.png")
+
+    # 5. The metrics dock: more reviews, a colleague's reviews imported (agreement,
+    #    adjudication queue), TTA scores (unstable patches), truth and reviews side by side.
+    #    Both reviewers judge by the ground truth, the colleague differing on a few patches.
+    table = session.table
+
+    def by_truth(pid: str, flip: bool = False) -> Verdict:
+        row = table.row_of(pid)
+        assert row is not None
+        label = table.truth[row] if not flip else 1 - table.truth[row]
+        return Verdict.AGREE if int(table.p[row] >= 0.5) == label else Verdict.DISAGREE
+
+    for pid in sorted(table.ids)[:30]:
+        if session.select_patch(pid):
+            session.record(by_truth(pid))
+    assert session.store is not None
+    mine = session.store.current_states()
+    colleague = work / "colleague.sqlite"
+    with ReviewStore(colleague) as other:
+        for i, pid in enumerate(sorted(mine)):
+            row = table.row_of(pid)
+            assert row is not None
+            verdict = by_truth(pid, flip=i % 6 == 2)
+            other.record(ReviewInput(pid, verdict, "Dr B. Colleague", p_tumour=table.p[row]))
+    window.import_reviews(colleague)
+    session.score(tta=True)
+    wait_for(session.scoring_finished)
+    window.set_metrics_visible(True)
+    wait_for(session.evaluation_ready, 10000)
+    wait(1500)
+    panel = window.metrics_panel
+    if panel.queue_list.count():
+        panel.queue_list.setCurrentRow(0)
+    shoot(window.metrics_dock, "metrics_panel.png")
     window.close()
 
     # 4. Errors: a corrupt file and a model that cannot load; browsing and review still work.

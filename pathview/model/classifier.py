@@ -132,10 +132,14 @@ class Prediction:
     ``p``: float32 (N,), the mean over the views of sigmoid(logit / temperature).
     ``spread``: float32 (N,), the standard deviation (population, ddof=0) of the 8 views'
     P(tumour) with TTA; None without. 0 means every flip/rotation agrees.
+    ``views``: float32 (N, 8), each view's P(tumour) with TTA, columns in ``TTA_VIEWS``
+    order (see :func:`dihedral_view`); None without. ``p`` and ``spread`` are its row mean and
+    standard deviation. A patch whose views fall on both sides of a threshold is unstable.
     """
 
     p: np.ndarray
     spread: np.ndarray | None = None
+    views: np.ndarray | None = None
 
 
 class Classifier:
@@ -233,11 +237,12 @@ class Classifier:
         batch_size: int = 256,
     ) -> Prediction:
         """Calibrated P(tumour) of each patch; with ``tta`` the mean and spread over the 8
-        flips/rotations (see :class:`Prediction`)."""
+        flips/rotations and each view's value (see :class:`Prediction`)."""
         x_all = self.preprocess(pixels)
         n = x_all.shape[0]
         probs: list[torch.Tensor] = []
         spreads: list[torch.Tensor] = []
+        per_view: list[torch.Tensor] = []
         with torch.inference_mode():
             for start in range(0, n, max(1, batch_size)):
                 x = x_all[start : start + batch_size]
@@ -252,11 +257,15 @@ class Classifier:
                     )
                     probs.append(views.mean(0))
                     spreads.append(views.std(0, correction=0))
+                    per_view.append(views.T)
                 else:
                     probs.append(self._prob(x))
         p = torch.cat(probs).float().cpu().numpy()
-        spread = torch.cat(spreads).float().cpu().numpy() if tta else None
-        return Prediction(p, spread)
+        if not tta:
+            return Prediction(p)
+        spread = torch.cat(spreads).float().cpu().numpy()
+        view_p = np.ascontiguousarray(torch.cat(per_view).float().cpu().numpy())
+        return Prediction(p, spread, view_p)
 
     def _prob(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self._fast(x).float() / self.temperature)

@@ -532,6 +532,84 @@ def build_report(
     )
 
 
+@dataclass(frozen=True)
+class EvaluationRequest:
+    """A snapshot of what the metrics panel evaluates, taken on the GUI thread (cheap) and
+    evaluated anywhere by :func:`evaluate_request`.
+
+    ``ids``/``probs``: the patches and their P(tumour), NaN for a patch not scored (left
+    out), float32 as ``score_folder`` gives them, so ties and AUC are those of ``pathview
+    score``. ``truth``: ground truth by id. ``store``: the review store whose reviews
+    (combined by ``rule``, final verdicts overriding, as the labels export does) and reviewer
+    agreement are read, or None. ``views``: per-view P(tumour) (len(ids) x 8, NaN rows for
+    patches scored without TTA) or None. ``source`` is the wanted reference; with no data for
+    it the first one with data is used.
+    """
+
+    ids: tuple[str, ...]
+    probs: np.ndarray
+    truth: Mapping[str, int]
+    store: ReviewStore | None = None
+    views: np.ndarray | None = None
+    source: str = "both"
+    threshold: float = 0.5
+    rule: ConsensusRule | str = ConsensusRule.LATEST
+    data_name: str = ""
+    model_id: str = ""
+    model_name: str = ""
+    tta: bool = False
+
+
+def choose_source(wanted: str, available: Sequence[str]) -> str:
+    """``wanted`` if there is data for it, else the first source with data (else ``wanted``)."""
+    return wanted if wanted in available or not available else available[0]
+
+
+def evaluate_request(request: EvaluationRequest) -> EvaluationReport:
+    """The report the metrics panel shows for ``request`` (reads the store; no Qt).
+
+    Reviews, agreement and the adjudication queue come from the store with the same functions
+    as ``pathview export`` and ``pathview report``; the unstable list is
+    :func:`unstable_ids` of the patches that have per-view scores.
+    """
+    reviews: dict[str, int] = {}
+    summary: ReviewerSummary | None = None
+    if request.store is not None:
+        reviews = review_labels(request.store, request.rule)
+        summary = summarise_reviewers(request.store)
+    ids: Sequence[str] = request.ids
+    probs = np.asarray(request.probs).ravel()
+    if probs.size != len(ids):
+        raise ValueError(f"{len(ids)} ids but {probs.size} scores")
+    views = None if request.views is None else np.asarray(request.views, dtype=np.float32)
+    scored = ~np.isnan(probs)
+    if not scored.all():
+        ids = [ids[i] for i in np.flatnonzero(scored).tolist()]
+        probs = probs[scored]
+        views = None if views is None else views[scored]
+    unstable = None
+    if views is not None:
+        known = ~np.isnan(views).any(axis=1)
+        if known.any():
+            kept = [ids[i] for i in np.flatnonzero(known).tolist()]
+            unstable = unstable_ids(kept, views[known], request.threshold)
+    source = choose_source(request.source, available_sources(request.truth, reviews))
+    return build_report(
+        ids,
+        probs,
+        request.truth,
+        reviews,
+        source=source,
+        threshold=request.threshold,
+        data_name=request.data_name,
+        model_id=request.model_id,
+        model_name=request.model_name,
+        tta=request.tta,
+        reviewers=summary,
+        unstable=unstable,
+    )
+
+
 def score_line(evaluation: Evaluation) -> str:
     """The ``AUC ... accuracy ...`` figures formatted as ``pathview score --labels`` prints them."""
     return f"AUC {evaluation.auc:.4f}  accuracy {evaluation.accuracy:.4f}"

@@ -21,6 +21,7 @@ import numpy as np
 from pathview.core import NATIVE_SIZE, CancelToken, PatchRef, Verdict
 from pathview.io import check_integrity, pixel_sha1, read_patch
 from pathview.io.integrity import Integrity
+from pathview.pipeline.evaluation import N_VIEWS, instability
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -61,6 +62,11 @@ class SortKey(str, enum.Enum):
     UNCERTAINTY = "uncertainty (closest to 0.5)"
     TTA_SPREAD = "TTA spread, largest first"
     DISAGREEMENT = "model vs truth disagreement"
+    UNSTABLE = "unstable under flips/rotations"
+
+
+#: Sort keys that need per-view scores (scoring with TTA); without them they sort nothing.
+NEEDS_TTA: frozenset[SortKey] = frozenset({SortKey.UNSTABLE})
 
 
 class ReviewFilter(str, enum.Enum):
@@ -151,6 +157,9 @@ class PatchTable:
         self.relpaths: list[str] = []
         self.p: list[float] = []  # NaN when not scored
         self.spread: list[float] = []  # NaN when scored without TTA
+        # P(tumour) of each of the 8 flips/rotations (rows x 8, NaN without TTA); allocated
+        # when the first TTA scores arrive, so plain scoring costs nothing.
+        self._views: np.ndarray | None = None
         self.truth: list[int] = []  # -1 unknown, else 0/1
         self.review: list[int] = []  # ReviewCode values
         self.status: list[int] = []  # FileStatus values
@@ -197,6 +206,12 @@ class PatchTable:
                 changed.append(row)
         return changed
 
+    @property
+    def truth_labels(self) -> Mapping[str, int]:
+        """The ground truth loaded (id -> 0/1), including ids not listed (yet). Replaced, never
+        changed in place, by ``set_truth``: a snapshot can be read on another thread."""
+        return self._pending_truth
+
     def set_reviews(self, verdicts: Mapping[str, Verdict | str | None]) -> list[int]:
         """Replace every review state (e.g. from the store on open); returns changed rows."""
         self._pending_review = {k: ReviewCode.from_verdict(v) for k, v in verdicts.items()}
@@ -217,9 +232,19 @@ class PatchTable:
         return row
 
     def set_scores(
-        self, ids: Sequence[str], p: Sequence[float], spread: Sequence[float] | None = None
+        self,
+        ids: Sequence[str],
+        p: Sequence[float],
+        spread: Sequence[float] | None = None,
+        views: np.ndarray | None = None,
     ) -> list[int]:
+        """Scores by id (ids not listed are ignored); returns the changed rows.
+
+        ``spread`` and ``views`` (len(ids) x 8 per-view P(tumour)) come with TTA scores;
+        without them the rows' old spread and views are cleared.
+        """
         rows = []
+        picked = []
         for i, pid in enumerate(ids):
             row = self._row_of.get(pid)
             if row is None:
@@ -227,7 +252,39 @@ class PatchTable:
             self.p[row] = float(p[i])
             self.spread[row] = math.nan if spread is None else float(spread[i])
             rows.append(row)
+            picked.append(i)
+        if views is not None:
+            v = np.asarray(views, dtype=np.float32)
+            if v.shape != (len(ids), N_VIEWS):
+                raise ValueError(f"views must be {len(ids)} x {N_VIEWS}, got {v.shape}")
+            self._grow_views()[np.asarray(rows, np.int64)] = v[np.asarray(picked, np.int64)]
+        elif self._views is not None and rows:
+            self._views[np.asarray(rows, np.int64)] = np.nan
         return rows
+
+    def _grow_views(self) -> np.ndarray:
+        n = len(self.ids)
+        if self._views is None or len(self._views) < n:
+            grown = np.full((n, N_VIEWS), np.nan, dtype=np.float32)
+            if self._views is not None:
+                grown[: len(self._views)] = self._views
+            self._views = grown
+        return self._views
+
+    def views(self) -> np.ndarray | None:
+        """Per-view P(tumour), rows x 8 (NaN rows: no TTA score); None when no row has any."""
+        if self._views is None:
+            return None
+        n = len(self.ids)
+        if len(self._views) < n:
+            return self._grow_views()
+        return self._views[:n]
+
+    @property
+    def has_views(self) -> bool:
+        """Whether any row has per-view (TTA) scores."""
+        v = self.views()
+        return v is not None and bool((~np.isnan(v[:, 0])).any())
 
     def set_status(self, row: int, status: FileStatus, reason: str = "") -> bool:
         """Record what decoding found; returns True when the row changed."""
@@ -243,6 +300,7 @@ class PatchTable:
         n = len(self.ids)
         self.p = [math.nan] * n
         self.spread = [math.nan] * n
+        self._views = None
 
     # --- derived columns ------------------------------------------------------------------
     def name_rank(self) -> np.ndarray:
@@ -273,10 +331,23 @@ def disagreement_mask(p: np.ndarray, truth: np.ndarray, review: np.ndarray) -> n
     return model_vs_truth | (review == ReviewCode.DISAGREE)
 
 
-def sort_values(table: PatchTable, key: SortKey) -> np.ndarray:
-    """Per-row sort value, ascending sorts first; NaN (no value) sorts last."""
-    p, spread, truth, _ = table.arrays()
+def sort_values(table: PatchTable, key: SortKey, threshold: float = 0.5) -> np.ndarray:
+    """Per-row sort value, ascending sorts first; NaN (no value) sorts last.
+
+    ``threshold`` is the call threshold of ``SortKey.UNSTABLE``: the number of the 8
+    flips/rotations whose call differs from the majority (see
+    :func:`pathview.pipeline.evaluation.instability`), least stable first. Rows scored
+    without TTA have no value.
+    """
     key = SortKey(key)
+    if key is SortKey.UNSTABLE:
+        values = np.full(len(table), np.nan)
+        views = table.views()
+        if views is not None:
+            known = ~np.isnan(views).any(axis=1)
+            values[known] = -instability(views[known], threshold)
+        return values
+    p, spread, truth, _ = table.arrays()
     if key is SortKey.NAME:
         return np.zeros(len(table), dtype=np.float64)
     if key is SortKey.P_TUMOUR:
@@ -312,12 +383,15 @@ def filter_mask(table: PatchTable, spec: FilterSpec) -> np.ndarray:
     return mask
 
 
-def ordered_rows(table: PatchTable, key: SortKey, spec: FilterSpec) -> list[int]:
-    """Row indices the grid shows, in order: filtered by ``spec``, sorted by ``key``,
-    ties (and rows without a value, which go last) by name."""
+def ordered_rows(
+    table: PatchTable, key: SortKey, spec: FilterSpec, threshold: float = 0.5
+) -> list[int]:
+    """Row indices the grid shows, in order: filtered by ``spec``, sorted by ``key`` (at
+    ``threshold`` for ``SortKey.UNSTABLE``), ties (and rows without a value, which go last)
+    by name."""
     if len(table) == 0:
         return []
-    values = sort_values(table, key)
+    values = sort_values(table, key, threshold)
     missing = np.isnan(values)
     values = np.where(missing, 0.0, values)
     rows = np.lexsort((table.name_rank(), values, missing))
@@ -460,7 +534,12 @@ class Predictor(Protocol):
 
 @dataclass(frozen=True)
 class ScoreBatch:
-    """Scores for one batch of patches, plus those that could not be scored and why."""
+    """Scores for one batch of patches, plus those that could not be scored and why.
+
+    With TTA, ``spread`` and (when the classifier gives them, as
+    :class:`pathview.model.Classifier` does) ``views``: float32 len(ids) x 8 per-view
+    P(tumour), rows aligned with ``ids``.
+    """
 
     ids: list[str]
     p: list[float]
@@ -468,6 +547,7 @@ class ScoreBatch:
     failed: dict[str, str]
     done: int
     total: int
+    views: np.ndarray | None = None
 
 
 def iter_score_batches(
@@ -497,6 +577,7 @@ def iter_score_batches(
         ids: list[str] = []
         ps: list[float] = []
         spreads: list[float] = []
+        views: list[np.ndarray | None] = []
         for items in by_size.values():
             stack = np.stack([px for _, px in items])
             pred = classifier.predict(stack, tta=tta)
@@ -507,8 +588,13 @@ def iter_score_batches(
                 if spread is None
                 else np.asarray(spread, dtype=np.float64).reshape(-1)
             )
+            view_p = getattr(pred, "views", None)
+            views.append(None if view_p is None else np.asarray(view_p, np.float32))
             ids.extend(pid for pid, _ in items)
             ps.extend(p_arr.tolist())
             spreads.extend(s_arr.tolist())
         done += len(chunk)
-        yield ScoreBatch(ids, ps, spreads if tta else None, failed, done, total)
+        all_views = None
+        if tta and views and all(v is not None for v in views):
+            all_views = np.concatenate([v for v in views if v is not None]).reshape(-1, N_VIEWS)
+        yield ScoreBatch(ids, ps, spreads if tta else None, failed, done, total, all_views)

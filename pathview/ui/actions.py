@@ -27,6 +27,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("open_folder", "&Open folder…", "&File", "open_folder_dialog", ("Ctrl+O",)),
     ActionSpec("open_demo", "Open &demo patches", "&File", "open_demo"),
     ActionSpec("load_labels", "Load &labels CSV…", "&File", "load_labels_dialog", ("Ctrl+L",)),
+    ActionSpec(
+        "import_reviews",
+        "&Import reviews…",
+        "&File",
+        "import_reviews_dialog",
+        ("Ctrl+I",),
+        tip="Merge a colleague's review store (.sqlite) or review log (.csv) into this folder's",
+    ),
     ActionSpec("quit", "&Quit", "&File", "close", ("Ctrl+Q",), separator_before=True),
     # Review
     ActionSpec("agree", "&Agree with the model", "&Review", "agree", ("A",)),
@@ -51,6 +59,16 @@ ACTIONS: tuple[ActionSpec, ...] = (
     # View
     ActionSpec("toggle_box", "Centre 32×32 &box", "&View", "set_box_visible", ("B",), True, True),
     ActionSpec("toggle_heatmap", "&Heat map", "&View", "set_heatmap_visible", ("H",), True, True),
+    ActionSpec(
+        "toggle_metrics",
+        "&Metrics panel",
+        "&View",
+        "set_metrics_visible",
+        ("M",),
+        True,
+        True,
+        tip="ROC, confusion matrix, calibration, reviewer agreement and adjudication",
+    ),
     ActionSpec("apply_order", "Re-apply sort and &filter", "&View", "apply_order", ("F5",)),
     # Model
     ActionSpec("score", "&Score folder", "&Model", "score", ("Ctrl+R",)),

@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKe
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDockWidget,
     QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
@@ -33,10 +34,13 @@ from PySide6.QtWidgets import (
 )
 
 from pathview.core import Verdict
-from pathview.pipeline.triage import FilterSpec, ReviewCounts, ReviewFilter, SortKey
+from pathview.pipeline.evaluation import EvaluationReport
+from pathview.pipeline.triage import NEEDS_TTA, FilterSpec, ReviewCounts, ReviewFilter, SortKey
+from pathview.store import ImportResult
 from pathview.ui.actions import ACTIONS, MENUS, ActionSpec
 from pathview.ui.delegate import TILE, PatchDelegate
 from pathview.ui.histogram import HistogramPanel
+from pathview.ui.metrics_panel import MetricsPanel
 from pathview.ui.patch_view import PatchView
 from pathview.ui.review_panel import ReviewPanel
 from pathview.ui.session import TriageSession
@@ -45,6 +49,7 @@ from pathview.workers import ModelInfo
 
 DEMO_FOLDER = Path(__file__).resolve().parents[2] / "resources" / "demo"
 HISTOGRAM_THROTTLE_MS = 500
+METRICS_DOCK_WIDTH = 560
 PROGRESS_INTERVAL_S = 0.25
 
 AskReviewer = Callable[[QWidget, str], str | None]
@@ -109,6 +114,12 @@ class MainWindow(QMainWindow):
         self.sort_combo = QComboBox()
         for key in SortKey:
             self.sort_combo.addItem(key.value, key)
+            if key in NEEDS_TTA:
+                self.sort_combo.setItemData(
+                    self.sort_combo.count() - 1,
+                    "Needs per-view scores: Model ▸ Score with TTA",
+                    Qt.ItemDataRole.ToolTipRole,
+                )
         self.review_filter = QComboBox()
         for f in ReviewFilter:
             self.review_filter.addItem(f.value, f)
@@ -191,6 +202,13 @@ class MainWindow(QMainWindow):
         self.main_split.setStretchFactor(1, 1)
         self.setCentralWidget(self.main_split)
 
+        # Metrics: a dock (View ▸ Metrics panel), placed and shown as the user left it.
+        self.metrics_panel = MetricsPanel()
+        self.metrics_dock = QDockWidget("Metrics", self)
+        self.metrics_dock.setObjectName("metrics_dock")  # saveState/restoreState key
+        self.metrics_dock.setWidget(self.metrics_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.metrics_dock)
+
         # Status bar: counts, model, progress with cancel.
         self.counts_label = QLabel("no folder")
         self.model_label = QLabel(s.model_status)
@@ -262,6 +280,7 @@ class MainWindow(QMainWindow):
         s.labels_loaded.connect(lambda text: self.statusBar().showMessage(text, 8000))
         s.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         s.table_changed.connect(self._schedule_histogram)
+        s.evaluation_ready.connect(self._on_evaluation_ready)
         s.order_changed.connect(lambda: self.histogram.set_table(s.table))
         self.grid.selectionModel().currentChanged.connect(self._on_grid_current)
         s.model.modelReset.connect(self._rebind_selection)
@@ -285,6 +304,14 @@ class MainWindow(QMainWindow):
         rp.opacity_changed.connect(self._on_opacity)
         rp.method_changed.connect(lambda text: s.set_explain_method(self._method_key(text)))
         rp.layer_changed.connect(s.set_explain_layer)
+        mp = self.metrics_panel
+        mp.set_recorder(self._adjudicate)
+        mp.threshold_changed.connect(s.set_threshold)
+        mp.source_changed.connect(s.set_evaluation_source)
+        mp.patch_activated.connect(self.select_listed_patch)
+        dock = self.metrics_dock
+        dock.visibilityChanged.connect(s.set_evaluation_enabled)
+        dock.toggleViewAction().toggled.connect(self.action_map["toggle_metrics"].setChecked)
 
     def _restore_preferences(self) -> None:
         p = self.prefs
@@ -309,6 +336,12 @@ class MainWindow(QMainWindow):
                 splitter.setSizes([760, 740])
             elif key == "right_split":
                 splitter.setSizes([560, 360])
+        state = p.layout("window_state")  # docks: where, how big, shown or not
+        if state is not None:
+            self.restoreState(state)
+        else:  # wide enough for the summary table's eight columns
+            self.resizeDocks([self.metrics_dock], [METRICS_DOCK_WIDTH], Qt.Orientation.Horizontal)
+        self.action_map["toggle_metrics"].setChecked(not self.metrics_dock.isHidden())
         self._rebuild_recent_menu()
 
     def _splitters(self) -> dict[str, QSplitter]:
@@ -389,6 +422,9 @@ class MainWindow(QMainWindow):
         if not self._histogram_timer.isActive():
             self._histogram_timer.start()
 
+    def _on_evaluation_ready(self, report: EvaluationReport | None) -> None:
+        self.metrics_panel.show_report(report)
+
     def _on_counts(self, counts: ReviewCounts) -> None:
         self.counts_label.setText(counts.summary())
 
@@ -468,6 +504,39 @@ class MainWindow(QMainWindow):
         if path:
             self.session.load_labels(Path(path))
 
+    def import_reviews_dialog(self) -> None:
+        start = str(self.session.folder or Path.home())
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Import a colleague's reviews",
+            start,
+            "Review stores and logs (*.sqlite *.db *.csv);;All files (*)",
+        )
+        if path:
+            self.import_reviews(Path(path))
+
+    def import_reviews(self, source: Path) -> ImportResult | None:
+        """Merge a colleague's review store or log (as ``pathview import``); a failure is shown
+        and changes nothing (the import is one transaction)."""
+        try:
+            return self.session.import_reviews(source)
+        except Exception as exc:  # shown, never a crash: nothing was imported
+            self.show_warning("Import reviews", f"Nothing imported from {source}: {exc}")
+            return None
+
+    def _adjudicate(self, patch_id: str, label: int | None) -> bool:
+        return self.ensure_reviewer() and self.session.adjudicate(patch_id, label)
+
+    def select_listed_patch(self, patch_id: str) -> None:
+        """Select a patch chosen in the metrics panel's lists in the grid."""
+        if self.session.select_patch(patch_id):
+            return
+        if self.session.table.row_of(patch_id) is None:
+            text = f"{patch_id} is not in this folder"
+        else:
+            text = f"{patch_id} is hidden by the current filter (Show: all shows it)"
+        self.statusBar().showMessage(text, 8000)
+
     def ensure_reviewer(self) -> bool:
         if self.session.reviewer:
             return True
@@ -514,6 +583,9 @@ class MainWindow(QMainWindow):
     def set_box_visible(self, on: bool) -> None:
         self.patch_view.set_box_visible(on)
         self.prefs.set_flag("show_box", on)
+
+    def set_metrics_visible(self, on: bool) -> None:
+        self.metrics_dock.setVisible(on)
 
     def set_heatmap_visible(self, on: bool) -> None:
         self.patch_view.set_heatmap_visible(on)
@@ -594,6 +666,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.prefs.set_layout("geometry", self.saveGeometry())
+        self.prefs.set_layout("window_state", self.saveState())
         for key, splitter in self._splitters().items():
             self.prefs.set_layout(key, splitter.saveState())
         self.prefs.sync()

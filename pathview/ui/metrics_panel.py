@@ -5,14 +5,14 @@ A thin skin over :mod:`pathview.pipeline.evaluation`: every number comes from an
 Shows the ROC curve with AUC, the confusion matrix at an adjustable threshold (sensitivity,
 specificity, accuracy), the reliability diagram with ECE, the disagreement rate per P(tumour)
 bin, against ground truth, reviews or both; reviewer agreement; the adjudication queue (with
-final-verdict buttons when a store is given) and the patches unstable under flips/rotations.
-Activating a listed patch emits ``patch_activated(id)``.
+final-verdict buttons when a store or a recorder is given) and the patches unstable under
+flips/rotations. Choosing a listed patch (click, keys or Enter) emits ``patch_activated(id)``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -60,7 +60,21 @@ SUMMARY_COLUMNS = (
     "accuracy",
     "ECE",
 )
+#: Their headers, short so that the table fits a narrow dock (the full name is the tooltip).
+_SUMMARY_HEADERS = {
+    "patches": "n",
+    "sensitivity": "sens.",
+    "specificity": "spec.",
+    "accuracy": "acc.",
+}
 _ID_ROLE = Qt.ItemDataRole.UserRole
+#: Records a final verdict: (patch id, label 1/0/None) -> whether it was recorded.
+AdjudicationRecorder = Callable[[str, int | None], bool]
+#: What the unstable list says when there are no per-view scores to measure stability with.
+NO_TTA_TEXT = (
+    "Score with TTA (Model ▸ Score with TTA, Ctrl+T) to list the patches whose call changes "
+    "under the 8 flips/rotations."
+)
 
 
 def fmt(x: float, digits: int = 4) -> str:
@@ -111,7 +125,8 @@ class MetricsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._report: EvaluationReport | None = None
-        self._store: ReviewStore | None = None
+        self._chosen_source: str | None = None  # the reference the user picked, if any
+        self._recorder: AdjudicationRecorder | None = None
         self._adjudicator = ""
         self._p_by_id: dict[str, float] | None = None
         self._operating_points: list[pg.ScatterPlotItem] = []
@@ -132,7 +147,10 @@ class MetricsPanel(QWidget):
         self.threshold_spin.setToolTip("P(tumour) at or above this is called tumour")
 
         self.summary_table = QTableWidget(0, len(SUMMARY_COLUMNS))
-        self.summary_table.setHorizontalHeaderLabels(list(SUMMARY_COLUMNS))
+        for col, name in enumerate(SUMMARY_COLUMNS):
+            header = QTableWidgetItem(_SUMMARY_HEADERS.get(name, name))
+            header.setToolTip(name)
+            self.summary_table.setHorizontalHeaderItem(col, header)
         self.confusion_table = QTableWidget(0, 2)
         self.confusion_table.setHorizontalHeaderLabels(["called normal", "called tumour"])
         for table in (self.summary_table, self.confusion_table):
@@ -157,6 +175,7 @@ class MetricsPanel(QWidget):
         self.agreement_label.setWordWrap(True)
         self.queue_list = QListWidget()
         self.unstable_list = QListWidget()
+        self.unstable_list.setWordWrap(True)  # the hint without TTA is a sentence
         self.list_tabs = QTabWidget()
         self.list_tabs.addTab(self.queue_list, "To adjudicate")
         self.list_tabs.addTab(self.unstable_list, "Unstable")
@@ -194,9 +213,10 @@ class MetricsPanel(QWidget):
         self.threshold_slider.valueChanged.connect(self._slider_moved)
         self.threshold_spin.valueChanged.connect(self._spin_changed)
         self.source_combo.currentTextChanged.connect(self._source_chosen)
-        self.queue_list.itemActivated.connect(self._item_activated)
-        self.unstable_list.itemActivated.connect(self._item_activated)
-        self.queue_list.currentItemChanged.connect(lambda *_: self._update_buttons())
+        for patch_list in (self.queue_list, self.unstable_list):
+            patch_list.itemActivated.connect(self._item_activated)
+            patch_list.itemClicked.connect(self._item_activated)
+            patch_list.currentItemChanged.connect(self._current_item_changed)
 
     # ------------------------------------------------------------------ feeding it
 
@@ -211,6 +231,17 @@ class MetricsPanel(QWidget):
         self._p_by_id = None
         self._sync_controls()
         self._redraw()
+
+    def show_report(self, report: EvaluationReport | None) -> None:
+        """Show a fresher ``report`` of the same view, keeping the threshold and reference the
+        user chose meanwhile (a report computed in the background may predate them)."""
+        if report is not None:
+            wanted = self._chosen_source
+            if wanted is not None and wanted != report.source and wanted in report.sources:
+                report = report.with_source(wanted)
+            if report.threshold != self.threshold():
+                report = report.at_threshold(self.threshold())
+        self.set_report(report)
 
     def set_data(
         self,
@@ -251,8 +282,33 @@ class MetricsPanel(QWidget):
 
     def set_store(self, store: ReviewStore | None, adjudicator: str = "") -> None:
         """Enable the final-verdict buttons, recording into ``store`` as ``adjudicator``."""
-        self._store = store
-        self._adjudicator = adjudicator.strip()
+        name = adjudicator.strip()
+
+        def record(patch_id: str, label: int | None) -> bool:
+            assert store is not None
+            report = self._report
+            if self._p_by_id is None and report is not None:
+                self._p_by_id = dict(zip(report.ids, report.probs.tolist(), strict=True))
+            p = (self._p_by_id or {}).get(patch_id)
+            record_adjudication(
+                store,
+                patch_id,
+                label,
+                name,
+                p_tumour=None if p is None else min(1.0, max(0.0, float(p))),
+                model_id=report.model_id if report is not None else "",
+            )
+            return True
+
+        self.set_recorder(record if store is not None and name else None)
+
+    def set_recorder(self, recorder: AdjudicationRecorder | None) -> None:
+        """Enable the final-verdict buttons; ``recorder`` records one (None disables them).
+
+        The window passes its session's ``adjudicate``, which records in the adjudicator role
+        as the current reviewer.
+        """
+        self._recorder = recorder
         self._update_buttons()
 
     def threshold(self) -> float:
@@ -289,45 +345,43 @@ class MetricsPanel(QWidget):
         self.threshold_changed.emit(self.threshold())
 
     def _source_chosen(self, source: str) -> None:
-        if not source or self._report is None or source == self._report.source:
+        if not source:
+            return
+        self._chosen_source = source
+        if self._report is None or source == self._report.source:
             return
         self._report = self._report.with_source(source)
         self._redraw()
         self.source_changed.emit(source)
 
-    def _item_activated(self, item: QListWidgetItem) -> None:
-        self.patch_activated.emit(str(item.data(_ID_ROLE)))
+    def _item_activated(self, item: QListWidgetItem | None) -> None:
+        patch_id = None if item is None else item.data(_ID_ROLE)
+        if patch_id:
+            self.patch_activated.emit(str(patch_id))
+
+    def _current_item_changed(
+        self, current: QListWidgetItem | None, _previous: QListWidgetItem | None
+    ) -> None:
+        self._update_buttons()
+        self._item_activated(current)
 
     def _update_buttons(self) -> None:
-        enabled = (
-            self._store is not None
-            and bool(self._adjudicator)
-            and self.queue_list.currentItem() is not None
-        )
+        enabled = self._recorder is not None and self.queue_list.currentItem() is not None
         for button in self.final_buttons.values():
             button.setEnabled(enabled)
 
     def adjudicate_selected(self, label: int | None) -> None:
         """Record ``label`` as the final verdict on the selected queue patch (adjudicator role).
 
-        One committed SQLite insert, as a review is; the patch leaves the queue.
+        One committed SQLite insert, as a review is; the patch leaves the queue (and the next
+        one in the queue is selected).
         """
         item = self.queue_list.currentItem()
-        if item is None or self._store is None or not self._adjudicator:
+        if item is None or self._recorder is None:
             return
         patch_id = str(item.data(_ID_ROLE))
-        report = self._report
-        if self._p_by_id is None and report is not None:
-            self._p_by_id = dict(zip(report.ids, report.probs.tolist(), strict=True))
-        p = (self._p_by_id or {}).get(patch_id)
-        record_adjudication(
-            self._store,
-            patch_id,
-            label,
-            self._adjudicator,
-            p_tumour=None if p is None else min(1.0, max(0.0, float(p))),
-            model_id=report.model_id if report is not None else "",
-        )
+        if not self._recorder(patch_id, label):
+            return
         self.queue_list.takeItem(self.queue_list.row(item))
         self.list_tabs.setTabText(0, f"To adjudicate ({self.queue_list.count()})")
         self._update_buttons()
@@ -361,12 +415,12 @@ class MetricsPanel(QWidget):
         self._draw_curves()
         self._draw_threshold_parts()
         self._draw_reviewers()
-        self.unstable_list.clear()
         unstable = report.unstable if report is not None else None
-        for pid in unstable or ():
-            item = QListWidgetItem(pid)
-            item.setData(_ID_ROLE, pid)
-            self.unstable_list.addItem(item)
+        _fill_ids(self.unstable_list, unstable or ())
+        if unstable is None and report is not None and report.ids:
+            hint = QListWidgetItem(NO_TTA_TEXT)
+            hint.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.unstable_list.addItem(hint)
         self.list_tabs.setTabText(
             1, "Unstable" if unstable is None else f"Unstable ({len(unstable)})"
         )
@@ -380,7 +434,11 @@ class MetricsPanel(QWidget):
         text = f"{len(report.ids)} patches of {report.data_name or 'this folder'}; {model}"
         if report.tta:
             text += " (8-view TTA)"
-        if not report.evaluations:
+        if not report.ids:
+            text = f"No scores yet for {report.data_name or 'this folder'}."
+            if report.truth or report.reviews:
+                text += " Model metrics appear once the model has scored the patches."
+        elif not report.evaluations:
             text += ". No ground truth or reviews to compare with."
         elif report.notes:
             text += ". " + "; ".join(report.notes) + "."
@@ -488,7 +546,6 @@ class MetricsPanel(QWidget):
 
     def _draw_reviewers(self) -> None:
         summary = self._report.reviewers if self._report is not None else None
-        self.queue_list.clear()
         if summary is None or not summary.reviewers:
             self.agreement_label.setText("No reviewers yet.")
         elif summary.agreement is None:
@@ -501,9 +558,24 @@ class MetricsPanel(QWidget):
             lines += [agreement_text(a) for a in summary.pairwise]
             lines.append(f"{summary.adjudicated} patches have a final verdict.")
             self.agreement_label.setText("\n".join(lines))
-        for pid in summary.queue if summary is not None else ():
-            item = QListWidgetItem(pid)
-            item.setData(_ID_ROLE, pid)
-            self.queue_list.addItem(item)
+        _fill_ids(self.queue_list, summary.queue if summary is not None else ())
         self.list_tabs.setTabText(0, f"To adjudicate ({self.queue_list.count()})")
         self._update_buttons()
+
+
+def _fill_ids(patch_list: QListWidget, ids: Sequence[str]) -> None:
+    """Replace the list's patch ids, keeping the current one (if still listed) current without
+    announcing it: a refresh is not the user choosing a patch."""
+    current = patch_list.currentItem()
+    keep = None if current is None else current.data(_ID_ROLE)
+    patch_list.blockSignals(True)
+    try:
+        patch_list.clear()
+        for pid in ids:
+            item = QListWidgetItem(pid)
+            item.setData(_ID_ROLE, pid)
+            patch_list.addItem(item)
+            if pid == keep:
+                patch_list.setCurrentItem(item)
+    finally:
+        patch_list.blockSignals(False)

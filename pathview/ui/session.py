@@ -13,12 +13,20 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from pathview.core import IMAGE_EXTENSIONS, PatchRef, Verdict
 from pathview.io import LabelsError, find_labels_csv, read_labels
+from pathview.pipeline.evaluation import (
+    SOURCES,
+    EvaluationReport,
+    EvaluationRequest,
+    record_adjudication,
+)
 from pathview.pipeline.scoring import write_scores_csv
 from pathview.pipeline.triage import (
+    NEEDS_TTA,
     DwellClock,
     FileStatus,
     FilterSpec,
@@ -33,18 +41,34 @@ from pathview.pipeline.triage import (
     ordered_rows,
     review_counts,
 )
-from pathview.store import ReviewInput, ReviewStore, StoreError, open_store_for_folder
+from pathview.store import (
+    ImportResult,
+    ReviewInput,
+    ReviewStore,
+    StoreError,
+    import_reviews,
+    open_store_for_folder,
+)
 from pathview.store import write_labels_csv as store_write_labels_csv
 from pathview.store import write_log_csv as store_write_log_csv
 from pathview.ui.models import PatchListModel, ThumbnailCache, image_from_pixels
 from pathview.ui.review_panel import PatchFacts
-from pathview.workers import FolderLister, ModelInfo, ModelWorker, ThumbnailLoader
+from pathview.workers import EvaluationWorker, FolderLister, ModelInfo, ModelWorker, ThumbnailLoader
+from pathview.workers.evaluation import Evaluator
 from pathview.workers.model_jobs import Explainer, ModelLoader
 
 THUMBNAIL_CACHE = 1024  # 96x96 RGB QImages: ~28 MB at most
 INFO_CACHE = 64  # decoded patches kept for the patch view and Grad-CAM
 EXPLAIN_DEBOUNCE_MS = 150
 REPAINT_MS = 100
+# Metrics follow changes at most this often (scores stream in; reviews come in bursts).
+EVALUATION_DELAY_MS = 300
+EVALUATION_DELAY_SCORING_MS = 1000
+REORDER_DEBOUNCE_MS = 200
+NEEDS_TTA_TEXT = (
+    "Sorting by stability under flips/rotations needs per-view scores: "
+    "Model ▸ Score with TTA (Ctrl+T)."
+)
 
 _VERDICT_TEXT = {
     ReviewCode.UNREVIEWED: "unreviewed",
@@ -73,6 +97,8 @@ class TriageSession(QObject):
     labels_loaded = Signal(str)  # message
     message = Signal(str)  # transient status-bar text
     table_changed = Signal()  # scores / reviews / truth changed (histogram)
+    evaluation_ready = Signal(object)  # EvaluationReport (None: no folder)
+    reviews_imported = Signal(object)  # ImportResult
 
     def __init__(
         self,
@@ -80,6 +106,7 @@ class TriageSession(QObject):
         model_loader: ModelLoader | None = None,
         explainer: Explainer | None = None,
         now: Callable[[], float] = time.monotonic,
+        evaluator: Evaluator | None = None,
     ) -> None:
         super().__init__(parent)
         self.table = PatchTable()
@@ -88,6 +115,7 @@ class TriageSession(QObject):
         self.lister = FolderLister(self)
         self.loader = ThumbnailLoader(self)
         self.model_worker = ModelWorker(self, model_loader, explainer)
+        self.evaluation_worker = EvaluationWorker(self, evaluator)
         self.thumbnails.request = self.loader.request
         self._infos: LruCache[str, PatchInfo] = LruCache(INFO_CACHE)
         self.clock = DwellClock(now)
@@ -109,6 +137,12 @@ class TriageSession(QObject):
         self.tta_scored = False
         self.auto_score_tta = False  # scoring started by opening a folder uses TTA
         self._model_status = "Loading model…"
+        # Evaluation (the metrics panel): only computed while someone looks at it.
+        self.threshold = 0.5  # P(tumour) >= threshold is called tumour (metrics, stability)
+        self.evaluation_source = "both"
+        self.evaluation_enabled = False
+        self.evaluation_report: EvaluationReport | None = None
+        self._evaluation_dirty = True
 
         # Results arrive in bursts (score batches, thumbnails); the grid repaints at most every
         # REPAINT_MS instead of once per result.
@@ -122,6 +156,17 @@ class TriageSession(QObject):
         self._explain_timer.setSingleShot(True)
         self._explain_timer.setInterval(EXPLAIN_DEBOUNCE_MS)
         self._explain_timer.timeout.connect(self._request_explanation)
+
+        self._evaluation_timer = QTimer(self)
+        self._evaluation_timer.setSingleShot(True)
+        self._evaluation_timer.timeout.connect(self._request_evaluation)
+        self._reorder_timer = QTimer(self)
+        self._reorder_timer.setSingleShot(True)
+        self._reorder_timer.setInterval(REORDER_DEBOUNCE_MS)
+        self._reorder_timer.timeout.connect(self.apply_order)
+        self.table_changed.connect(self._schedule_evaluation)
+        self.evaluation_worker.report_ready.connect(self._on_evaluation_ready)
+        self.evaluation_worker.report_failed.connect(self._on_evaluation_failed)
 
         self.lister.listing_progressed.connect(self._on_listed)
         self.lister.listing_finished.connect(self._on_listing_finished)
@@ -196,7 +241,10 @@ class TriageSession(QObject):
         self.lister.cancel()
         self.model_worker.cancel_scoring()
         self.model_worker.forget_explanation()
+        self.evaluation_worker.cancel()
+        self.evaluation_report = None
         self._explain_timer.stop()
+        self._reorder_timer.stop()
         self.loader.set_folder(None)
         if self.store is not None:
             self.store.close()
@@ -261,6 +309,8 @@ class TriageSession(QObject):
     # ------------------------------------------------------------------ order
     def set_sort(self, key: SortKey) -> None:
         self.sort_key = key
+        if key in NEEDS_TTA and not self.table.has_views:
+            self.message.emit(NEEDS_TTA_TEXT)
         self.apply_order()
 
     def set_filter(self, spec: FilterSpec) -> None:
@@ -269,8 +319,11 @@ class TriageSession(QObject):
 
     def apply_order(self) -> None:
         """Re-sort and re-filter the grid, keeping the current patch selected if shown."""
+        self._reorder_timer.stop()
         current_row = self.current_row
-        self.model.set_rows(ordered_rows(self.table, self.sort_key, self.filter_spec))
+        self.model.set_rows(
+            ordered_rows(self.table, self.sort_key, self.filter_spec, self.threshold)
+        )
         self.order_changed.emit()
         pos = None if current_row is None else self.model.position_of(current_row)
         self.position = -2  # force re-emission after the reset
@@ -479,7 +532,7 @@ class TriageSession(QObject):
         self.lister.cancel()
 
     def _on_scores(self, _request: int, batch: ScoreBatch) -> None:
-        rows = self.table.set_scores(batch.ids, batch.p, batch.spread)
+        rows = self.table.set_scores(batch.ids, batch.p, batch.spread, batch.views)
         for pid, reason in batch.failed.items():
             row = self.table.row_of(pid)
             if row is not None:
@@ -502,6 +555,8 @@ class TriageSession(QObject):
 
     def _on_scoring_finished(self, _request: int, outcome: str) -> None:
         self._flush_dirty_rows()
+        if self._evaluation_timer.isActive():  # the final scores need not wait a second
+            self._evaluation_timer.start(EVALUATION_DELAY_MS)
         self.scoring_finished.emit(outcome)
         if outcome == "done" and self.sort_key is not SortKey.NAME:
             self.apply_order()
@@ -573,6 +628,148 @@ class TriageSession(QObject):
         self.message.emit(f"Undid the verdict on {patch_id}")
         return patch_id
 
+    def _reload_reviews(self) -> None:
+        """Re-read every patch's review state from the store (after an import)."""
+        if self.store is None:
+            return
+        states = self.store.current_states()
+        changed = self.table.set_reviews({pid: s.verdict for pid, s in states.items()})
+        self.model.rows_changed(changed)
+        self.counts_changed.emit(review_counts(self.table))
+        self.table_changed.emit()
+        self.current_updated.emit()
+
+    def import_reviews(self, source: Path) -> ImportResult:
+        """Merge a colleague's review store (.sqlite) or review log (.csv) into this folder's
+        store, as ``pathview import`` does (idempotent, all or nothing).
+
+        Raises StoreError (or OSError) with the reason; the store is then unchanged.
+        """
+        if self.store is None:
+            raise StoreError("open a folder first: its review store receives the reviews")
+        result = import_reviews(self.store, source)
+        self._reload_reviews()
+        self.reviews_imported.emit(result)
+        self.message.emit(
+            f"Imported {result.added:,} new review events from {Path(source).name} "
+            f"({result.read:,} read)"
+        )
+        return result
+
+    def adjudicate(self, patch_id: str, label: int | None) -> bool:
+        """Record a final verdict (1 tumour, 0 normal, None unsure) on ``patch_id`` as the
+        current reviewer in the adjudicator role; exports and retraining honour it."""
+        if self.store is None:
+            self.message.emit("No review store is open: the final verdict was not saved.")
+            return False
+        if not self.reviewer:
+            self.message.emit("Set a reviewer name first (Review ▸ Change reviewer).")
+            return False
+        row = self.table.row_of(patch_id)
+        p = None if row is None or math.isnan(self.table.p[row]) else self.table.p[row]
+        model = self.model_worker.info
+        try:
+            event = record_adjudication(
+                self.store,
+                patch_id,
+                label,
+                self.reviewer,
+                p_tumour=p,
+                model_id=model.model_id if (model is not None and p is not None) else "",
+            )
+        except (ValueError, StoreError) as exc:
+            self.message.emit(f"Final verdict not recorded: {exc}")
+            return False
+        if row is not None:
+            self.table.set_review(patch_id, event.verdict)
+            self.model.rows_changed([row])
+        verdict = "" if event.verdict is None else event.verdict.value
+        self.review_recorded.emit(patch_id, verdict)
+        self.counts_changed.emit(review_counts(self.table))
+        self.table_changed.emit()
+        self.current_updated.emit()
+        return True
+
+    # ------------------------------------------------------------------ evaluation
+    def set_evaluation_enabled(self, enabled: bool) -> None:
+        """Compute reports only while the metrics panel is shown."""
+        self.evaluation_enabled = enabled
+        if enabled and self._evaluation_dirty:
+            self._schedule_evaluation()
+
+    def set_evaluation_source(self, source: str) -> None:
+        if source not in SOURCES:
+            raise ValueError(f"unknown source {source!r}")
+        self.evaluation_source = source
+
+    def set_threshold(self, threshold: float) -> None:
+        """The call threshold of the metrics and of the stability sort key."""
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold {threshold} is outside [0, 1]")
+        if threshold == self.threshold:
+            return
+        self.threshold = threshold
+        if self.sort_key is SortKey.UNSTABLE:
+            self._reorder_timer.start()  # a slider drag re-sorts once, when it rests
+        if self.table.has_views:
+            self._schedule_evaluation()  # the unstable list depends on the threshold
+
+    def evaluation_request(self) -> EvaluationRequest:
+        """A snapshot of the scores, truth, store and per-view scores for a report.
+
+        Copies only (a few ms for 220,000 patches); the worker drops unscored patches.
+        """
+        t = self.table
+        views = t.views() if t.has_views else None
+        model = self.model_worker.info
+        return EvaluationRequest(
+            ids=tuple(t.ids),
+            # float32 as score_folder returns them: the same ties and AUC as `pathview score`.
+            probs=np.asarray(t.p, dtype=np.float32),
+            truth=t.truth_labels,
+            store=self.store,
+            views=None if views is None else views.copy(),
+            source=self.evaluation_source,
+            threshold=self.threshold,
+            data_name=str(self.folder) if self.folder is not None else "",
+            model_id=model.model_id if model is not None else "",
+            model_name=str(model.metadata.get("name", "")) if model is not None else "",
+            tta=self.tta_scored,
+        )
+
+    def refresh_evaluation(self) -> None:
+        """Recompute the report now (the panel asks when it is shown)."""
+        self._evaluation_dirty = True
+        self._evaluation_timer.stop()
+        self._request_evaluation()
+
+    def _schedule_evaluation(self) -> None:
+        # A throttle: at most one snapshot per interval while scores stream in, and the worker
+        # keeps at most one computation waiting.
+        self._evaluation_dirty = True
+        if self.evaluation_enabled and not self._evaluation_timer.isActive():
+            scoring = self.model_worker.scoring
+            self._evaluation_timer.start(
+                EVALUATION_DELAY_SCORING_MS if scoring else EVALUATION_DELAY_MS
+            )
+
+    def _request_evaluation(self) -> None:
+        if not self.evaluation_enabled or not self._evaluation_dirty:
+            return
+        self._evaluation_dirty = False
+        if self.folder is None:
+            self.evaluation_report = None
+            self.evaluation_ready.emit(None)
+            return
+        self.evaluation_worker.request(self.evaluation_request())
+
+    def _on_evaluation_ready(self, _request: int, report: EvaluationReport) -> None:
+        self.evaluation_report = report
+        self.evaluation_ready.emit(report)
+
+    def _on_evaluation_failed(self, _request: int, reason: str) -> None:
+        self.message.emit(f"Metrics not updated: {reason}")
+
     # ------------------------------------------------------------------ export
     def export_labels(self, out: Path) -> int:
         if self.store is None:
@@ -601,9 +798,12 @@ class TriageSession(QObject):
     def shutdown(self) -> None:
         """Stop every worker thread and close the store (the window calls it on close)."""
         self._explain_timer.stop()
+        self._evaluation_timer.stop()
+        self._reorder_timer.stop()
         self.lister.shutdown()
         self.loader.shutdown()
         self.model_worker.shutdown()
+        self.evaluation_worker.shutdown()  # before the store it may be reading closes
         if self.store is not None:
             self.store.close()
             self.store = None

@@ -3,7 +3,9 @@
 Grad-CAM hooks mutate the network, so two model jobs must never run at once. Scoring is
 cut into batches: the thread's event loop runs one batch, then whatever else was asked
 meanwhile (a Grad-CAM for the newly selected patch), then the next batch. Every request
-carries an id; the GUI-side controller drops results of requests it no longer wants.
+carries an id; the GUI-side controller drops results of requests it no longer wants. With
+TTA each batch also carries every flip/rotation's P(tumour) (``ScoreBatch.views``), which
+the session keeps for the stability sort key and the metrics panel.
 """
 
 from __future__ import annotations
@@ -191,7 +193,8 @@ class ModelWorker(QObject):
 
     model_loaded = Signal(object)  # ModelInfo
     model_failed = Signal(str)  # reason
-    scores_ready = Signal(int, object)  # request id, ScoreBatch
+    # request id, ScoreBatch; with TTA it carries each view's P(tumour) (ScoreBatch.views)
+    scores_ready = Signal(int, object)
     scoring_progressed = Signal(int, int, int)  # request id, done, total
     scoring_finished = Signal(int, str)  # request id, "done" | "cancelled" | error
     explanation_ready = Signal(int, str, object)  # request id, patch id, explanation
