@@ -138,6 +138,7 @@ def test_cli_writes_csv_and_prints_auc(
     assert {r[0] for r in rows[1:]} >= {"odd", "tumour"}
     assert all(0.0 <= float(r[1]) <= 1.0 for r in rows[1:])
     assert "AUC" in captured.out and "accuracy" in captured.out and "12 labelled" in captured.out
+    assert "ECE" in captured.out
     assert "scoring [" not in captured.err  # no progress bar when stderr is not a terminal
 
 

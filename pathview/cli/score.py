@@ -33,7 +33,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     parser.add_argument("folder", type=Path, help="folder of patch files (.tif, .png, .jpg, ...)")
     parser.add_argument("--out", type=Path, required=True, help="CSV to write (id,label)")
-    parser.add_argument("--labels", type=Path, help="ground truth id,label: print AUC, accuracy")
+    parser.add_argument(
+        "--labels", type=Path, help="ground truth id,label: print AUC, accuracy, ECE"
+    )
     parser.add_argument("--tta", action="store_true", help="average the 8 flips/rotations")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     parser.add_argument("--model", type=Path, help="model directory (default: bundled model)")
@@ -79,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``pathview score``; returns the exit status (see the module docstring)."""
     from pathview.io import FolderError, LabelsError, read_labels
     from pathview.model import ModelLoadError, load_model
-    from pathview.model.metrics import accuracy, roc_auc
+    from pathview.model.metrics import accuracy, expected_calibration_error, roc_auc
     from pathview.pipeline.scoring import score_folder, write_scores_csv
 
     if args.batch_size < 1:
@@ -135,8 +137,10 @@ def run(args: argparse.Namespace) -> int:
             p = result.p[known]
             auc = roc_auc(p, y)
             acc = accuracy(p, y)
+            ece = expected_calibration_error(p, y)
             print(
-                f"AUC {auc:.4f}  accuracy {acc:.4f}  on {len(known)} labelled patches "
+                f"AUC {auc:.4f}  accuracy {acc:.4f}  ECE {ece:.4f}  on {len(known)} labelled "
+                "patches "
                 f"({int(y.sum())} tumour); {result.scored - len(known)} scored patches "
                 "have no label"
             )

@@ -1,0 +1,31 @@
+"""The model card is rendered from the model's metadata, numbers included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pathview.model import default_model_dir, read_metadata
+from training.model_card import CARD_NAME, main, render_card
+
+
+def test_card_carries_the_recorded_numbers() -> None:
+    meta = read_metadata(default_model_dir())
+    card = render_card(meta, {"command": "bench", "figures": {"model only": 2345.6}})
+    assert meta["weights"]["sha256"] in card
+    external = meta["validation"]["external"]
+    for view in ("plain", "tta"):
+        assert f"{external[view]['auc']:.4f}" in card
+        assert f"{external[view]['ece']:.4f}" in card
+    assert "| model only | 2,346 |" in card
+    assert f"T = {meta['temperature']:.4f}" in card
+
+
+def test_card_is_written_beside_the_weights(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    for f in default_model_dir().iterdir():
+        if f.name != CARD_NAME:
+            (model / f.name).write_bytes(f.read_bytes())
+    assert main([str(model)]) == 0
+    text = (model / CARD_NAME).read_text()
+    assert text.startswith(f"# Model card: {read_metadata(model)['name']}")

@@ -1,0 +1,176 @@
+"""Write a model directory's MODEL_CARD.md from its metadata (model.json).
+
+    python -m training.model_card MODEL_DIR [--throughput FIGURES.json] [--command "..."]
+
+Every number in the card is read from ``model.json`` (written by ``training.train`` and
+``training.evaluate``) or from the throughput figures given; none is typed in by hand, so the
+card cannot drift from the weights it describes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pathview.core.files import atomic_text_writer
+from pathview.model.bundle import read_metadata
+
+CARD_NAME = "MODEL_CARD.md"
+
+DATA_NAMES = {
+    "pcam-jpeg": "PCam `pcam-jpeg` (25,127 JPEG q~75 patches exported from the PCam HDF5 files)",
+    "kaggle-tif": "Kaggle `kaggle-tif` (1,500 original lossless `.tif` files, byte-exact)",
+}
+
+
+def _data_name(path: str) -> str:
+    for key, text in DATA_NAMES.items():
+        if key in path:
+            return text
+    return f"`{Path(path).parent.name}/{Path(path).name}`"
+
+
+def _row(label: str, m: dict[str, Any]) -> str:
+    return f"| {label} | {m['n']} | {m['auc']:.4f} | {m['accuracy']:.4f} | {m['ece']:.4f} |"
+
+
+def _metrics_table(validation: dict[str, Any]) -> list[str]:
+    lines = [
+        "| data | n | ROC AUC | accuracy (P >= 0.5) | ECE (15 bins) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for key, block in validation.items():
+        data = block.get("data")
+        name = _data_name(str(data.get("images", ""))) if isinstance(data, dict) else str(data)
+        if key == "heldout":
+            name = "held-out training-source patches (JPEG; checkpoint choice + temperature)"
+        for view in ("plain", "tta"):
+            if view in block:
+                label = f"{name}, {'8-view TTA' if view == 'tta' else 'single view'}"
+                lines.append(_row(label, block[view]))
+    return lines
+
+
+def render_card(meta: dict[str, Any], throughput: dict[str, Any] | None = None) -> str:
+    """The card's Markdown text for a model's metadata."""
+    arch = meta["architecture"]
+    train = meta.get("training", {})
+    cal = meta.get("calibration", {})
+    args = train.get("arguments", {})
+    side = meta["cam_layers"]["candidates"][meta["cam_layers"]["default"]]
+    lines = [
+        f"# Model card: {meta['name']}",
+        "",
+        f"Model id (weights SHA-256): `{meta['weights']['sha256']}`  ",
+        f"Created: {meta['created']}; weights {meta['weights']['bytes'] / 1e6:.2f} MB.",
+        "",
+        "## What it does",
+        "",
+        "Binary classifier for 96x96 RGB H&E lymph-node patches at PCam magnification "
+        "(10x, about 0.97 um/pixel): P(tumour), where tumour means at least one tumour pixel in "
+        "the central 32x32 region (the PatchCamelyon label). It is a triage aid for a "
+        "pathologist reviewing patches, not a diagnostic device: every call is meant to be "
+        "looked at, and the review log records what the reviewer decided.",
+        "",
+        "## Architecture and input",
+        "",
+        f"- `{arch['name']}`: a small ResNet; stem {arch['stem']} (channels, stride), residual "
+        f"stages {arch['stages']} (channels, blocks, stride), dropout {arch['dropout']}, "
+        f"{arch['parameters']:,} parameters; one output logit (the tumour logit).",
+        f"- Input {meta['input_size']}x{meta['input_size']} RGB; {meta['normalisation']['note']}, "
+        f"mean {meta['normalisation']['mean']}, std {meta['normalisation']['std']}.",
+        f"- Other sizes (`{meta['resize_policy']}`): {meta['resize_policy_note']}.",
+        f"- Output: {meta['output']}; temperature T = {meta['temperature']:.4f}.",
+        f"- Grad-CAM default layer `{meta['cam_layers']['default']}` ({side}x{side} map); "
+        "candidates "
+        + ", ".join(f"`{k}` ({v}x{v})" for k, v in meta["cam_layers"]["candidates"].items())
+        + ".",
+        "",
+        "## Training",
+        "",
+    ]
+    for d in train.get("data", []):
+        lines.append(
+            f"- Data: {_data_name(str(d['images']))}: {d['n']:,} patches, {d['n_tumour']:,} "
+            "tumour. CC0 (PatchCamelyon, Veeling et al. 2018; CAMELYON16)."
+        )
+    lines += [
+        f"- {train.get('n_train', '?'):,} patches trained on, {train.get('n_heldout', '?'):,} "
+        f"held out ({train.get('heldout', '')}).",
+        f"- {train.get('epochs')} epochs ({train.get('minutes')} min on {train.get('device')}, "
+        f"torch {train.get('torch')}), seed {train.get('seed')}; checkpoint: epoch "
+        f"{train.get('best_epoch')} (best held-out AUC of the weight average).",
+        f"- AdamW (lr {args.get('lr')}, weight decay {args.get('weight_decay')}), batch "
+        f"{args.get('batch_size')}, warm-up then cosine schedule, EMA of the weights "
+        f"({args.get('ema_decay')}).",
+        f"- Augmentation: the 8 flips/rotations, H&E stain jitter (sigma "
+        f"{args.get('stain_sigma')}), brightness/contrast/saturation "
+        f"{args.get('brightness')}/{args.get('contrast')}/{args.get('saturation')}, hue "
+        f"{args.get('hue')} of a turn, JPEG re-encoding probability {args.get('jpeg_prob')}.",
+        f"- Calibration: {cal.get('method')}, fitted on {cal.get('fitted_on')}.",
+        "",
+        "## Measured performance",
+        "",
+        "Kaggle `kaggle-tif` is never trained on and is exactly what users open (lossless "
+        "`.tif`). The numbers below are recorded in `model.json` by the training run and by "
+        "`python -m training.evaluate` through the app's own inference code (temperature "
+        "applied; TTA = mean of the 8 views' probabilities).",
+        "",
+        *_metrics_table(meta.get("validation", {})),
+        "",
+        "Reproduce the `kaggle-tif` row with the command line: "
+        "`pathview score kaggle-tif/images --labels kaggle-tif/labels.csv --out scores.csv "
+        "[--tta]`.",
+        "",
+    ]
+    if throughput:
+        lines += [
+            "## Speed",
+            "",
+            f"Measured with `{throughput.get('command', 'python benchmarks/bench_score.py')}` "
+            f"on {throughput.get('machine', 'this machine')}:",
+            "",
+            "| what | patches/s |",
+            "|---|---:|",
+        ]
+        for key, value in throughput.get("figures", {}).items():
+            lines.append(f"| {key} | {value:,.0f} |")
+        lines.append("")
+    lines += [
+        "## Limits and caveats",
+        "",
+        "- No slide ids are available, so patches of one slide can sit on both sides of the "
+        "train/validation split; the `kaggle-tif` figures may be optimistic for unseen "
+        "slides and hospitals. The held-out PCam `valid` split comes from other slides and "
+        "scores lower.",
+        "- Trained on JPEG (quality ~75) patches and validated on lossless `.tif`; other "
+        "scanners, stains and magnifications are untested.",
+        "- Validation prevalence is 40% tumour, training 50%; calibration is measured, not "
+        "assumed, on each set above.",
+        f"- Grad-CAM shows where the evidence for the predicted class lies at {side}x{side} "
+        "resolution; it is a cue for review, not a segmentation.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    p = argparse.ArgumentParser(prog="python -m training.model_card", description=__doc__)
+    p.add_argument("model_dir", type=Path)
+    p.add_argument("--throughput", type=Path, help="JSON: {command, machine, figures{}}")
+    args = p.parse_args(argv)
+    meta = read_metadata(args.model_dir)
+    throughput = json.loads(args.throughput.read_text()) if args.throughput else None
+    with atomic_text_writer(args.model_dir / CARD_NAME) as fh:
+        fh.write(render_card(meta, throughput))
+    sys.stdout.write(f"wrote {args.model_dir / CARD_NAME}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
