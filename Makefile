@@ -14,7 +14,7 @@ test:
 	bash scripts/bootstrap.sh test
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest
 
-## lint: ruff, formatting, import-layer contracts and mypy on the pure layers
+## lint: ruff, formatting, import-layer contracts and mypy on the package
 lint:
 	bash scripts/bootstrap.sh test
 	$(VENV)/bin/ruff check .

@@ -112,7 +112,9 @@ def fold_batchnorm(net: PatchNet) -> PatchNet:
                 module.bn1, module.bn2 = nn.Identity(), nn.Identity()  # type: ignore[assignment]
                 sc = module.shortcut
                 if isinstance(sc, nn.Sequential):
-                    fuse(sc[0], sc[1])
+                    conv, bn = sc[0], sc[1]
+                    assert isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)
+                    fuse(conv, bn)
                     sc[1] = nn.Identity()
             elif (
                 isinstance(module, nn.Sequential)

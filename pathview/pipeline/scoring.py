@@ -27,8 +27,10 @@ ScoreProgress = Callable[[int, int], None]
 
 
 class _Prediction(Protocol):
-    p: np.ndarray
-    spread: np.ndarray | None
+    @property
+    def p(self) -> np.ndarray: ...
+    @property
+    def spread(self) -> np.ndarray | None: ...
 
 
 class _Predicts(Protocol):
