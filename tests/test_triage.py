@@ -233,16 +233,19 @@ def test_score_batches_carry_the_views_with_tta(tmp_path: Path, data_dir: Path) 
     assert no_views.views is None and no_views.spread is not None  # a classifier without them
 
 
-def test_ordered_rows_is_fast_on_220k_rows() -> None:
-    import time
-
+def test_ordered_rows_on_220k_rows_sorts_by_uncertainty() -> None:
+    """The Kaggle train folder's size: every row is kept and the order is right (the speed is
+    measured by benchmarks/bench_gui_responsiveness.py, not asserted here)."""
     t = PatchTable()
     n = 220_025
     t.extend([PatchRef(f"{i:040x}", f"{i:040x}.tif") for i in range(n)])
     rng = np.random.default_rng(0)
-    t.set_scores(t.ids, rng.random(n).tolist())
+    p = rng.random(n)
+    t.set_scores(t.ids, p.tolist())
     t.name_rank()  # cached once per listing
-    start = time.perf_counter()
-    rows = ordered_rows(t, SortKey.UNCERTAINTY, FilterSpec(review=ReviewFilter.UNREVIEWED))
-    assert len(rows) == n
-    assert time.perf_counter() - start < 1.0
+    rows = np.asarray(
+        ordered_rows(t, SortKey.UNCERTAINTY, FilterSpec(review=ReviewFilter.UNREVIEWED))
+    )
+    assert sorted(rows.tolist()) == list(range(n))
+    distance = np.abs(p[rows] - 0.5)
+    assert np.all(np.diff(distance) >= 0)

@@ -76,13 +76,106 @@ def _read_split_column(labels_csv: Path) -> dict[str, str]:
         }
 
 
-def _fit_to_native(pixels: np.ndarray) -> np.ndarray | None:
+def fit_to_native(pixels: np.ndarray) -> np.ndarray | None:
     """Centre-crop a larger patch to 96 x 96; None for a smaller one (not used for training)."""
     h, w = pixels.shape[:2]
     if h < NATIVE_SIZE or w < NATIVE_SIZE:
         return None
     top, left = (h - NATIVE_SIZE) // 2, (w - NATIVE_SIZE) // 2
     return pixels[top : top + NATIVE_SIZE, left : left + NATIVE_SIZE]
+
+
+def decode_native(paths: Sequence[Path], workers: int = 8) -> list[np.ndarray | None]:
+    """Decode files to 96 x 96 x 3 uint8 (larger ones centre-cropped) on a thread pool; None
+    for an unreadable file or one smaller than 96 x 96."""
+
+    def decode(path: Path) -> np.ndarray | None:
+        decoded = read_patch(path)
+        return None if decoded.pixels is None else fit_to_native(decoded.pixels)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(pool.map(decode, paths, chunksize=256))
+
+
+def _stack(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    if not arrays:
+        return np.zeros((0, NATIVE_SIZE, NATIVE_SIZE, 3), np.uint8)
+    return np.stack([np.ascontiguousarray(a) for a in arrays])
+
+
+def index_folders(folders: Sequence[str | Path], recursive: bool = False) -> dict[str, Path]:
+    """id -> file of every patch in ``folders`` (when two folders hold an id, the first wins)."""
+    index: dict[str, Path] = {}
+    for folder in folders:
+        root = Path(folder)
+        for batch in iter_patches(root, recursive=recursive):
+            for ref in batch:
+                index.setdefault(ref.id, ref.path(root))
+    return index
+
+
+def merge_labels(labels_csvs: Sequence[str | Path]) -> tuple[dict[str, int], list[str]]:
+    """id -> label over several labels CSVs, and the ids dropped because two CSVs disagree."""
+    merged: dict[str, int] = {}
+    conflicts: set[str] = set()
+    for path in labels_csvs:
+        table = read_labels(path)
+        for problem in table.problems[:10]:
+            log.warning("%s: %s", path, problem)
+        for pid, label in table.labels.items():
+            if merged.setdefault(pid, label) != label:
+                conflicts.add(pid)
+    for pid in conflicts:
+        del merged[pid]
+    if conflicts:
+        log.warning("%d ids have different labels in different CSVs: left out", len(conflicts))
+    return merged, sorted(conflicts)
+
+
+def load_labelled(
+    folders: Sequence[str | Path],
+    labels: dict[str, int],
+    workers: int = 8,
+    exclude: frozenset[str] | set[str] = frozenset(),
+    recursive: bool = False,
+) -> PatchSet:
+    """Decode every patch of ``folders`` whose id ``labels`` labels, except ``exclude``.
+
+    Ids are matched across all folders (a Kaggle id is the pixels' SHA-1, so it names the same
+    patch wherever it lies). The set is sorted by id, so the same inputs give the same order.
+    Labelled ids without a file, unreadable files and patches smaller than 96 x 96 are skipped
+    and counted in the log.
+    """
+    index = index_folders(folders, recursive)
+    ids = sorted(i for i in labels if i in index and i not in exclude)
+    missing = sum(1 for i in labels if i not in index)
+    arrays = decode_native([index[i] for i in ids], workers)
+    keep = [i for i, a in enumerate(arrays) if a is not None]
+    if len(keep) < len(ids):
+        log.warning(
+            "%d labelled files unreadable or smaller than 96x96, skipped", len(ids) - len(keep)
+        )
+    kept_ids = [ids[i] for i in keep]
+    y = np.array([labels[i] for i in kept_ids], dtype=np.int64)
+    log.info(
+        "%d labelled ids: %d decoded, %d without a file, %d excluded",
+        len(labels),
+        len(kept_ids),
+        missing,
+        sum(1 for i in labels if i in exclude),
+    )
+    source = {
+        "images": [str(f) for f in folders],
+        "n": len(kept_ids),
+        "n_tumour": int(y.sum()),
+    }
+    return PatchSet(
+        kept_ids,
+        _stack([a for a in arrays if a is not None]),
+        y,
+        np.array([""] * len(kept_ids), dtype=object),
+        [source],
+    )
 
 
 def load_folder(
@@ -112,19 +205,14 @@ def load_folder(
         "%s: %d labelled ids, %d without a file; decoding %d", images, len(table), missing, len(ids)
     )
 
-    def decode(pid: str) -> np.ndarray | None:
-        decoded = read_patch(paths[pid])
-        return None if decoded.pixels is None else _fit_to_native(decoded.pixels)
-
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        arrays = list(pool.map(decode, ids, chunksize=256))
+    arrays = decode_native([paths[i] for i in ids], workers)
     keep = [i for i, a in enumerate(arrays) if a is not None]
     if len(keep) < len(ids):
         log.warning(
             "%s: %d files unreadable or smaller than 96x96, skipped", images, len(ids) - len(keep)
         )
     kept_ids = [ids[i] for i in keep]
-    pixels = np.stack([arrays[i] for i in keep]) if keep else np.zeros((0, 96, 96, 3), np.uint8)
+    pixels = _stack([a for a in arrays if a is not None])
     labels = np.array([table.labels[i] for i in kept_ids], dtype=np.int64)
     split = np.array([splits.get(i, "") for i in kept_ids], dtype=object)
     source = {

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from pathview.core import Verdict
 from pathview.io import list_patches, pixel_sha1, read_patch
 from pathview.store import ConsensusRule, ReviewStore, StoreError, reviewed_labels
 from pathview.store.export import read_log_csv, read_store_events
@@ -45,6 +47,30 @@ class ReviewLabels:
     events: int
     reviewed_patches: int  # patches with any review in effect, labelled or not
     rule: str
+    #: Verdicts in effect (each reviewer's current review, and adjudications): value -> count.
+    verdicts: dict[str, int] = field(default_factory=dict)
+    #: Reviewed patches that get no label (unsure, or reviewers the rule cannot reconcile).
+    excluded: list[str] = field(default_factory=list)
+    #: Patches whose label an adjudication decided.
+    adjudicated: int = 0
+    #: The models (weights sha256) the reviewers saw, as recorded with the reviews.
+    model_ids: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready snapshot (the retraining run keeps it, so a resume uses the same)."""
+        out = asdict(self)
+        out["labels"] = {k: asdict(v) for k, v in sorted(self.labels.items())}
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ReviewLabels:
+        """The inverse of :meth:`to_json`."""
+        values = dict(data)
+        values["labels"] = {
+            k: ReviewedLabel(**{**v, "reviewers": tuple(v["reviewers"])})
+            for k, v in data["labels"].items()
+        }
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,13 +131,22 @@ def load_review_labels(
             result[patch_id] = ReviewedLabel(
                 patch_id, label, event.pixel_sha1, event.relpath, tuple(sorted(who))
             )
+        in_effect = [s for by in states.values() for s in by.values()] + list(finals.values())
+        verdicts = {v.value: 0 for v in Verdict}
+        for state in in_effect:
+            verdicts[state.verdict.value] += 1
+        reviewed = set(states) | set(finals)
         return ReviewLabels(
             labels=result,
             sources=names,
             reviewers=merged.reviewers(),
             events=len(by_uid),
-            reviewed_patches=len(set(states) | set(finals)),
+            reviewed_patches=len(reviewed),
             rule=ConsensusRule(rule).value,
+            verdicts=verdicts,
+            excluded=sorted(reviewed - set(result)),
+            adjudicated=sum(1 for pid in finals if pid in result),
+            model_ids=sorted({s.model_id for s in in_effect if s.model_id}),
         )
     finally:
         merged.close()

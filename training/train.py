@@ -12,9 +12,11 @@ weights; fit the temperature on the held-out logits; optionally evaluate on a se
 validation folder that is never trained on; export weights + model.json.
 
 The run folder gets ``args.json``, ``train.log`` (the logging module's output), ``history.jsonl``
-(one JSON line of metrics per epoch) and the exported model. The pieces (``build_parser``,
-``load_data``, ``train_model``, ``predict_logits``, ``export_model``) are plain functions so a
-fine-tuning script can reuse them.
+(one JSON line of metrics per epoch) and the exported model. The pieces (``build_parser`` and
+its argument groups, ``load_data``, ``train_model``, ``predict_logits``, ``model_metadata``,
+``export_model``) are plain functions that ``training/retrain.py`` (fine-tuning on reviews)
+reuses: ``train_model`` also takes per-sample loss weights, a checkpoint/resume state, progress
+and stop hooks (:class:`TrainHooks`) and a rank (:mod:`training.distributed`) for torchrun.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +42,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pathview.core import CancelToken
 from pathview.model.bundle import read_metadata, verified_weights_path, write_model_dir
 from pathview.model.metrics import fit_temperature, sigmoid, summarise
 from pathview.model.network import NetConfig, PatchNet, count_parameters
 from pathview.model.runtime import tune_malloc
 from training.augment import AugmentConfig, Augmenter, dihedral
+from training.checkpoint import capture_rng, restore_rng
 from training.data import PatchSet, channel_stats, holdout_mask, load_folder
+from training.distributed import Rank
+from training.progress import StepInfo
 
 log = logging.getLogger("training")
 
@@ -53,10 +59,15 @@ log = logging.getLogger("training")
 ARCHITECTURES: dict[str, NetConfig] = {
     # ~0.68M parameters, ~52M multiply-adds: > 2,000 patches/s on a 2-core CPU.
     "pv-small": NetConfig(stem=((16, 2), (32, 2)), stages=((32, 1, 1), (64, 2, 2), (128, 2, 2))),
+    # Same cost, but a single strided stem conv and a strided first residual stage: the
+    # 48 x 48 stem output keeps more nuclear detail than pv-small's two strided convs.
+    "pv-compact": NetConfig(stem=((24, 2),), stages=((32, 1, 2), (64, 2, 2), (128, 2, 2))),
     # A wider, deeper net for use as a distillation teacher (too slow for the CPU target).
     "pv-teacher": NetConfig(
         stem=((32, 1), (64, 2)), stages=((64, 2, 1), (128, 2, 2), (256, 2, 2), (512, 1, 2))
     ),
+    # ~5k parameters: for tests and smoke runs of the training scripts only.
+    "pv-tiny": NetConfig(stem=((8, 2),), stages=((8, 1, 1), (16, 1, 2))),
 }
 
 
@@ -119,20 +130,46 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.5,
         help="weight of the teacher's soft targets in the loss (with --teacher)",
     )
+    add_optimisation_args(p)
+    add_augmentation_args(p)
+    g = p.add_argument_group("run")
+    g.add_argument("--run-dir", type=Path, required=True)
+    g.add_argument("--export", type=Path, help="model directory to write (default RUN/model)")
+    g.add_argument("--name", default="pcam-default")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--device", default="auto", help="auto|cpu|cuda|mps")
+    g.add_argument("--threads", type=int, help="torch CPU threads")
+    return p
+
+
+def add_optimisation_args(
+    p: argparse.ArgumentParser,
+    epochs: int | None = 30,
+    lr: float | None = 2e-3,
+    warmup_epochs: float | None = 1.0,
+) -> argparse._ArgumentGroup:
+    """The "optimisation" argument group (read by :meth:`TrainConfig.from_args`); a default of
+    None lets the caller fill it in after parsing (fine-tuning and training from scratch want
+    different ones)."""
     g = p.add_argument_group("optimisation")
-    g.add_argument("--epochs", type=int, default=30)
+    g.add_argument("--epochs", type=int, default=epochs)
     g.add_argument(
         "--max-minutes",
         type=float,
         help="shorten the schedule after epoch 1 so training ends within this time",
     )
-    g.add_argument("--batch-size", type=int, default=256)
-    g.add_argument("--lr", type=float, default=2e-3)
+    g.add_argument("--batch-size", type=int, default=256, help="global batch (all processes)")
+    g.add_argument("--lr", type=float, default=lr)
     g.add_argument("--weight-decay", type=float, default=0.05)
-    g.add_argument("--warmup-epochs", type=float, default=1.0)
+    g.add_argument("--warmup-epochs", type=float, default=warmup_epochs)
     g.add_argument("--label-smoothing", type=float, default=0.0)
     g.add_argument("--ema-decay", type=float, default=0.999)
     g.add_argument("--eval-every", type=int, default=1, help="epochs between held-out evals")
+    return g
+
+
+def add_augmentation_args(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The "augmentation" argument group (read by :meth:`TrainConfig.from_args`)."""
     g = p.add_argument_group("augmentation")
     g.add_argument("--no-dihedral", action="store_true", help="turn off the 8 flips/rotations")
     g.add_argument("--stain-sigma", type=float, default=0.04)
@@ -147,14 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="fraction of patches re-encoded as JPEG per batch",
     )
     g.add_argument("--jpeg-quality", type=int, nargs=2, default=(60, 95))
-    g = p.add_argument_group("run")
-    g.add_argument("--run-dir", type=Path, required=True)
-    g.add_argument("--export", type=Path, help="model directory to write (default RUN/model)")
-    g.add_argument("--name", default="pcam-default")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--device", default="auto", help="auto|cpu|cuda|mps")
-    g.add_argument("--threads", type=int, help="torch CPU threads")
-    return p
+    return g
 
 
 # ----------------------------------------------------------------------------- set-up
@@ -310,8 +340,9 @@ class Ema:
     def update(self, model: nn.Module, step: int) -> None:
         # Warm-up of the decay so the average is not dominated by the random init.
         d = min(self.decay, (1 + step) / (10 + step))
-        ema_p = list(self.model.parameters())
-        torch._foreach_lerp_(ema_p, list(model.parameters()), 1 - d)
+        ema_p: list[torch.Tensor] = list(self.model.parameters())
+        params: list[torch.Tensor] = list(model.parameters())
+        torch._foreach_lerp_(ema_p, params, 1 - d)
         for b_ema, b in zip(self.model.buffers(), model.buffers(), strict=True):
             b_ema.copy_(b)
 
@@ -360,6 +391,9 @@ class TrainConfig:
     eval_every: int = 1
     max_minutes: float | None = None
     distill_weight: float = 0.5
+    #: Keep BatchNorm running statistics as they are (fine-tuning on few patches: a handful
+    #: of small augmented batches would otherwise replace the parent's statistics).
+    freeze_bn_stats: bool = False
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     @classmethod
@@ -384,20 +418,49 @@ class TrainConfig:
             ema_decay=args.ema_decay,
             eval_every=args.eval_every,
             max_minutes=args.max_minutes,
-            distill_weight=args.distill_weight,
+            distill_weight=getattr(args, "distill_weight", 0.5),
+            freeze_bn_stats=getattr(args, "freeze_bn_stats", False),
             augment=aug,
         )
 
 
 @dataclass
 class TrainResult:
-    """The selected (EMA) network, the epoch it came from and the per-epoch history."""
+    """The selected (EMA) network, the epoch it came from and the per-epoch history.
+
+    ``interrupted`` is true when training stopped early on request (a signal or
+    ``TrainHooks.stop_after_steps``); the last checkpoint then holds the state to resume from
+    and ``network`` is the EMA at the stopping point, not a finished model.
+    """
 
     network: nn.Module
     best_epoch: int
     history: list[dict[str, Any]]
     seconds: float
     epochs_run: int
+    step: int = 0
+    interrupted: bool = False
+
+
+@dataclass
+class TrainHooks:
+    """Optional callbacks and controls of :func:`train_model`.
+
+    Pass the same hooks on every rank: ``on_step``, ``on_epoch`` and ``checkpoint`` are called
+    on rank 0 only, but whether a checkpoint is taken must agree across ranks.
+    """
+
+    #: After every epoch, with that epoch's history row.
+    on_epoch: Callable[[dict[str, Any]], None] | None = None
+    #: After every optimiser step (the loss stays on the device until read).
+    on_step: Callable[[StepInfo], None] | None = None
+    #: Receives the whole training state (see :func:`train_model`) at the end of every epoch
+    #: and when training stops early; it must save it before returning.
+    checkpoint: Callable[[dict[str, Any]], None] | None = None
+    #: Set (from a signal handler, say) to stop after the current step, checkpointed.
+    stop: CancelToken | None = None
+    #: Stop after this many optimiser steps in all, as if interrupted (for tests).
+    stop_after_steps: int | None = None
 
 
 def train_model(
@@ -411,20 +474,61 @@ def train_model(
     seed: int = 0,
     teacher: nn.Module | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    *,
+    sample_weights: np.ndarray | None = None,
+    hooks: TrainHooks | None = None,
+    resume: dict[str, Any] | None = None,
+    rank: Rank | None = None,
 ) -> TrainResult:
-    """Train ``net`` on ``train``; select the EMA checkpoint with the best held-out AUC."""
+    """Train ``net`` on ``train``; select the EMA checkpoint with the best held-out AUC.
+
+    ``sample_weights`` (one per training patch) weight each patch's loss (weighted mean over
+    the batch); without them every patch counts once. With an empty ``holdout`` there is no
+    selection: the final EMA is returned.
+
+    The training state passed to ``hooks.checkpoint`` (tensors, numbers and lists only) holds
+    the model, EMA, optimiser and scheduler states, the best EMA so far, the history, the
+    position (``epochs_done``, ``batch`` within the next epoch, that epoch's ``order``), the
+    step counter and every random generator's state (per rank). Given back as ``resume``,
+    training continues at the same step and, with the same data, settings and world size,
+    ends with the same weights as an uninterrupted run (to float rounding).
+
+    Under torchrun (``rank`` distributed) the network is wrapped in DistributedDataParallel,
+    every rank draws the same permutation each epoch and trains on its share of each global
+    batch (:meth:`Rank.shard`); held-out evaluation and checkpoint selection run on rank 0.
+    """
+    rank = rank or Rank()
+    hooks = hooks or TrainHooks()
+    if on_epoch is not None and hooks.on_epoch is None:
+        hooks = replace(hooks, on_epoch=on_epoch)
     net = net.to(device).to(memory_format=torch.channels_last)
     if teacher is not None:
         teacher = teacher.to(device).to(memory_format=torch.channels_last).eval()
+    if resume is not None:
+        net.load_state_dict(resume["model"])
     ema = Ema(net, cfg.ema_decay)
     gen = torch.Generator(device=device)
     gen.manual_seed(seed)
+    order_gen = gen
+    if rank.distributed:
+        # Every rank draws the same permutation (a CPU generator: the same on any GPU) and
+        # augments its own share with its own stream.
+        order_gen = torch.Generator()
+        order_gen.manual_seed(seed)
+        gen.manual_seed(seed + 7919 * (rank.rank + 1))
+    generators = {"augment": gen, "order": order_gen} if rank.distributed else {"augment": gen}
     pixels = torch.from_numpy(train.pixels).to(device)
     labels = torch.from_numpy(train.labels).float().to(device)
+    weights = None
+    if sample_weights is not None:
+        if len(sample_weights) != len(train):
+            raise ValueError(f"{len(sample_weights)} sample weights for {len(train)} patches")
+        weights = torch.from_numpy(np.asarray(sample_weights, dtype=np.float32)).to(device)
     m = torch.tensor(mean, device=device)
     s = torch.tensor(std, device=device)
     augment = Augmenter(cfg.augment)
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for name, p in net.named_parameters():
         (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
     opt = torch.optim.AdamW(
@@ -449,28 +553,120 @@ def train_model(
         return 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    model: nn.Module = net
+    if rank.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(
+            net, device_ids=[device.index] if device.type == "cuda" else None
+        )
     amp = device.type == "cuda"
     history: list[dict[str, Any]] = []
-    best = {"auc": -1.0, "epoch": 0, "state": copy.deepcopy(ema.model.state_dict())}
+    best: dict[str, Any] = {"auc": -1.0, "epoch": 0, "state": None}
     epochs = cfg.epochs
     step = 0
-    t_start = time.perf_counter()
-    epoch = 0
+    epochs_done = 0
+    start_batch = 0
+    order = torch.zeros(0, dtype=torch.long, device=device)
+    loss_sum = torch.zeros((), device=device)
     epoch_times: list[float] = []
-    while epoch < epochs:
-        epoch += 1
+    seconds_before = 0.0
+    if resume is not None:
+        ema.model.load_state_dict(resume["ema"])
+        opt.load_state_dict(resume["optimizer"])
+        schedule["total"] = resume["schedule_total"]
+        sched.load_state_dict(resume["scheduler"])
+        best = dict(resume["best"])
+        history = list(resume["history"])
+        epochs = int(resume["epochs"])
+        step = int(resume["step"])
+        epochs_done = int(resume["epochs_done"])
+        start_batch = int(resume["batch"])
+        if start_batch:
+            order = resume["order"].to(device)
+            loss_sum = torch.tensor(float(resume["loss_sum"]), device=device)
+        epoch_times = list(resume["epoch_times"])
+        seconds_before = float(resume["seconds"])
+        rngs = resume["rng"]
+        if len(rngs) == rank.world_size:
+            restore_rng(rngs[rank.rank], generators)
+        else:
+            # Another world size: rank 0's streams, and fresh augmentation streams per rank.
+            restore_rng(rngs[0], {"order": order_gen} if rank.distributed else generators)
+            if rank.distributed:
+                gen.manual_seed(seed + 7919 * (rank.rank + 1) + step)
+            log.warning(
+                "resumed with %d processes, the checkpoint had %d", rank.world_size, len(rngs)
+            )
+        log.info("resumed at step %d (epoch %d, batch %d)", step, epochs_done + 1, start_batch)
+    t_start = time.perf_counter() - seconds_before
+
+    def snapshot(batch: int) -> dict[str, Any] | None:
+        """The training state (collective: every rank's generators are gathered)."""
+        rngs = rank.gather(capture_rng(generators))
+        if not rank.is_main:
+            return None
+        return {
+            "model": net.state_dict(),
+            "ema": ema.model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "schedule_total": schedule["total"],
+            "best": best,
+            "history": history,
+            "epochs": epochs,
+            "epochs_done": epochs_done,
+            "batch": batch,
+            "order": order.cpu() if batch else None,
+            "loss_sum": float(loss_sum.item()) if batch else 0.0,
+            "step": step,
+            "steps_per_epoch": steps_per_epoch,
+            "epoch_times": epoch_times,
+            "seconds": time.perf_counter() - t_start,
+            "world_size": rank.world_size,
+            "rng": rngs,
+        }
+
+    def save(batch: int) -> None:
+        if hooks.checkpoint is not None:
+            state = snapshot(batch)
+            if state is not None:
+                hooks.checkpoint(state)
+
+    def stop_requested() -> bool:
+        flag = hooks.stop is not None and hooks.stop.cancelled
+        flag = flag or (hooks.stop_after_steps is not None and step >= hooks.stop_after_steps)
+        return rank.any(flag, device)
+
+    def stopped() -> TrainResult:
+        log.info(
+            "stopped at step %d (epoch %d, %d epochs done)", step, epochs_done + 1, epochs_done
+        )
+        seconds = time.perf_counter() - t_start
+        net_out = copy.deepcopy(ema.model).float().cpu()
+        return TrainResult(net_out, int(best["epoch"]), history, seconds, epochs_done, step, True)
+
+    while epochs_done < epochs:
+        epoch = epochs_done + 1
         net.train()
+        if cfg.freeze_bn_stats:
+            for module in net.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
         t0 = time.perf_counter()
-        order = torch.randperm(len(train), device=device, generator=gen)
-        loss_sum = torch.zeros((), device=device)
-        for b in range(steps_per_epoch):
-            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+        if start_batch == 0:
+            order = torch.randperm(len(train), device=order_gen.device, generator=order_gen)
+            order = order.to(device)
+            loss_sum = torch.zeros((), device=device)
+        for b in range(start_batch, steps_per_epoch):
+            idx = rank.shard(order[b * cfg.batch_size : (b + 1) * cfg.batch_size])
             x = to_input(pixels[idx], m, s, augment, gen)
             y = labels[idx]
             target = y * (1 - cfg.label_smoothing) + 0.5 * cfg.label_smoothing
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                z = net(x).float()
-                loss = F.binary_cross_entropy_with_logits(z, target)
+                z = model(x).float()
+                w = weights[idx] if weights is not None else None
+                loss = F.binary_cross_entropy_with_logits(z, target, weight=w)
                 if teacher is not None:
                     with torch.no_grad():
                         soft = torch.sigmoid(teacher(x).float())
@@ -483,16 +679,25 @@ def train_model(
             ema.update(net, step)
             step += 1
             loss_sum += loss.detach()
-        train_loss = float(loss_sum.item()) / steps_per_epoch
+            if hooks.on_step is not None and rank.is_main:
+                total = epochs * steps_per_epoch
+                hooks.on_step(
+                    StepInfo(epoch, epochs, b + 1, steps_per_epoch, step, total, loss.detach())
+                )
+            if b + 1 < steps_per_epoch and stop_requested():
+                save(b + 1)
+                return stopped()
+        start_batch = 0
+        train_loss = float(rank.mean(loss_sum).item()) / steps_per_epoch
         epoch_s = time.perf_counter() - t0
         epoch_times.append(epoch_s)
         if cfg.max_minutes:
             # Re-plan after every epoch (the machine may be shared): as many epochs as fit in
             # the time left at the recent pace, never more than asked; the cosine schedule
-            # stretches or shrinks to the new total.
+            # stretches or shrinks to the new total. Rank 0 decides for all.
             left = cfg.max_minutes * 60 - (time.perf_counter() - t_start)
             pace = float(np.median(epoch_times[-3:])) * 1.05
-            planned = min(cfg.epochs, max(epoch + 1, epoch + int(left // pace)))
+            planned = rank.broadcast(min(cfg.epochs, epoch + max(0, int(left // pace))))
             if planned != epochs:
                 log.info(
                     "re-planned: %d epochs in total (%.0fs left, %.0fs per epoch)",
@@ -508,7 +713,8 @@ def train_model(
             "lr": opt.param_groups[0]["lr"],
             "seconds": round(epoch_s, 2),
         }
-        if epoch % cfg.eval_every == 0 or epoch == epochs:
+        evaluate = epoch % cfg.eval_every == 0 or epoch == epochs
+        if evaluate and rank.is_main and len(holdout):
             z_h = predict_logits(ema.model, holdout.pixels, mean, std, device)
             metrics = summarise(sigmoid(z_h), holdout.labels)
             row["holdout"] = metrics
@@ -519,19 +725,28 @@ def train_model(
                     "state": copy.deepcopy(ema.model.state_dict()),
                 }
         history.append(row)
-        log.info("epoch %d/%d %s", epoch, epochs, json.dumps(row))
-        if on_epoch is not None:
-            on_epoch(row)
-    ema.model.load_state_dict(best["state"])
+        epochs_done = epoch
+        if rank.is_main:
+            log.info("epoch %d/%d %s", epoch, epochs, json.dumps(row))
+            if hooks.on_epoch is not None:
+                hooks.on_epoch(row)
+        save(0)
+        if epochs_done < epochs and stop_requested():
+            return stopped()
     seconds = time.perf_counter() - t_start
-    log.info(
-        "trained %d epochs in %.1f min; best held-out AUC %.5f at epoch %d",
-        epochs,
-        seconds / 60,
-        best["auc"],
-        best["epoch"],
-    )
-    return TrainResult(ema.model.float().cpu(), int(best["epoch"]), history, seconds, epochs)
+    if best["state"] is not None:
+        ema.model.load_state_dict(best["state"])
+        log.info(
+            "trained %d epochs in %.1f min; best held-out AUC %.5f at epoch %d",
+            epochs,
+            seconds / 60,
+            best["auc"],
+            best["epoch"],
+        )
+    else:
+        best["epoch"] = epochs
+        log.info("trained %d epochs in %.1f min; kept the last epoch", epochs, seconds / 60)
+    return TrainResult(ema.model.float().cpu(), int(best["epoch"]), history, seconds, epochs, step)
 
 
 # ----------------------------------------------------------------------------- export
@@ -558,9 +773,7 @@ def base_metadata(
     calibration: dict[str, Any],
     device: torch.device,
 ) -> dict[str, Any]:
-    """The model.json content (the weights entry is added by write_model_dir)."""
-    arch = net.config.to_dict()
-    arch["parameters"] = sum(p.numel() for p in net.parameters())
+    """The model.json content of ``python -m training.train`` (see :func:`model_metadata`)."""
     init_from = None
     if args.init_from is not None:
         init_meta = read_metadata(args.init_from)
@@ -575,9 +788,54 @@ def base_metadata(
     if args.parent is not None:
         parent_meta = read_metadata(args.parent)
         parent = {"name": parent_meta.get("name"), "sha256": parent_meta["weights"]["sha256"]}
+    training = {
+        "data": data.train.sources,
+        "n_train": len(data.train),
+        "n_heldout": len(data.holdout),
+        "heldout": f"split == {args.holdout_split!r} (else a seeded "
+        f"{args.holdout_fraction:.0%} sample); used for checkpoint selection and "
+        "temperature scaling, not for gradient steps",
+        "epochs": result.epochs_run,
+        "best_epoch": result.best_epoch,
+        "minutes": round(result.seconds / 60, 2),
+        "device": device_name(device),
+        "torch": torch.__version__,
+        "seed": args.seed,
+        "teacher": str(args.teacher) if args.teacher else None,
+        "initialised_from": init_from,
+        "arguments": json.loads(json.dumps(vars(args), default=str)),
+    }
+    return model_metadata(
+        net, args.name, data.mean, data.std, temperature, calibration, parent, training
+    )
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name on CUDA, else the device as text (for the metadata)."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else str(device)
+
+
+def model_metadata(
+    net: PatchNet,
+    name: str,
+    mean: Sequence[float],
+    std: Sequence[float],
+    temperature: float,
+    calibration: dict[str, Any],
+    parent: dict[str, Any] | None,
+    training: dict[str, Any],
+) -> dict[str, Any]:
+    """The model.json content every training script writes (write_model_dir adds weights).
+
+    Architecture, input size and resize policy, normalisation, classes, output and temperature,
+    Grad-CAM layers, the parent model (None for a model trained from scratch) and what it was
+    trained on; ``validation`` starts empty and is filled in by the caller.
+    """
+    arch = net.config.to_dict()
+    arch["parameters"] = sum(p.numel() for p in net.parameters())
     return {
         "format_version": 1,
-        "name": args.name,
+        "name": name,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "architecture": arch,
         "input_size": 96,
@@ -587,8 +845,8 @@ def base_metadata(
             "a patch smaller than 96 in a side is resized (bilinear) to 96x96"
         ),
         "normalisation": {
-            "mean": data.mean,
-            "std": data.std,
+            "mean": list(mean),
+            "std": list(std),
             "note": "RGB pixels / 255, then (x - mean) / std per channel",
         },
         "classes": {"0": "normal", "1": "tumour"},
@@ -597,23 +855,7 @@ def base_metadata(
         "calibration": calibration,
         "cam_layers": cam_layers(net),
         "parent_model": parent,
-        "training": {
-            "data": data.train.sources,
-            "n_train": len(data.train),
-            "n_heldout": len(data.holdout),
-            "heldout": f"split == {args.holdout_split!r} (else a seeded "
-            f"{args.holdout_fraction:.0%} sample); used for checkpoint selection and "
-            "temperature scaling, not for gradient steps",
-            "epochs": result.epochs_run,
-            "best_epoch": result.best_epoch,
-            "minutes": round(result.seconds / 60, 2),
-            "device": torch.cuda.get_device_name() if device.type == "cuda" else str(device),
-            "torch": torch.__version__,
-            "seed": args.seed,
-            "teacher": str(args.teacher) if args.teacher else None,
-            "initialised_from": init_from,
-            "arguments": json.loads(json.dumps(vars(args), default=str)),
-        },
+        "training": training,
         "validation": {},
     }
 

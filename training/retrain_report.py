@@ -1,0 +1,127 @@
+"""The retraining report: parent-vs-new evaluation, the printed table, the metadata of the
+reviews a model learnt from (see ``training/retrain.py``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pathview.model import load_model
+from pathview.model.metrics import summarise
+from training.data import PatchSet
+from training.retrain_inputs import Inputs
+
+LABEL_RULE = (
+    "agree confirms the model's call shown to the reviewer (P >= 0.5 is tumour), disagree flips "
+    "it, unsure is left out; reviewers are combined by the rule; an adjudication overrides it"
+)
+
+
+def evaluate_model(
+    model_dir: Path, data: PatchSet, device: torch.device, tta: bool, chunk: int = 2048
+) -> dict[str, Any]:
+    """AUC / accuracy / ECE of a model directory on ``data`` through the app's Classifier."""
+    clf = load_model(model_dir, device=device.type)
+    out: dict[str, Any] = {}
+    for use_tta in (False, True) if tta else (False,):
+        p = np.concatenate(
+            [
+                clf.predict(data.pixels[i : i + chunk], tta=use_tta).p
+                for i in range(0, len(data), chunk)
+            ]
+        )
+        out["tta" if use_tta else "plain"] = summarise(p, data.labels)
+    return out
+
+
+def comparison_table(
+    parent: dict[str, Any] | None, new: dict[str, Any], before: str = "parent"
+) -> str:
+    """Parent (or baseline) and new model metrics side by side (plain, and TTA if present)."""
+    rows = [f"{'metric':<14} {before:>8} {'new':>8}  change"]
+    for view in ("plain", "tta"):
+        if view not in new:
+            continue
+        for key, label in (("auc", "AUC"), ("accuracy", "accuracy"), ("ece", "ECE")):
+            name = label if view == "plain" else f"{label} (TTA)"
+            b = parent[view][key] if parent and view in parent else float("nan")
+            a = new[view][key]
+            diff = f"{a - b:+.4f}" if np.isfinite(a - b) else "     -"
+            left = f"{b:8.4f}" if np.isfinite(b) else "       -"
+            rows.append(f"{name:<14} {left} {a:8.4f}  {diff}")
+    return "\n".join(rows)
+
+
+def reviews_metadata(inputs: Inputs, args: argparse.Namespace) -> dict[str, Any]:
+    """The model.json "reviews" entry: which reviews the model learnt from, and how."""
+    r = inputs.reviews
+    used = dict(zip(inputs.matched.ids, inputs.matched.labels, strict=True))
+    differs = sum(1 for pid, truth in inputs.review_truth.items() if used.get(pid) != truth)
+    return {
+        "count": inputs.n_reviewed_train,
+        "sources": r.sources,
+        "reviewers": r.reviewers,
+        "rule": r.rule,
+        "label_rule": LABEL_RULE,
+        "events": r.events,
+        "reviewed_patches": r.reviewed_patches,
+        "n_agree": r.verdicts.get("agree", 0),
+        "n_disagree": r.verdicts.get("disagree", 0),
+        "n_unsure": r.verdicts.get("unsure", 0),
+        "n_excluded": len(r.excluded),
+        "excluded_note": "reviewed patches without a label (unsure, or reviewers the rule "
+        "cannot reconcile): neither trained on nor validated",
+        "n_adjudicated": r.adjudicated,
+        "n_tumour": int(sum(used.values())),
+        "n_with_truth": len(inputs.review_truth),
+        "n_differs_from_truth": differs,
+        "missing": inputs.matched.missing,
+        "review_weight": args.review_weight,
+        "reviewed_with_models": r.model_ids,
+    }
+
+
+def summary_text(
+    args: argparse.Namespace,
+    inputs: Inputs,
+    meta: dict[str, Any],
+    export_dir: Path,
+    parent_metrics: dict[str, Any] | None,
+    parent_dir: Path | None,
+) -> str:
+    """What the command prints at the end: lineage, reviews, the before/after table."""
+    r = meta["reviews"]
+    parent = meta.get("parent_model")
+    lines = [
+        f"New model: {export_dir} (id {meta['weights']['sha256'][:12]}, name {meta['name']!r})",
+        (
+            f"  parent:     {parent['name']} ({parent['sha256'][:12]}) {parent['path']}"
+            if parent
+            else f"  trained from scratch ({meta['architecture']['name']}); baseline "
+            f"{parent_dir if parent_metrics is not None else 'none'}"
+        ),
+        f"  reviews:    {r['count']} reviewed patches trained on (weight {r['review_weight']:g}; "
+        f"agree {r['n_agree']}, disagree {r['n_disagree']}, unsure {r['n_unsure']}; "
+        f"{r['n_excluded']} left out) by {', '.join(r['reviewers']) or 'nobody'}, "
+        f"rule {r['rule']}",
+        f"              {r['n_differs_from_truth']} of {r['n_with_truth']} reviewed patches "
+        "with a ground-truth label were labelled against it",
+        f"  training:   {meta['training']['n_train']} patches, {meta['training']['epochs']} epochs"
+        f" ({meta['training']['steps']} steps) on {meta['training']['world_size']} process(es)",
+    ]
+    fixed = meta["validation"].get("retraining")
+    if fixed is not None:
+        lines += [
+            f"  validation: {fixed['data']['n']} patches never trained on: "
+            f"{fixed['data']['description']}",
+            "",
+            comparison_table(parent_metrics, fixed, "parent" if parent else "baseline"),
+        ]
+    else:
+        lines.append("  validation: none (no before/after numbers)")
+    lines += ["", f"Open it with: pathview --model {export_dir}"]
+    return "\n".join(lines)
