@@ -1,12 +1,18 @@
-"""Shared test set-up: headless Qt, isolated settings and stores, fixture paths."""
+"""Shared test set-up: headless Qt, isolated settings and stores, fixture paths and folders,
+the main-window factory of the GUI tests."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from pytestqt.qtbot import QtBot
+    from ui_helpers import MakeWindow
 
 # Qt must never need a display in tests; set before any Qt import.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -31,3 +37,54 @@ def _isolated_user_dirs(
 def data_dir() -> Path:
     """Folder of the committed real-patch fixtures (see tests/data/README.md)."""
     return DATA_DIR
+
+
+@pytest.fixture
+def kaggle_folder(tmp_path: Path, data_dir: Path) -> Path:
+    """12 real Kaggle patches with their labels.csv, and one corrupt file."""
+    from test_ui_fakes import make_folder
+
+    folder = tmp_path / "patches"
+    make_folder(folder, data_dir / "kaggle", 12, corrupt=1)
+    return folder
+
+
+@pytest.fixture
+def make_window(qtbot: QtBot) -> Iterator[MakeWindow]:
+    """Builds shown main windows over the test doubles of test_ui_fakes; the model of
+    ``loader`` is loaded (None: no model). Closes them afterwards and checks that no worker
+    thread outlived them."""
+    # Imported here: most tests need neither Qt widgets nor the fakes' torch network.
+    from test_ui_fakes import failing_loader, fake_loader
+
+    from pathview.ui.main_window import MainWindow
+    from pathview.ui.session import TriageSession
+    from pathview.ui.settings import Preferences
+    from pathview.workers import running_workers
+
+    windows: list[MainWindow] = []
+
+    def make(
+        loader: Any = fake_loader, explainer: Any = None, reviewer: str = "Dr Test"
+    ) -> MainWindow:
+        prefs = Preferences()
+        prefs.reviewer = reviewer
+        session = TriageSession(model_loader=loader, explainer=explainer)
+        window = MainWindow(session, prefs, ask_reviewer=lambda _parent, _current: "Dr Asked")
+        window.resize(1400, 900)
+        window.show()
+        qtbot.waitExposed(window)
+        window.activateWindow()
+        windows.append(window)
+        if loader is not None:
+            signal = session.model_worker.model_loaded
+            if loader is failing_loader:
+                signal = session.model_worker.model_failed
+            with qtbot.waitSignal(signal, timeout=10000):
+                session.load_model(None, "cpu")
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+    assert running_workers() == [], "a worker thread outlived its window"

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import copy_balanced_patches
 from test_model import make_tiny_model
 
 from pathview.core import Verdict
@@ -316,15 +317,7 @@ def tiny(tiny_dir: Path) -> Classifier:
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """16 real Kaggle patches (8 tumour, 8 normal) with their labels.csv."""
     src = Path(__file__).parent / "data" / "kaggle"
-    labels = dict(row for row in csv.reader((src / "labels.csv").read_text().splitlines()[1:]))
-    ids = sorted(p for p in labels if (src / f"{p}.tif").exists())
-    chosen = [p for p in ids if labels[p] == "1"][:8] + [p for p in ids if labels[p] == "0"][:8]
-    out = tmp_path_factory.mktemp("patches")
-    for pid in chosen:
-        shutil.copy(src / f"{pid}.tif", out / f"{pid}.tif")
-    rows = "".join(f"{pid},{labels[pid]}\n" for pid in sorted(chosen))
-    (out / "labels.csv").write_text("id,label\n" + rows)
-    return out
+    return copy_balanced_patches(src, tmp_path_factory.mktemp("patches"), 8)
 
 
 def test_view_probabilities_average_to_tta(folder: Path, tiny: Classifier) -> None:

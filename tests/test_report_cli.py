@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import html
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 import pytest
+from helpers import copy_balanced_patches, run_cli
 from test_model import make_tiny_model
 
 import pathview.pipeline.report as report_module
-from pathview.cli import main
 from pathview.core import Verdict
 from pathview.core.files import atomic_text_writer
 from pathview.pipeline.evaluation import build_report, summarise_reviewers
@@ -118,21 +116,7 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def folder(tmp_path: Path, data_dir: Path) -> Path:
     """8 real Kaggle patches (4 tumour) and their labels.csv."""
-    src = data_dir / "kaggle"
-    labels = dict(row for row in csv.reader((src / "labels.csv").read_text().splitlines()[1:]))
-    ids = sorted(p for p in labels if (src / f"{p}.tif").exists())
-    chosen = [p for p in ids if labels[p] == "1"][:4] + [p for p in ids if labels[p] == "0"][:4]
-    out = tmp_path / "patches"
-    out.mkdir()
-    for pid in chosen:
-        shutil.copy(src / f"{pid}.tif", out / f"{pid}.tif")
-    rows = "".join(f"{pid},{labels[pid]}\n" for pid in sorted(chosen))
-    (out / "labels.csv").write_text("id,label\n" + rows)
-    return out
-
-
-def _cli(*argv: object) -> int:
-    return main([str(a) for a in argv])
+    return copy_balanced_patches(data_dir / "kaggle", tmp_path / "patches", 4)
 
 
 def test_cli_writes_report_with_truth_reviews_and_agreement(
@@ -145,7 +129,7 @@ def test_cli_writes_report_with_truth_reviews_and_agreement(
             verdict = Verdict.DISAGREE if i == 0 else Verdict.AGREE
             store.record(ReviewInput(pid, verdict, "bob", p_tumour=0.9))
     out = tmp_path / "out" / "report.html"
-    code = _cli(
+    code = run_cli(
         "report", folder, "--out", out, "--model", tiny_dir, "--device", "cpu", "--stability"
     )
     captured = capsys.readouterr()
@@ -166,7 +150,7 @@ def test_cli_source_and_threshold(
     folder: Path, tiny_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "r.html"
-    code = _cli(
+    code = run_cli(
         "report", folder, "--out", out, "--model", tiny_dir, "--source", "truth",
         "--threshold", "0.25",
     )  # fmt: skip
@@ -191,7 +175,7 @@ def test_cli_failures_write_nothing(
     else:
         (tiny_dir / "weights.pt").rename(tmp_path / "weights.pt")
     try:
-        code = _cli("report", target, "--out", out, "--model", tiny_dir, *extra)
+        code = run_cli("report", target, "--out", out, "--model", tiny_dir, *extra)
     finally:
         if case == "bad-model":
             (tmp_path / "weights.pt").rename(tiny_dir / "weights.pt")

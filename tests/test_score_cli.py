@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import kaggle_labels, run_cli
 from test_model import make_tiny_model
 
 from pathview.core import CancelToken
@@ -35,7 +36,7 @@ def folder(tmp_path: Path, data_dir: Path) -> Path:
     ids = sorted(p.stem for p in src.glob("*.tif"))[:12]
     for pid in ids:
         shutil.copy(src / f"{pid}.tif", out / f"{pid}.tif")
-    labels = dict(row for row in csv.reader((src / "labels.csv").read_text().splitlines()[1:]))
+    labels = kaggle_labels(src)
     (out / "labels.csv").write_text("id,label\n" + "".join(f"{pid},{labels[pid]}\n" for pid in ids))
     shutil.copy(data_dir / "formats" / "normal_odd_100x80.tif", out / "odd.tif")
     shutil.copy(data_dir / "formats" / "tumour.png", out / "tumour.png")
@@ -107,17 +108,11 @@ def test_write_scores_csv_is_kaggle_format(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ CLI
 
 
-def cli(*argv: str | Path) -> int:
-    from pathview.cli import main
-
-    return main([str(a) for a in argv])
-
-
 def test_cli_writes_csv_and_prints_auc(
     folder: Path, tiny_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "scores.csv"
-    code = cli(
+    code = run_cli(
         "score",
         folder,
         "--out",
@@ -147,7 +142,7 @@ def test_cli_tta_and_partial_failure_exit_code(
 ) -> None:
     (folder / "broken.tif").write_bytes(b"garbage")
     out = tmp_path / "tta.csv"
-    code = cli("score", folder, "--out", out, "--model", tiny_dir, "--tta")
+    code = run_cli("score", folder, "--out", out, "--model", tiny_dir, "--tta")
     captured = capsys.readouterr()
     assert code == 3
     assert "unreadable: broken.tif" in captured.err
@@ -173,7 +168,7 @@ def test_cli_failures_exit_non_zero_and_write_nothing(
         target = tmp_path / "bad"
         target.mkdir()
         (target / "x.tif").write_bytes(b"junk")
-    code = cli("score", target, "--out", out, "--model", tiny_dir, *extra)
+    code = run_cli("score", target, "--out", out, "--model", tiny_dir, *extra)
     err = capsys.readouterr().err
     assert code == 1
     assert err.splitlines()[-1].startswith("pathview score:")

@@ -8,30 +8,17 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
+from ui_helpers import cell, confusion
 
 from pathview.core import Verdict
 from pathview.pipeline.evaluation import build_report, summarise_reviewers
 from pathview.store import ReviewInput, ReviewStore, reviewed_labels
-from pathview.ui.metrics_panel import SUMMARY_COLUMNS, MetricsPanel
+from pathview.ui.metrics_panel import MetricsPanel
 
 IDS = ["a", "b", "c", "d"]
 P = np.array([0.1, 0.4, 0.35, 0.8], np.float32)
 TRUTH = {"a": 0, "b": 0, "c": 1, "d": 1}
 REVIEWS = {"a": 0, "c": 1, "d": 1}
-
-
-def cell(panel: MetricsPanel, row: int, column: str) -> str:
-    item = panel.summary_table.item(row, SUMMARY_COLUMNS.index(column))
-    assert item is not None
-    return item.text()
-
-
-def confusion(panel: MetricsPanel) -> list[list[int]]:
-    table = panel.confusion_table
-    return [
-        [int(table.item(r, c).text()) for c in range(table.columnCount())]  # type: ignore[union-attr]
-        for r in range(table.rowCount())
-    ]
 
 
 @pytest.fixture

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
-from test_ui_fakes import FakeClassifier, fake_loader, make_folder, views_loader
+from test_ui_fakes import FakeClassifier, views_loader
+from ui_helpers import MakeWindow, cell, confusion, load_tiny_model, open_and_score
 
 from pathview.core import Verdict
 from pathview.io import read_labels
@@ -26,51 +26,9 @@ from pathview.pipeline.triage import SortKey
 from pathview.store import ReviewInput, ReviewStore, write_log_csv
 from pathview.store.agreement import cohen_kappa
 from pathview.ui.main_window import MainWindow
-from pathview.ui.metrics_panel import SUMMARY_COLUMNS, MetricsPanel
-from pathview.ui.session import TriageSession
 from pathview.ui.settings import Preferences
-from pathview.workers import running_workers
 
-MakeWindow = Callable[..., MainWindow]
 COLLEAGUE = "Dr Colleague"
-
-
-@pytest.fixture
-def kaggle_folder(tmp_path: Path, data_dir: Path) -> Path:
-    """12 real Kaggle patches with their labels.csv, and one corrupt file."""
-    folder = tmp_path / "patches"
-    make_folder(folder, data_dir / "kaggle", 12, corrupt=1)
-    return folder
-
-
-@pytest.fixture
-def make_window(qtbot: QtBot) -> Iterator[MakeWindow]:
-    windows: list[MainWindow] = []
-
-    def make(loader: Any = fake_loader, reviewer: str = "Dr Test") -> MainWindow:
-        prefs = Preferences()
-        prefs.reviewer = reviewer
-        session = TriageSession(model_loader=loader)
-        window = MainWindow(session, prefs, ask_reviewer=lambda _parent, _current: "Dr Asked")
-        window.resize(1400, 900)
-        window.show()
-        qtbot.waitExposed(window)
-        windows.append(window)
-        if loader is not None:
-            with qtbot.waitSignal(session.model_worker.model_loaded, timeout=10000):
-                session.load_model(None, "cpu")
-        return window
-
-    yield make
-    for window in windows:
-        window.close()
-    assert running_workers() == [], "a worker thread outlived its window"
-
-
-def open_and_score(qtbot: QtBot, window: MainWindow, folder: Path) -> None:
-    with qtbot.waitSignal(window.session.scoring_finished, timeout=30000) as finished:
-        window.open_folder(folder)
-    assert finished.args == ["done"]
 
 
 def wait_report(
@@ -85,20 +43,6 @@ def wait_report(
     qtbot.waitUntil(check, timeout=15000)
     assert panel.report is not None
     return panel.report
-
-
-def cell(panel: MetricsPanel, row: int, column: str) -> str:
-    item = panel.summary_table.item(row, SUMMARY_COLUMNS.index(column))
-    assert item is not None
-    return item.text()
-
-
-def confusion(panel: MetricsPanel) -> list[list[int]]:
-    table = panel.confusion_table
-    return [
-        [int(table.item(r, c).text()) for c in range(table.columnCount())]  # type: ignore[union-attr]
-        for r in range(table.rowCount())
-    ]
 
 
 def grid_ids(window: MainWindow) -> list[str]:
@@ -166,15 +110,10 @@ def test_numbers_match_pathview_score_with_a_real_model_directory(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from test_model import make_tiny_model
-
     from pathview.cli import main
 
-    model_dir = make_tiny_model(tmp_path / "tiny-model")
     window = make_window(loader=None)
-    s = window.session
-    with qtbot.waitSignal(s.model_worker.model_loaded, timeout=20000):
-        s.load_model(model_dir, "cpu")
+    model_dir = load_tiny_model(qtbot, window, tmp_path / "tiny-model")
     open_and_score(qtbot, window, kaggle_folder)
     wait_report(qtbot, window, lambda r: len(r.ids) == 12)
     args = ["score", str(kaggle_folder), "--out", str(tmp_path / "scores.csv")]

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
-from test_ui_fakes import (
-    failing_loader,
-    fake_loader,
-    hot_corner_explainer,
-    make_folder,
-)
+from test_ui_fakes import failing_loader, hot_corner_explainer, make_folder
+from ui_helpers import MakeWindow, load_tiny_model, open_and_score
 
 from pathview.explain import colormap_lut
 from pathview.pipeline.triage import FileStatus, ReviewCode, SortKey
@@ -26,55 +20,7 @@ from pathview.store import open_store_for_folder
 from pathview.ui.main_window import MainWindow
 from pathview.ui.models import FileStatusRole, ProbabilityRole, StatusReasonRole
 from pathview.ui.palette import BOX_COLOUR
-from pathview.ui.session import TriageSession
 from pathview.ui.settings import Preferences
-from pathview.workers import running_workers
-
-MakeWindow = Callable[..., MainWindow]
-
-
-@pytest.fixture
-def kaggle_folder(tmp_path: Path, data_dir: Path) -> Path:
-    """12 real Kaggle patches with their labels.csv, and one corrupt file."""
-    folder = tmp_path / "patches"
-    make_folder(folder, data_dir / "kaggle", 12, corrupt=1)
-    return folder
-
-
-@pytest.fixture
-def make_window(qtbot: QtBot) -> Iterator[MakeWindow]:
-    windows: list[MainWindow] = []
-
-    def make(
-        loader: Any = fake_loader, explainer: Any = None, reviewer: str = "Dr Test"
-    ) -> MainWindow:
-        prefs = Preferences()
-        prefs.reviewer = reviewer
-        session = TriageSession(model_loader=loader, explainer=explainer)
-        window = MainWindow(session, prefs, ask_reviewer=lambda _parent, _current: "Dr Asked")
-        window.resize(1400, 900)
-        window.show()
-        qtbot.waitExposed(window)
-        window.activateWindow()
-        windows.append(window)
-        if loader is not None:
-            signal = session.model_worker.model_loaded
-            if loader is failing_loader:
-                signal = session.model_worker.model_failed
-            with qtbot.waitSignal(signal, timeout=10000):
-                session.load_model(None, "cpu")
-        return window
-
-    yield make
-    for window in windows:
-        window.close()
-    assert running_workers() == [], "a worker thread outlived its window"
-
-
-def open_and_score(qtbot: QtBot, window: MainWindow, folder: Path) -> None:
-    with qtbot.waitSignal(window.session.scoring_finished, timeout=30000) as finished:
-        window.open_folder(folder)
-    assert finished.args == ["done"]
 
 
 def grab(window: MainWindow) -> QImage:
@@ -435,13 +381,9 @@ def test_real_model_directory_end_to_end(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path, tmp_path: Path
 ) -> None:
     """The default loader (pathview.model.load_model) on a tiny model dir written to tmp."""
-    from test_model import make_tiny_model
-
-    model_dir = make_tiny_model(tmp_path / "tiny-model")
     window = make_window(loader=None)
+    load_tiny_model(qtbot, window, tmp_path / "tiny-model")
     s = window.session
-    with qtbot.waitSignal(s.model_worker.model_loaded, timeout=20000):
-        s.load_model(model_dir, "cpu")
     info = s.model_info
     assert info is not None and info.default_layer == "stages.0"
     assert window.review_panel.layer_combo.count() >= 2

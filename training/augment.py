@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
+from pathview.model import dihedral_view
+
 log = logging.getLogger(__name__)
 
 # RGB -> HED stain matrix (Ruifrok & Johnston), as in skimage.color.
@@ -48,17 +50,6 @@ class AugmentConfig:
     jpeg_quality: tuple[int, int] = (60, 95)
 
 
-def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
-    """View ``k`` (0..7) of the 8 flips/rotations of a N x C x H x W batch (0 = identity)."""
-    if k & 4:
-        x = x.transpose(2, 3)
-    if k & 2:
-        x = x.flip(2)
-    if k & 1:
-        x = x.flip(3)
-    return x
-
-
 def random_dihedral(x: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
     """Each patch in a random one of the 8 dihedral views (square patches only)."""
     n = x.shape[0]
@@ -67,7 +58,7 @@ def random_dihedral(x: torch.Tensor, gen: torch.Generator | None = None) -> torc
     for k in range(8):
         idx = torch.nonzero(views == k).squeeze(1)
         if idx.numel():
-            out[idx] = dihedral(x[idx], k)
+            out[idx] = dihedral_view(x[idx], k)
     return out
 
 

@@ -97,10 +97,17 @@ def decode_native(paths: Sequence[Path], workers: int = 8) -> list[np.ndarray | 
         return list(pool.map(decode, paths, chunksize=256))
 
 
-def _stack(arrays: Sequence[np.ndarray]) -> np.ndarray:
-    if not arrays:
-        return np.zeros((0, NATIVE_SIZE, NATIVE_SIZE, 3), np.uint8)
-    return np.stack([np.ascontiguousarray(a) for a in arrays])
+def _decode_kept(
+    paths: Sequence[Path], ids: Sequence[str], workers: int
+) -> tuple[list[str], np.ndarray]:
+    """Decode ``paths`` (aligned with ``ids``) as :func:`decode_native` does; the ids of the
+    files that decoded and their pixels stacked N x 96 x 96 x 3."""
+    arrays = decode_native(paths, workers)
+    kept_ids = [pid for pid, a in zip(ids, arrays, strict=True) if a is not None]
+    kept = [np.ascontiguousarray(a) for a in arrays if a is not None]
+    if not kept:
+        return kept_ids, np.zeros((0, NATIVE_SIZE, NATIVE_SIZE, 3), np.uint8)
+    return kept_ids, np.stack(kept)
 
 
 def index_folders(folders: Sequence[str | Path], recursive: bool = False) -> dict[str, Path]:
@@ -149,13 +156,11 @@ def load_labelled(
     index = index_folders(folders, recursive)
     ids = sorted(i for i in labels if i in index and i not in exclude)
     missing = sum(1 for i in labels if i not in index)
-    arrays = decode_native([index[i] for i in ids], workers)
-    keep = [i for i, a in enumerate(arrays) if a is not None]
-    if len(keep) < len(ids):
+    kept_ids, pixels = _decode_kept([index[i] for i in ids], ids, workers)
+    if len(kept_ids) < len(ids):
         log.warning(
-            "%d labelled files unreadable or smaller than 96x96, skipped", len(ids) - len(keep)
+            "%d labelled files unreadable or smaller than 96x96, skipped", len(ids) - len(kept_ids)
         )
-    kept_ids = [ids[i] for i in keep]
     y = np.array([labels[i] for i in kept_ids], dtype=np.int64)
     log.info(
         "%d labelled ids: %d decoded, %d without a file, %d excluded",
@@ -171,7 +176,7 @@ def load_labelled(
     }
     return PatchSet(
         kept_ids,
-        _stack([a for a in arrays if a is not None]),
+        pixels,
         y,
         np.array([""] * len(kept_ids), dtype=object),
         [source],
@@ -205,14 +210,13 @@ def load_folder(
         "%s: %d labelled ids, %d without a file; decoding %d", images, len(table), missing, len(ids)
     )
 
-    arrays = decode_native([paths[i] for i in ids], workers)
-    keep = [i for i, a in enumerate(arrays) if a is not None]
-    if len(keep) < len(ids):
+    kept_ids, pixels = _decode_kept([paths[i] for i in ids], ids, workers)
+    if len(kept_ids) < len(ids):
         log.warning(
-            "%s: %d files unreadable or smaller than 96x96, skipped", images, len(ids) - len(keep)
+            "%s: %d files unreadable or smaller than 96x96, skipped",
+            images,
+            len(ids) - len(kept_ids),
         )
-    kept_ids = [ids[i] for i in keep]
-    pixels = _stack([a for a in arrays if a is not None])
     labels = np.array([table.labels[i] for i in kept_ids], dtype=np.int64)
     split = np.array([splits.get(i, "") for i in kept_ids], dtype=object)
     source = {

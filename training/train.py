@@ -43,11 +43,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from pathview.core import CancelToken
+from pathview.model import dihedral_view
 from pathview.model.bundle import read_metadata, verified_weights_path, write_model_dir
 from pathview.model.metrics import fit_temperature, sigmoid, summarise
 from pathview.model.network import NetConfig, PatchNet, count_parameters
 from pathview.model.runtime import tune_malloc
-from training.augment import AugmentConfig, Augmenter, dihedral
+from training.augment import AugmentConfig, Augmenter
 from training.checkpoint import capture_rng, restore_rng
 from training.data import PatchSet, channel_stats, holdout_mask, load_folder
 from training.distributed import Rank
@@ -370,7 +371,7 @@ def predict_logits(
         x = to_input(u8, m, s)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             if tta:
-                z = torch.stack([net(dihedral(x, k)).float() for k in range(8)]).mean(0)
+                z = torch.stack([net(dihedral_view(x, k)).float() for k in range(8)]).mean(0)
             else:
                 z = net(x).float()
         out.append(z.cpu().numpy())

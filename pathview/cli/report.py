@@ -15,12 +15,17 @@ nothing to compare with); 3 written but some files could not be read (listed on 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_PARTIAL = 3
+from pathview.cli._common import (
+    CommandFailed,
+    add_scoring_arguments,
+    check_scoring_arguments,
+    exit_status,
+    load_classifier,
+    run_command,
+    score_args_folder,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -40,9 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument(
         "--labels", type=Path, help="ground truth id,label (default: the folder's labels CSV)"
     )
-    parser.add_argument("--model", type=Path, help="model directory (default: bundled model)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    parser.add_argument("--tta", action="store_true", help="average the 8 flips/rotations")
+    add_scoring_arguments(parser)
     parser.add_argument(
         "--rule",
         choices=("latest", "majority", "unanimous"),
@@ -61,44 +64,35 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         action="store_true",
         help="list patches whose call changes across the 8 flips/rotations (8 more passes)",
     )
-    parser.add_argument("--batch-size", type=int, default=256, help="patches per batch")
-    parser.add_argument("--recursive", action="store_true", help="include sub-folders")
-
-
-def _fail(message: str) -> int:
-    print(f"pathview report: {message}", file=sys.stderr)
-    return EXIT_FAILED
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``pathview report``; returns the exit status (see the module docstring)."""
-    from pathview.io import FolderError, LabelsError, find_labels_csv, read_labels
-    from pathview.model import ModelLoadError, load_model
+    return run_command("report", _report, args)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pathview.io import LabelsError, find_labels_csv, read_labels
     from pathview.pipeline.evaluation import (
         build_report,
         review_labels,
-        score_folder_with_views,
         score_line,
         summarise_reviewers,
         unstable_ids,
     )
     from pathview.pipeline.report import write_html_report
-    from pathview.pipeline.scoring import score_folder
     from pathview.store import ReviewStore, StoreError, locate_store
 
-    if args.batch_size < 1:
-        return _fail("--batch-size must be at least 1")
+    check_scoring_arguments(args)
     if not 0.0 <= args.threshold <= 1.0:
-        return _fail("--threshold must be between 0 and 1")
-    if not args.folder.is_dir():
-        return _fail(f"not a folder: {args.folder}")
+        raise CommandFailed("--threshold must be between 0 and 1")
     labels_path = args.labels if args.labels is not None else find_labels_csv(args.folder)
     truth: dict[str, int] = {}
     if labels_path is not None:
         try:
             truth = dict(read_labels(labels_path).labels)
         except LabelsError as exc:
-            return _fail(str(exc))
+            raise CommandFailed(str(exc)) from exc
     reviews: dict[str, int] = {}
     summary = None
     store_path: Path | None = None
@@ -112,46 +106,14 @@ def run(args: argparse.Namespace) -> int:
                 reviews = review_labels(store, args.rule)
                 summary = summarise_reviewers(store)
         except StoreError as exc:
-            return _fail(f"cannot read the review store: {exc}")
+            raise CommandFailed(f"cannot read the review store: {exc}") from exc
     if not truth and not reviews:
-        return _fail(
+        raise CommandFailed(
             f"nothing to compare with: no labels CSV and no reviews for {args.folder} "
             "(give --labels)"
         )
-    try:
-        classifier = load_model(args.model, device=args.device)
-    except ModelLoadError as exc:
-        return _fail(f"cannot load model: {exc}")
-    if classifier.device_note:
-        print(f"pathview report: {classifier.device_note}", file=sys.stderr)
-    views = None
-    try:
-        if args.stability:
-            result, views = score_folder_with_views(
-                args.folder,
-                classifier,
-                tta=args.tta,
-                batch_size=args.batch_size,
-                recursive=args.recursive,
-            )
-        else:
-            result = score_folder(
-                args.folder,
-                classifier,
-                tta=args.tta,
-                batch_size=args.batch_size,
-                recursive=args.recursive,
-            )
-    except FolderError as exc:
-        return _fail(str(exc))
-    except KeyboardInterrupt:
-        return _fail("interrupted; nothing written")
-    if result.total == 0:
-        return _fail(f"no patch files in {args.folder}")
-    for relpath, reason in result.failed:
-        print(f"unreadable: {relpath}: {reason}", file=sys.stderr)
-    if result.scored == 0:
-        return _fail(f"none of the {result.total} files could be read; nothing written")
+    classifier = load_classifier("report", args)
+    result, views = score_args_folder(args, classifier, views=args.stability)
     unstable = None if views is None else unstable_ids(result.ids, views, args.threshold)
     report = build_report(
         result.ids,
@@ -178,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         write_html_report(args.out, report, details=details)
     except OSError as exc:
-        return _fail(f"cannot write {args.out}: {exc}")
+        raise CommandFailed(f"cannot write {args.out}: {exc}") from exc
     print(f"scored {result.scored} patches with {report.model_name} {classifier.model_id[:12]}")
     for note in report.notes:
         print(f"note: {note}")
@@ -195,10 +157,4 @@ def run(args: argparse.Namespace) -> int:
     if unstable is not None:
         print(f"{len(unstable)} patches change their call across the 8 flips/rotations")
     print(f"wrote {args.out}")
-    if result.failed:
-        print(
-            f"pathview report: {len(result.failed)} files unreadable (listed above)",
-            file=sys.stderr,
-        )
-        return EXIT_PARTIAL
-    return EXIT_OK
+    return exit_status("report", result)

@@ -15,9 +15,15 @@ from typing import TextIO
 
 import numpy as np
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_PARTIAL = 3
+from pathview.cli._common import (
+    CommandFailed,
+    add_scoring_arguments,
+    check_scoring_arguments,
+    exit_status,
+    load_classifier,
+    run_command,
+    score_args_folder,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -36,11 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument(
         "--labels", type=Path, help="ground truth id,label: print AUC, accuracy, ECE"
     )
-    parser.add_argument("--tta", action="store_true", help="average the 8 flips/rotations")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    parser.add_argument("--model", type=Path, help="model directory (default: bundled model)")
-    parser.add_argument("--batch-size", type=int, default=256, help="patches per batch")
-    parser.add_argument("--recursive", action="store_true", help="include sub-folders")
+    add_scoring_arguments(parser)
 
 
 class _ProgressBar:
@@ -72,57 +74,29 @@ class _ProgressBar:
         self.stream.flush()
 
 
-def _fail(message: str) -> int:
-    print(f"pathview score: {message}", file=sys.stderr)
-    return EXIT_FAILED
-
-
 def run(args: argparse.Namespace) -> int:
     """Run ``pathview score``; returns the exit status (see the module docstring)."""
-    from pathview.io import FolderError, LabelsError, read_labels
-    from pathview.model import ModelLoadError, load_model
-    from pathview.model.metrics import accuracy, expected_calibration_error, roc_auc
-    from pathview.pipeline.scoring import score_folder, write_scores_csv
+    return run_command("score", _score, args)
 
-    if args.batch_size < 1:
-        return _fail("--batch-size must be at least 1")
-    if not args.folder.is_dir():
-        return _fail(f"not a folder: {args.folder}")
+
+def _score(args: argparse.Namespace) -> int:
+    from pathview.io import LabelsError, read_labels
+    from pathview.model.metrics import accuracy, expected_calibration_error, roc_auc
+    from pathview.pipeline.scoring import write_scores_csv
+
+    check_scoring_arguments(args)
     labels = None
     if args.labels is not None:
         try:
             labels = read_labels(args.labels).labels
         except LabelsError as exc:
-            return _fail(str(exc))
-    try:
-        classifier = load_model(args.model, device=args.device)
-    except ModelLoadError as exc:
-        return _fail(f"cannot load model: {exc}")
-    if classifier.device_note:
-        print(f"pathview score: {classifier.device_note}", file=sys.stderr)
-    try:
-        result = score_folder(
-            args.folder,
-            classifier,
-            tta=args.tta,
-            batch_size=args.batch_size,
-            progress=_ProgressBar(sys.stderr),
-            recursive=args.recursive,
-        )
-    except FolderError as exc:
-        return _fail(str(exc))
-    except KeyboardInterrupt:
-        return _fail("interrupted; nothing written")
-    if result.total == 0:
-        return _fail(f"no patch files in {args.folder}")
-    for relpath, reason in result.failed:
-        print(f"unreadable: {relpath}: {reason}", file=sys.stderr)
-    if result.scored == 0:
-        return _fail(f"none of the {result.total} files could be read; nothing written")
+            raise CommandFailed(str(exc)) from exc
+    classifier = load_classifier("score", args)
+    result, _ = score_args_folder(args, classifier, progress=_ProgressBar(sys.stderr))
     try:
         write_scores_csv(args.out, result.ids, result.p)
     except OSError as exc:
-        return _fail(f"cannot write {args.out}: {exc}")
+        raise CommandFailed(f"cannot write {args.out}: {exc}") from exc
     name = classifier.metadata.get("name", "model")
     rate = result.scored / max(result.seconds, 1e-9)
     print(
@@ -146,9 +120,4 @@ def run(args: argparse.Namespace) -> int:
             )
         else:
             print("no scored patch has a label in the labels file", file=sys.stderr)
-    if result.failed:
-        print(
-            f"pathview score: {len(result.failed)} files unreadable (listed above)", file=sys.stderr
-        )
-        return EXIT_PARTIAL
-    return EXIT_OK
+    return exit_status("score", result)

@@ -11,7 +11,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 
-def _as_pair(scores: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+def scores_and_labels(scores: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Scores as 1-D float64 and labels as 1-D int64; ValueError unless the lengths match and
+    every label is 0 or 1."""
     s = np.asarray(scores, dtype=np.float64).ravel()
     y = np.asarray(labels).ravel().astype(np.int64)
     if s.shape != y.shape:
@@ -26,7 +28,7 @@ def roc_auc(scores: ArrayLike, labels: ArrayLike) -> float:
 
     Returns NaN when only one class is present.
     """
-    s, y = _as_pair(scores, labels)
+    s, y = scores_and_labels(scores, labels)
     n_pos = int(y.sum())
     n_neg = y.size - n_pos
     if n_pos == 0 or n_neg == 0:
@@ -46,7 +48,7 @@ def roc_auc(scores: ArrayLike, labels: ArrayLike) -> float:
 
 def accuracy(probs: ArrayLike, labels: ArrayLike, threshold: float = 0.5) -> float:
     """Fraction of patches whose call (P >= threshold means tumour) matches the label."""
-    p, y = _as_pair(probs, labels)
+    p, y = scores_and_labels(probs, labels)
     if y.size == 0:
         return float("nan")
     return float(((p >= threshold).astype(np.int64) == y).mean())
@@ -54,7 +56,7 @@ def accuracy(probs: ArrayLike, labels: ArrayLike, threshold: float = 0.5) -> flo
 
 def expected_calibration_error(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15) -> float:
     """ECE of P(tumour) over ``n_bins`` equal-width bins: sum_b |B|/N * |mean(y) - mean(p)|."""
-    p, y = _as_pair(probs, labels)
+    p, y = scores_and_labels(probs, labels)
     if y.size == 0:
         return float("nan")
     bins = np.clip((p * n_bins).astype(np.int64), 0, n_bins - 1)
@@ -79,7 +81,7 @@ def sigmoid(x: ArrayLike) -> np.ndarray:
 
 def binary_nll(logits: ArrayLike, labels: ArrayLike, temperature: float = 1.0) -> float:
     """Mean negative log-likelihood of the labels under sigmoid(logits / temperature)."""
-    z, y = _as_pair(logits, labels)
+    z, y = scores_and_labels(logits, labels)
     z = z / temperature
     # log(1 + exp(-z)) for y=1, log(1 + exp(z)) for y=0, computed stably.
     signed = np.where(y == 1, -z, z)
@@ -88,7 +90,7 @@ def binary_nll(logits: ArrayLike, labels: ArrayLike, temperature: float = 1.0) -
 
 def fit_temperature(logits: ArrayLike, labels: ArrayLike) -> float:
     """Temperature T > 0 minimising the NLL of sigmoid(logit / T) (golden-section on log T)."""
-    z, y = _as_pair(logits, labels)
+    z, y = scores_and_labels(logits, labels)
     lo, hi = math.log(0.05), math.log(20.0)
     ratio = (math.sqrt(5) - 1) / 2
 

@@ -25,7 +25,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from pathview.core import CancelToken, Verdict
-from pathview.model.metrics import accuracy, expected_calibration_error, roc_auc
+from pathview.model.metrics import (
+    accuracy,
+    expected_calibration_error,
+    roc_auc,
+    scores_and_labels,
+)
 from pathview.pipeline.scoring import ScoreResult, score_folder
 from pathview.store import (
     ADJUDICATOR,
@@ -46,16 +51,6 @@ SOURCES: tuple[Source, ...] = ("truth", "reviews", "both")
 RELIABILITY_BINS = 15
 #: Bins of the disagreement-rate chart.
 DISAGREEMENT_BINS = 10
-
-
-def _pair(scores: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    s = np.asarray(scores, dtype=np.float64).ravel()
-    y = np.asarray(labels).ravel().astype(np.int64)
-    if s.shape != y.shape:
-        raise ValueError(f"{s.size} scores but {y.size} labels")
-    if y.size and not np.isin(y, (0, 1)).all():
-        raise ValueError("labels must be 0 or 1")
-    return s, y
 
 
 # ------------------------------------------------------------------------------ ROC
@@ -84,7 +79,7 @@ def roc_curve_points(
     straight segment, which change nothing in the curve). With one class only, the rate of the
     missing class is NaN.
     """
-    s, y = _pair(scores, labels)
+    s, y = scores_and_labels(scores, labels)
     order = np.argsort(-s, kind="mergesort")
     s_sorted, y_sorted = s[order], y[order]
     # Last index of each run of tied scores: a threshold includes all of its ties.
@@ -152,7 +147,7 @@ class Confusion:
 
 def confusion_at(probs: ArrayLike, labels: ArrayLike, threshold: float = 0.5) -> Confusion:
     """Confusion matrix of the calls ``P >= threshold`` against 0/1 labels."""
-    p, y = _pair(probs, labels)
+    p, y = scores_and_labels(probs, labels)
     call = p >= threshold
     pos = y == 1
     return Confusion(
@@ -196,7 +191,7 @@ def probability_bins(
     p = 1 in the last bin."""
     if n_bins < 1:
         raise ValueError("n_bins must be at least 1")
-    p, y = _pair(probs, labels)
+    p, y = scores_and_labels(probs, labels)
     index = np.clip((p * n_bins).astype(np.int64), 0, n_bins - 1)
     wrong = (p >= threshold).astype(np.int64) != y
     bins = []

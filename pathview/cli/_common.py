@@ -1,0 +1,134 @@
+"""What ``pathview score`` and ``pathview report`` share: the scoring arguments, loading the
+model, scoring a folder and the exit statuses.
+
+A failure that writes nothing is raised as :class:`CommandFailed` and turned into a message on
+stderr and exit status 1 by :func:`run_command`. Heavy modules (torch via the model) are
+imported inside the functions, so registering a sub-command stays cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pathview.cli import DEVICE_CHOICES
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from pathview.model import Classifier
+    from pathview.pipeline.scoring import ScoreProgress, ScoreResult
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_PARTIAL = 3
+
+
+class CommandFailed(Exception):
+    """Nothing was written: the message goes to stderr and the exit status is 1."""
+
+
+def run_command(
+    command: str, body: Callable[[argparse.Namespace], int], args: argparse.Namespace
+) -> int:
+    """``body(args)``, or :data:`EXIT_FAILED` with ``pathview COMMAND: message`` on stderr."""
+    try:
+        return body(args)
+    except CommandFailed as exc:
+        warn(command, str(exc))
+        return EXIT_FAILED
+
+
+def warn(command: str, message: str) -> None:
+    print(f"pathview {command}: {message}", file=sys.stderr)
+
+
+def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that say which model scores a folder, where and how."""
+    parser.add_argument("--model", type=Path, help="model directory (default: bundled model)")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    parser.add_argument("--tta", action="store_true", help="average the 8 flips/rotations")
+    parser.add_argument("--batch-size", type=int, default=256, help="patches per batch")
+    parser.add_argument("--recursive", action="store_true", help="include sub-folders")
+
+
+def check_scoring_arguments(args: argparse.Namespace) -> None:
+    """Refuse a batch size below 1 and a folder that is not one."""
+    if args.batch_size < 1:
+        raise CommandFailed("--batch-size must be at least 1")
+    if not args.folder.is_dir():
+        raise CommandFailed(f"not a folder: {args.folder}")
+
+
+def load_classifier(command: str, args: argparse.Namespace) -> Classifier:
+    """The model of ``--model`` on ``--device``; a device fallback is noted on stderr."""
+    from pathview.model import ModelLoadError, load_model
+
+    try:
+        classifier = load_model(args.model, device=args.device)
+    except ModelLoadError as exc:
+        raise CommandFailed(f"cannot load model: {exc}") from exc
+    if classifier.device_note:
+        warn(command, classifier.device_note)
+    return classifier
+
+
+def score_args_folder(
+    args: argparse.Namespace,
+    classifier: Classifier,
+    views: bool = False,
+    progress: ScoreProgress | None = None,
+) -> tuple[ScoreResult, np.ndarray | None]:
+    """Score ``args.folder`` as the scoring arguments say; with ``views`` also the P(tumour) of
+    each of the 8 flips/rotations (else None).
+
+    Unreadable files are listed on stderr; no patch files, none readable, a folder error or
+    Ctrl+C raise :class:`CommandFailed`.
+    """
+    from pathview.io import FolderError
+    from pathview.pipeline.scoring import score_folder
+
+    view_scores = None
+    try:
+        if views:
+            from pathview.pipeline.evaluation import score_folder_with_views
+
+            result, view_scores = score_folder_with_views(
+                args.folder,
+                classifier,
+                tta=args.tta,
+                batch_size=args.batch_size,
+                progress=progress,
+                recursive=args.recursive,
+            )
+        else:
+            result = score_folder(
+                args.folder,
+                classifier,
+                tta=args.tta,
+                batch_size=args.batch_size,
+                progress=progress,
+                recursive=args.recursive,
+            )
+    except FolderError as exc:
+        raise CommandFailed(str(exc)) from exc
+    except KeyboardInterrupt as exc:
+        raise CommandFailed("interrupted; nothing written") from exc
+    if result.total == 0:
+        raise CommandFailed(f"no patch files in {args.folder}")
+    for relpath, reason in result.failed:
+        print(f"unreadable: {relpath}: {reason}", file=sys.stderr)
+    if result.scored == 0:
+        raise CommandFailed(f"none of the {result.total} files could be read; nothing written")
+    return result, view_scores
+
+
+def exit_status(command: str, result: ScoreResult) -> int:
+    """:data:`EXIT_PARTIAL` (with a note on stderr) when some files were unreadable."""
+    if result.failed:
+        warn(command, f"{len(result.failed)} files unreadable (listed above)")
+        return EXIT_PARTIAL
+    return EXIT_OK

@@ -1,0 +1,52 @@
+"""Helpers shared by the GUI tests of the main window and the metrics panel.
+
+The fixtures that build windows (``make_window``) and fixture folders (``kaggle_folder``) are in
+conftest.py; these are the plain functions the tests call on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
+from pathview.ui.main_window import MainWindow
+from pathview.ui.metrics_panel import SUMMARY_COLUMNS, MetricsPanel
+
+#: ``make_window(loader=fake_loader, explainer=None, reviewer="Dr Test")`` (see conftest.py).
+MakeWindow = Callable[..., MainWindow]
+
+
+def open_and_score(qtbot: QtBot, window: MainWindow, folder: Path) -> None:
+    """Open ``folder`` in ``window`` and wait until every patch is scored."""
+    with qtbot.waitSignal(window.session.scoring_finished, timeout=30000) as finished:
+        window.open_folder(folder)
+    assert finished.args == ["done"]
+
+
+def cell(panel: MetricsPanel, row: int, column: str) -> str:
+    """Text of the summary table at ``row`` in the column named ``column``."""
+    item = panel.summary_table.item(row, SUMMARY_COLUMNS.index(column))
+    assert item is not None
+    return item.text()
+
+
+def confusion(panel: MetricsPanel) -> list[list[int]]:
+    """The confusion matrix as the panel's table shows it."""
+    table = panel.confusion_table
+    return [
+        [int(table.item(r, c).text()) for c in range(table.columnCount())]  # type: ignore[union-attr]
+        for r in range(table.rowCount())
+    ]
+
+
+def load_tiny_model(qtbot: QtBot, window: MainWindow, model_dir: Path) -> Path:
+    """Write a tiny real model directory to ``model_dir`` and load it into ``window`` with the
+    app's own loader (``pathview.model.load_model``); returns ``model_dir``."""
+    from test_model import make_tiny_model
+
+    make_tiny_model(model_dir)
+    with qtbot.waitSignal(window.session.model_worker.model_loaded, timeout=20000):
+        window.session.load_model(model_dir, "cpu")
+    return model_dir
