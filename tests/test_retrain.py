@@ -479,3 +479,12 @@ def test_the_from_scratch_training_script_still_runs(tmp_path: Path) -> None:
     assert "heldout" in meta["validation"]
     clf = load_model(tmp_path / "run" / "model", device="cpu")
     assert clf.predict(np.zeros((1, 96, 96, 3), np.uint8)).p.shape == (1,)
+    assert meta["calibration"]["method"].startswith(("Platt", "temperature"))
+    # Refitting the calibration of the finished run writes a new, loadable model directory
+    # whose metadata names the model it came from.
+    from training.calibrate import recalibrate
+
+    out = recalibrate(tmp_path / "run", tmp_path / "recalibrated", "platt")
+    assert out["calibration"]["recalibrated_from"] == meta["weights"]["sha256"]
+    assert out["validation"]["heldout"]["plain"]["n"] == meta["validation"]["heldout"]["plain"]["n"]
+    assert load_model(tmp_path / "recalibrated", device="cpu").model_id == out["weights"]["sha256"]

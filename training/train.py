@@ -45,7 +45,7 @@ from torch import nn
 from pathview.core import CancelToken
 from pathview.model import dihedral_view
 from pathview.model.bundle import read_metadata, verified_weights_path, write_model_dir
-from pathview.model.metrics import fit_temperature, sigmoid, summarise
+from pathview.model.metrics import fit_platt, fit_temperature, sigmoid, summarise
 from pathview.model.network import NetConfig, PatchNet, count_parameters
 from pathview.model.runtime import tune_malloc
 from training.augment import AugmentConfig, Augmenter
@@ -117,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("model")
     g.add_argument("--arch", default="pv-small", choices=sorted(ARCHITECTURES))
     g.add_argument("--dropout", type=float, default=0.0)
+    g.add_argument(
+        "--calibration",
+        choices=CALIBRATION_METHODS,
+        default="platt",
+        help="post-hoc calibration fitted on the held-out patches: platt (scale + offset; the "
+        "offset is folded into the last layer's bias) or temperature (scale only)",
+    )
     g.add_argument("--parent", type=Path, help="model directory to start from (fine-tuning)")
     g.add_argument(
         "--init-from",
@@ -878,6 +885,46 @@ def evaluate_set(
     return out
 
 
+CALIBRATION_METHODS = ("platt", "temperature")
+
+
+def calibrate(
+    net: PatchNet, logits: np.ndarray, labels: np.ndarray, method: str, fitted_on: str
+) -> tuple[float, dict[str, Any]]:
+    """Fit the post-hoc calibration on held-out logits; returns (temperature, its record).
+
+    ``temperature``: P = sigmoid(logit / T), T fitted by NLL. ``platt``: P = sigmoid(a * logit
+    + b) fitted by NLL; the offset is folded into the network (the last layer's bias grows by
+    b / a, changing ``net`` in place) and T = 1 / a, so every consumer keeps computing
+    sigmoid(logit / T) and the predicted class (P >= 0.5) stays the sign of the logit. The
+    offset corrects logits that are shifted (a model calling one class too often), which no
+    temperature can. Falls back to temperature scaling if the fitted scale is not positive.
+    """
+    before = summarise(sigmoid(logits), labels)
+    if method == "platt":
+        scale, offset = fit_platt(logits, labels)
+        if scale > 0:
+            with torch.no_grad():
+                net.head.fc.bias += offset / scale
+            return 1.0 / scale, {
+                "method": "Platt scaling: P = sigmoid(a * logit + b), NLL-optimal; the offset "
+                "b / a is folded into the last layer's bias and T = 1 / a",
+                "scale_a": round(scale, 6),
+                "offset_b": round(offset, 6),
+                "fitted_on": fitted_on,
+                "before": before,
+                "after": summarise(sigmoid(scale * logits + offset), labels),
+            }
+        log.warning("Platt scale %.4f is not positive: temperature scaling instead", scale)
+    temperature = fit_temperature(logits, labels)
+    return temperature, {
+        "method": "temperature scaling (one scalar T, NLL-optimal)",
+        "fitted_on": fitted_on,
+        "before": before,
+        "after": summarise(sigmoid(logits / temperature), labels),
+    }
+
+
 def export_model(export_dir: Path, net: PatchNet, metadata: dict[str, Any]) -> dict[str, Any]:
     """Write the fp32 state_dict and model.json into ``export_dir``; returns the metadata."""
     state = {k: v.float() if v.is_floating_point() else v for k, v in net.state_dict().items()}
@@ -923,18 +970,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         on_epoch,
     )
     best = result.network.to(device)
-    z_hold = predict_logits(best, data.holdout.pixels, data.mean, data.std, device)
-    temperature = fit_temperature(z_hold, data.holdout.labels)
-    calibration = {
-        "method": "temperature scaling (one scalar T, NLL-optimal)",
-        "fitted_on": (
-            f"held-out training-source patches ({len(data.holdout)}; {args.holdout_split})"
-        ),
-        "before": summarise(sigmoid(z_hold), data.holdout.labels),
-        "after": summarise(sigmoid(z_hold / temperature), data.holdout.labels),
-    }
-    log.info("temperature %.4f: %s", temperature, json.dumps(calibration))
     assert isinstance(best, PatchNet)
+    z_hold = predict_logits(best, data.holdout.pixels, data.mean, data.std, device)
+    temperature, calibration = calibrate(
+        best,
+        z_hold,
+        data.holdout.labels,
+        args.calibration,
+        f"held-out training-source patches ({len(data.holdout)}; {args.holdout_split})",
+    )
+    log.info("temperature %.4f: %s", temperature, json.dumps(calibration))
     meta = base_metadata(best, data, args, result, temperature, calibration, device)
     meta["validation"]["heldout"] = {
         "data": "held-out part of the training sources (same distribution: JPEG)",

@@ -112,6 +112,46 @@ def fit_temperature(logits: ArrayLike, labels: ArrayLike) -> float:
     return float(math.exp((a + b) / 2))
 
 
+def fit_platt(logits: ArrayLike, labels: ArrayLike, iterations: int = 100) -> tuple[float, float]:
+    """Platt scaling: (scale a, offset b) minimising the NLL of sigmoid(a * logit + b).
+
+    A one-feature logistic regression fitted by Newton's method (with a tiny ridge on the
+    Hessian for stability). Temperature scaling is the special case b = 0, T = 1 / a; the
+    offset also corrects a model whose logits are shifted, which a temperature cannot.
+    Raises ValueError unless both classes are present.
+    """
+    z, y = scores_and_labels(logits, labels)
+    if y.min() == y.max():
+        raise ValueError("Platt scaling needs both classes")
+
+    def nll(a: float, b: float) -> float:
+        s = a * z + b
+        return float(np.mean(np.logaddexp(0.0, np.where(y == 1, -s, s))))
+
+    a, b = 1.0, 0.0
+    current = nll(a, b)
+    for _ in range(iterations):
+        p = sigmoid(a * z + b)
+        w = p * (1.0 - p)
+        grad = np.array([np.mean((p - y) * z), np.mean(p - y)])
+        hess = np.array(
+            [[np.mean(w * z * z) + 1e-9, np.mean(w * z)], [np.mean(w * z), np.mean(w) + 1e-9]]
+        )
+        step = np.linalg.solve(hess, grad)
+        t = 1.0  # backtracking: never accept a step that raises the NLL
+        while t > 1e-6 and nll(a - t * step[0], b - t * step[1]) > current:
+            t /= 2
+        if t <= 1e-6:
+            break
+        a, b = a - t * float(step[0]), b - t * float(step[1])
+        new = nll(a, b)
+        if current - new < 1e-12:
+            current = new
+            break
+        current = new
+    return a, b
+
+
 def summarise(probs: ArrayLike, labels: ArrayLike) -> dict[str, float]:
     """AUC, accuracy at 0.5 and ECE (15 bins) in one dict, rounded for metadata."""
     return {

@@ -1,0 +1,111 @@
+"""Refit the post-hoc calibration of a trained run's model without training again.
+
+    python -m training.calibrate RUN_DIR --out MODEL_DIR [--method platt|temperature]
+
+Rebuilds the run's data split exactly as ``training.train`` did (same sources, held-out
+selection and seed, read from ``RUN_DIR/args.json``), fits the calibration on the held-out
+logits (see :func:`training.train.calibrate`), re-measures the held-out and validation
+metrics through the same code as training, and writes a new model directory. The weights
+change only where Platt scaling folds its offset into the last layer's bias, so the new model
+has a new id; its metadata records the model it was calibrated from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from training.train import (
+    CALIBRATION_METHODS,
+    build_parser,
+    calibrate,
+    evaluate_set,
+    export_model,
+    load_data,
+    load_network,
+    pick_device,
+    predict_logits,
+)
+
+log = logging.getLogger("training.calibrate")
+
+_PATH_LISTS = ("images", "labels")
+_PATHS = ("val_images", "val_labels", "run_dir")
+
+
+def run_arguments(run_dir: Path) -> argparse.Namespace:
+    """The training run's arguments (args.json) over the current defaults."""
+    recorded: dict[str, Any] = json.loads((run_dir / "args.json").read_text(encoding="utf-8"))
+    args = build_parser().parse_args(["--images", "x", "--labels", "x", "--run-dir", str(run_dir)])
+    for key, value in recorded.items():
+        if key in _PATH_LISTS:
+            value = [Path(v) for v in value]
+        elif key in _PATHS and value is not None:
+            value = Path(value)
+        setattr(args, key, value)
+    return args
+
+
+def recalibrate(run_dir: Path, out: Path, method: str, device_name: str = "cpu") -> dict[str, Any]:
+    """Write ``out``: the run's model with a refitted calibration; returns its metadata."""
+    args = run_arguments(run_dir)
+    device = pick_device(device_name)
+    net, meta = load_network(run_dir / "model")
+    net = net.to(device).eval()
+    data = load_data(args)
+    if data.mean != meta["normalisation"]["mean"] or data.std != meta["normalisation"]["std"]:
+        log.warning("normalisation differs from the run's: %s %s", data.mean, data.std)
+    mean, std = meta["normalisation"]["mean"], meta["normalisation"]["std"]
+    z_hold = predict_logits(net, data.holdout.pixels, mean, std, device)
+    temperature, calibration = calibrate(
+        net,
+        z_hold,
+        data.holdout.labels,
+        method,
+        f"held-out training-source patches ({len(data.holdout)}; {args.holdout_split})",
+    )
+    calibration["recalibrated_from"] = meta["weights"]["sha256"]
+    log.info("temperature %.4f: %s", temperature, json.dumps(calibration))
+    meta = dict(meta)
+    meta["temperature"] = round(float(temperature), 5)
+    meta["calibration"] = calibration
+    validation = dict(meta.get("validation", {}))
+    validation["heldout"] = {
+        **validation.get("heldout", {}),
+        **evaluate_set(
+            net, data.holdout.pixels, data.holdout.labels, mean, std, temperature, device
+        ),
+    }
+    if data.val is not None:
+        validation["external"] = {
+            **validation.get("external", {}),
+            **evaluate_set(net, data.val.pixels, data.val.labels, mean, std, temperature, device),
+        }
+    meta["validation"] = validation
+    log.info("validation %s", json.dumps(validation))
+    return export_model(out, net.cpu(), meta)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    p = argparse.ArgumentParser(prog="python -m training.calibrate", description=__doc__)
+    p.add_argument("run_dir", type=Path, help="a training run folder (args.json, model/)")
+    p.add_argument("--out", type=Path, required=True, help="model directory to write")
+    p.add_argument("--method", choices=CALIBRATION_METHODS, default="platt")
+    p.add_argument("--device", default="cpu")
+    args = p.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    meta = recalibrate(args.run_dir, args.out, args.method, args.device)
+    sys.stdout.write(json.dumps(meta["validation"], indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
