@@ -111,14 +111,21 @@ def render_card(meta: dict[str, Any], throughput: dict[str, Any] | None = None) 
         f"{args.get('stain_sigma')}), brightness/contrast/saturation "
         f"{args.get('brightness')}/{args.get('contrast')}/{args.get('saturation')}, hue "
         f"{args.get('hue')} of a turn, JPEG re-encoding probability {args.get('jpeg_prob')}.",
-        f"- Calibration: {cal.get('method')}, fitted on {cal.get('fitted_on')}.",
+        f"- Calibration: {cal.get('method')}, fitted on {cal.get('fitted_on')}"
+        + (
+            f" (refitted after training with `python -m training.calibrate`; uncalibrated "
+            f"weights {cal['recalibrated_from'][:12]})."
+            if cal.get("recalibrated_from")
+            else "."
+        ),
         "",
         "## Measured performance",
         "",
         "Kaggle `kaggle-tif` is never trained on and is exactly what users open (lossless "
-        "`.tif`). The numbers below are recorded in `model.json` by the training run and by "
-        "`python -m training.evaluate` through the app's own inference code (temperature "
-        "applied; TTA = mean of the 8 views' probabilities).",
+        "`.tif`). Its rows are recorded in `model.json` by `python -m training.evaluate`, "
+        "through the app's own inference code (calibration applied; TTA = mean of the 8 "
+        "views' probabilities), and are what `pathview score --labels` prints. The held-out "
+        "rows come from the training code (TTA there averages the 8 views' logits).",
         "",
         *_metrics_table(meta.get("validation", {})),
         "",
