@@ -16,12 +16,15 @@ when the worst stall exceeds --budget-ms (default 50).
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -72,6 +75,22 @@ def tiny_model_dir(dest: Path) -> Path:
     return dest
 
 
+def _watch_stalls(last_beat: list[float], counts: collections.Counter[str]) -> None:
+    """Every 10 ms: if the heartbeat is over 30 ms late, count the GUI thread's stack."""
+    main_id = threading.main_thread().ident
+    while True:
+        time.sleep(0.01)
+        if time.perf_counter() - last_beat[0] < 0.03:
+            continue
+        frame = sys._current_frames().get(main_id or 0)
+        if frame is None:
+            continue
+        stack = traceback.extract_stack(frame)[-5:]
+        counts[
+            " <- ".join(f"{f.name} ({Path(f.filename).name}:{f.lineno})" for f in stack[::-1])
+        ] += 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="patches in the folder")
@@ -80,6 +99,11 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-score", action="store_true", help="measure listing only")
     parser.add_argument("--budget-ms", type=float, default=50.0)
+    parser.add_argument(
+        "--trace-stalls",
+        action="store_true",
+        help="sample the GUI thread's stack whenever the heartbeat is late; print the top ones",
+    )
     args = parser.parse_args()
 
     import numpy as np
@@ -127,7 +151,18 @@ def main() -> int:
         ticks: list[float] = []
         heartbeat = QTimer()
         heartbeat.setInterval(HEARTBEAT_MS)
-        heartbeat.timeout.connect(lambda: ticks.append(clock.nsecsElapsed() / 1e6))
+        last_beat = [time.perf_counter()]
+
+        def beat() -> None:
+            ticks.append(clock.nsecsElapsed() / 1e6)
+            last_beat[0] = time.perf_counter()
+
+        heartbeat.timeout.connect(beat)
+        stall_stacks: collections.Counter[str] = collections.Counter()
+        if args.trace_stalls:
+            threading.Thread(
+                target=_watch_stalls, args=(last_beat, stall_stacks), daemon=True
+            ).start()
         marks: dict[str, float] = {}
 
         def mark(name: str) -> None:
@@ -217,6 +252,8 @@ def main() -> int:
             result["patches_per_s"] = round(scored / max(result["scoring_s"], 1e-9), 1)
         window.close()
         print(json.dumps(result, indent=2))
+        for stack, count in stall_stacks.most_common(10):
+            print(f"{count:5d} x 10 ms late in: {stack}")
         return 0 if result["scoring_max_stall_ms"] <= args.budget_ms else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
