@@ -249,3 +249,15 @@ def test_ordered_rows_on_220k_rows_sorts_by_uncertainty() -> None:
     assert sorted(rows.tolist()) == list(range(n))
     distance = np.abs(p[rows] - 0.5)
     assert np.all(np.diff(distance) >= 0)
+
+
+def test_refs_in_order_puts_the_given_rows_first_and_builds_refs_lazily() -> None:
+    t = PatchTable()
+    t.extend([PatchRef(f"p{i}", f"p{i}.tif") for i in range(6)])
+    refs = t.refs_in_order([4, 1])
+    assert len(refs) == 6
+    assert [r.id for r in refs] == ["p4", "p1", "p0", "p2", "p3", "p5"]
+    assert refs[1] == PatchRef("p1", "p1.tif")
+    assert [r.relpath for r in refs[2:4]] == ["p0.tif", "p2.tif"]
+    t.extend([PatchRef("late", "late.tif")])  # a snapshot: later rows are not in it
+    assert len(refs) == 6 and "late" not in [r.id for r in refs]

@@ -145,6 +145,30 @@ def load_patch_info(root: Path, ref: PatchRef) -> PatchInfo:
     )
 
 
+class RefSequence(Sequence[PatchRef]):
+    """Patches of a table in a given row order, made into PatchRefs only when read.
+
+    Scoring a 220,025-patch folder starts with the whole folder in grid order; building that
+    many PatchRef objects at once took the GUI thread about 100 ms. This holds a snapshot of
+    the ids and paths and an index array instead (cheap to make, safe to read from another
+    thread while the table grows).
+    """
+
+    def __init__(self, ids: Sequence[str], relpaths: Sequence[str], order: np.ndarray) -> None:
+        self._ids = list(ids)
+        self._relpaths = list(relpaths)
+        self._order = np.asarray(order, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return int(self._order.size)
+
+    def __getitem__(self, index: int | slice) -> PatchRef | list[PatchRef]:  # type: ignore[override]
+        if isinstance(index, slice):
+            return [PatchRef(self._ids[r], self._relpaths[r]) for r in self._order[index].tolist()]
+        r = int(self._order[index])
+        return PatchRef(self._ids[r], self._relpaths[r])
+
+
 class PatchTable:
     """Column store of every patch in the open folder (one entry per file, listing order).
 
@@ -177,6 +201,13 @@ class PatchTable:
 
     def ref(self, row: int) -> PatchRef:
         return PatchRef(self.ids[row], self.relpaths[row])
+
+    def refs_in_order(self, first: Sequence[int]) -> RefSequence:
+        """Every patch, the rows ``first`` in their order, then the others by row."""
+        order = np.asarray(first, dtype=np.int64)
+        rest = np.ones(len(self.ids), dtype=bool)
+        rest[order] = False
+        return RefSequence(self.ids, self.relpaths, np.concatenate([order, np.flatnonzero(rest)]))
 
     def extend(self, refs: Sequence[PatchRef]) -> range:
         """Append newly listed patches; known truth and reviews apply to them at once."""

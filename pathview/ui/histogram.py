@@ -55,6 +55,18 @@ class HistogramPanel(QWidget):
         self._table = table
         self.refresh()
 
+    def _fit_y_range(self, peak: float) -> None:
+        """Keep the y range unless the tallest bar leaves it or shrinks below half of it.
+
+        While scores stream in the bars grow on every refresh; a range that moved each time
+        would re-render the axis each time (the costliest part of a refresh).
+        """
+        top = float(self.plot.getViewBox().viewRange()[1][1])
+        if peak <= 0:
+            self.plot.setYRange(0, 1.0, padding=0)
+        elif not (peak <= top and peak >= 0.5 * top):
+            self.plot.setYRange(0, max(1.0, peak * 1.5), padding=0)
+
     def refresh(self) -> None:
         self.plot.clear()
         self.legend.clear()
@@ -75,7 +87,7 @@ class HistogramPanel(QWidget):
             self.plot.addItem(bars)
             self.legend.addItem(bars, f"{name} ({int(counts.sum())})")
             base = base + counts
-        self.plot.setYRange(0, max(1.0, float(base.max()) * 1.1), padding=0)
+        self._fit_y_range(float(base.max()))
         if not base.any():
             note = pg.TextItem("no scores yet", color=(170, 170, 170), anchor=(0.5, 0.5))
             note.setPos(0.5, 0.5)

@@ -535,9 +535,7 @@ class TriageSession(QObject):
             return False
         self.tta_scored = tta
         # The grid's order first (what the reviewer sees fills in first), then hidden rows.
-        shown = list(self.model.rows)
-        hidden = sorted(set(range(len(self.table))) - set(shown))
-        refs = [self.table.ref(r) for r in (shown + hidden)]
+        refs = self.table.refs_in_order(self.model.rows)
         self.model_worker.score(self.folder, refs, tta=tta)
         self.scoring_progressed.emit(0, len(refs))
         return True
