@@ -140,13 +140,15 @@ class _ModelRunner(QObject):
         self._loader = loader
         self._explainer = explainer
         self._classifier: Any = None
+        self._niced = False
         self._job: tuple[int, Iterator[ScoreBatch], CancelToken] | None = None
         self._step_requested.connect(self._step, Qt.ConnectionType.QueuedConnection)
 
     @Slot(object, str)
     def load(self, model_dir: Path | None, device: str) -> None:
         self._classifier = None
-        lower_thread_priority()
+        if not self._niced:  # once per thread: each call lowers the priority further
+            self._niced = lower_thread_priority()
         # Leave a core to the GUI thread: on a 2-core laptop, torch's default of one thread
         # per core starves the event loop while scoring.
         torch.set_num_threads(inference_threads())
