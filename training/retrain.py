@@ -55,7 +55,7 @@ from pathview.core import CancelToken
 from pathview.io import FolderError, LabelsError
 from pathview.model import ModelLoadError, default_model_dir, read_metadata
 from pathview.model.bundle import sha256_file, write_metadata
-from pathview.model.metrics import fit_temperature, sigmoid, summarise
+from pathview.model.metrics import fit_temperature
 from pathview.model.network import NetConfig, PatchNet, count_parameters
 from pathview.model.runtime import tune_malloc
 from pathview.store import StoreError
@@ -91,6 +91,7 @@ from training.train import (
     pick_device,
     predict_logits,
     seed_everything,
+    temperature_record,
     train_model,
 )
 
@@ -485,12 +486,12 @@ def finish(
         fitted = fit_temperature(z_hold, holdout.labels)
         if 0.06 < fitted < 19.0:
             temperature = fitted
-            calibration = {
-                "method": "temperature scaling (one scalar T, NLL-optimal)",
-                "fitted_on": f"held-out labelled, non-reviewed patches ({len(holdout)})",
-                "before": summarise(sigmoid(z_hold), holdout.labels),
-                "after": summarise(sigmoid(z_hold / temperature), holdout.labels),
-            }
+            calibration = temperature_record(
+                z_hold,
+                holdout.labels,
+                temperature,
+                f"held-out labelled, non-reviewed patches ({len(holdout)})",
+            )
         else:  # at the search bound: the held-out logits are (nearly) separable
             log.warning("temperature fit ran to its bound (%.3f): kept T = %.4f", fitted, kept)
             calibration["method"] = f"none: the fit ran to its bound ({fitted:.3f})"

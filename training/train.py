@@ -900,7 +900,6 @@ def calibrate(
     offset corrects logits that are shifted (a model calling one class too often), which no
     temperature can. Falls back to temperature scaling if the fitted scale is not positive.
     """
-    before = summarise(sigmoid(logits), labels)
     if method == "platt":
         scale, offset = fit_platt(logits, labels)
         if scale > 0:
@@ -912,15 +911,22 @@ def calibrate(
                 "scale_a": round(scale, 6),
                 "offset_b": round(offset, 6),
                 "fitted_on": fitted_on,
-                "before": before,
+                "before": summarise(sigmoid(logits), labels),
                 "after": summarise(sigmoid(scale * logits + offset), labels),
             }
         log.warning("Platt scale %.4f is not positive: temperature scaling instead", scale)
     temperature = fit_temperature(logits, labels)
-    return temperature, {
+    return temperature, temperature_record(logits, labels, temperature, fitted_on)
+
+
+def temperature_record(
+    logits: np.ndarray, labels: np.ndarray, temperature: float, fitted_on: str
+) -> dict[str, Any]:
+    """The metadata record of a fitted temperature: metrics before and after it."""
+    return {
         "method": "temperature scaling (one scalar T, NLL-optimal)",
         "fitted_on": fitted_on,
-        "before": before,
+        "before": summarise(sigmoid(logits), labels),
         "after": summarise(sigmoid(logits / temperature), labels),
     }
 
