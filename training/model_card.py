@@ -22,8 +22,8 @@ from pathview.model.bundle import read_metadata
 CARD_NAME = "MODEL_CARD.md"
 
 DATA_NAMES = {
-    "pcam-jpeg": "PCam `pcam-jpeg` (25,127 JPEG q~75 patches exported from the PCam HDF5 files)",
-    "kaggle-tif": "Kaggle `kaggle-tif` (1,500 original lossless `.tif` files, byte-exact)",
+    "pcam-jpeg": "PCam `pcam-jpeg` (JPEG q~75 patches exported from the PCam HDF5 files)",
+    "kaggle-tif": "Kaggle `kaggle-tif` (original lossless `.tif` files, byte-exact)",
 }
 
 
