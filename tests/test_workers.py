@@ -212,3 +212,183 @@ def test_evaluation_worker_coalesces_and_drops_cancelled_requests(qtbot: QtBot) 
     finally:
         gate.set()
         worker.shutdown()
+
+
+# ------------------------------------------------------------------ scoring in a child process
+
+
+def _score_all(
+    qtbot: QtBot, worker: ModelWorker, folder: Path, refs: list[PatchRef], tta: bool = False
+) -> tuple[list[object], list[ScoreBatch]]:
+    batches: list[ScoreBatch] = []
+    worker.scores_ready.connect(lambda _id, batch: batches.append(batch))
+    with qtbot.waitSignal(worker.scoring_finished, timeout=60000) as done:
+        request = worker.score(folder, refs, tta=tta)
+    assert done.args[0] == request
+    return done.args, batches
+
+
+def test_scoring_in_a_child_process_equals_scoring_in_this_one(
+    qtbot: QtBot, folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_model import make_tiny_model
+
+    from pathview.model import load_model
+    from pathview.workers import scoring_process
+
+    monkeypatch.setattr(scoring_process, "REFS_PER_MESSAGE", 8)  # the list goes in 3 parts
+
+    model_dir = make_tiny_model(tmp_path / "tiny")
+    worker = ModelWorker()  # the default loader: model directories, scored in a child
+    try:
+        with qtbot.waitSignal(worker.model_loaded, timeout=20000):
+            worker.load(model_dir, "cpu")
+        assert worker.scoring_in_process
+        refs = list_patches(folder)
+        args, batches = _score_all(qtbot, worker, folder, refs, tta=True)
+        assert args[1] == "done"
+        assert worker._process is not None and worker._process.running
+        got = {pid: p for b in batches for pid, p in zip(b.ids, b.p, strict=True)}
+        failed = {pid: reason for b in batches for pid, reason in b.failed.items()}
+        assert len(got) == 20 and len(failed) == 1
+        assert all(b.views is not None and b.views.shape == (len(b.ids), 8) for b in batches)
+        classifier = load_model(model_dir, device="cpu")
+        ok = [r for r in refs if r.id in got]
+        stack = np.stack([read_patch(r.path(folder)).pixels for r in ok])  # type: ignore[misc]
+        expected = classifier.predict(stack, tta=True)
+        # Same code, same weights, same batches: the same numbers, bit for bit.
+        assert [got[r.id] for r in ok] == expected.p.astype(np.float64).tolist()
+        views = np.concatenate([b.views for b in batches if b.views is not None])
+        np.testing.assert_array_equal(views, expected.views)
+    finally:
+        worker.shutdown()
+    assert running_workers() == []
+
+
+def test_child_process_cancel_crash_and_restart(qtbot: QtBot, folder: Path, tmp_path: Path) -> None:
+    from test_model import make_tiny_model
+
+    model_dir = make_tiny_model(tmp_path / "tiny")
+    worker = ModelWorker()
+    try:
+        with qtbot.waitSignal(worker.model_loaded, timeout=20000):
+            worker.load(model_dir, "cpu")
+        refs = list_patches(folder) * 50
+        with qtbot.waitSignal(worker.scoring_finished, timeout=15000) as finished:
+            request = worker.score(folder, refs)
+            worker.cancel_scoring()
+        assert finished.args == [request, "cancelled"]
+        # The child dies in the middle of a request: the request ends with the reason...
+        process = worker._process
+        assert process is not None
+        with qtbot.waitSignal(worker.scores_ready, timeout=30000):
+            request = worker.score(folder, refs)
+        with qtbot.waitSignal(worker.scoring_finished, timeout=15000) as finished:
+            assert process._process is not None
+            process._process.kill()
+        assert finished.args[0] == request
+        assert "scoring process stopped" in finished.args[1]
+        # ...and the next request starts a fresh child with the same model.
+        args, batches = _score_all(qtbot, worker, folder, list_patches(folder))
+        assert args[1] == "done" and sum(len(b.ids) for b in batches) == 20
+    finally:
+        worker.shutdown()
+
+
+def test_child_that_cannot_load_hands_scoring_to_the_model_thread(
+    qtbot: QtBot, folder: Path, tmp_path: Path
+) -> None:
+    # The thread's loader ignores the directory; the child finds no model there.
+    worker = ModelWorker(loader=fake_loader, scoring_process=True)
+    try:
+        with qtbot.waitSignal(worker.model_loaded, timeout=20000):
+            worker.load(tmp_path / "no-such-model", "cpu")
+        args, batches = _score_all(qtbot, worker, folder, list_patches(folder))
+        assert args[1] == "done" and sum(len(b.ids) for b in batches) == 20
+        assert not worker.scoring_in_process
+    finally:
+        worker.shutdown()
+
+
+def test_score_server_protocol_without_a_process(folder: Path) -> None:
+    """The child's request loop: a new job cancels the running one; a cancel of another
+    job does nothing; events carry the batches."""
+    import queue
+
+    from pathview.pipeline.score_server import Server, batch_from_message
+
+    requests: queue.Queue[dict[str, object] | None] = queue.Queue()
+    events: list[dict[str, object]] = []
+    refs = list_patches(folder)
+    job = {
+        "root": str(folder),
+        "ids": [r.id for r in refs],
+        "relpaths": [r.relpath for r in refs],
+        "tta": False,
+    }
+
+    def send(msg: dict[str, object]) -> None:
+        events.append(msg)
+        if msg.get("ev") == "batch" and msg["id"] == 1 and len(events) == 2:
+            requests.put({"op": "cancel", "id": 7})  # not the running job: ignored
+            requests.put({"op": "score", "id": 2, **job})  # supersedes job 1
+        if msg.get("ev") == "ended" and msg["id"] == 2:
+            requests.put(None)  # end of input: the server returns
+
+    requests.put({"op": "load", "model_dir": None, "device": "cpu"})
+    requests.put({"op": "score", "id": 1, **job})
+    Server(requests, send, loader=fake_loader, batch_size=4).serve()
+    assert events[0]["ev"] == "loaded"
+    ended = [(e["id"], e["outcome"]) for e in events if e["ev"] == "ended"]
+    assert ended == [(1, "cancelled"), (2, "done")]
+    second = [batch_from_message(e) for e in events if e["ev"] == "batch" and e["id"] == 2]
+    assert sum(len(b.ids) for b in second) == 20 and second[-1].done == 21
+
+
+def test_score_server_takes_a_list_in_parts_and_a_cancel_between_them(folder: Path) -> None:
+    import queue
+
+    from pathview.pipeline.score_server import Server
+
+    refs = list_patches(folder)
+    ids, paths = [r.id for r in refs], [r.relpath for r in refs]
+    root = str(folder)
+    requests: queue.Queue[dict[str, object] | None] = queue.Queue()
+    for msg in (
+        {"op": "load", "model_dir": None, "device": "cpu"},
+        {
+            "op": "score",
+            "id": 2,
+            "root": root,
+            "ids": ids[:10],
+            "relpaths": paths[:10],
+            "more": True,
+        },
+        {"op": "cancel", "id": 7},  # another job's: ignored
+        {"op": "refs", "id": 2, "ids": ids[10:], "relpaths": paths[10:], "more": False},
+    ):
+        requests.put(msg)
+    events: list[dict[str, object]] = []
+
+    def send(msg: dict[str, object]) -> None:
+        events.append(msg)
+        if msg == {"ev": "ended", "id": 2, "outcome": "done"}:  # then one cancelled halfway
+            requests.put(
+                {
+                    "op": "score",
+                    "id": 3,
+                    "root": root,
+                    "ids": ids[:4],
+                    "relpaths": paths[:4],
+                    "more": True,
+                }
+            )
+            requests.put({"op": "cancel", "id": 3})
+        elif msg.get("ev") == "ended":
+            requests.put(None)
+
+    Server(requests, send, loader=fake_loader, batch_size=64).serve()
+    ended = [(e["id"], e["outcome"]) for e in events if e["ev"] == "ended"]
+    assert ended == [(2, "done"), (3, "cancelled")]
+    batches = [e for e in events if e["ev"] == "batch"]
+    assert [(e["id"], e["total"], e["done"]) for e in batches] == [(2, 21, 21)]

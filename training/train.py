@@ -336,7 +336,9 @@ def load_network(model_dir: Path) -> tuple[PatchNet, dict[str, Any]]:
 
 
 class Ema:
-    """Exponential moving average of a model's parameters (buffers are copied)."""
+    """Exponential moving average of a model's parameters and of its floating-point buffers
+    (BatchNorm running statistics), so the averaged weights are evaluated with statistics
+    averaged over the same steps; integer buffers are copied."""
 
     def __init__(self, model: nn.Module, decay: float) -> None:
         self.decay = decay
@@ -352,7 +354,10 @@ class Ema:
         params: list[torch.Tensor] = list(model.parameters())
         torch._foreach_lerp_(ema_p, params, 1 - d)
         for b_ema, b in zip(self.model.buffers(), model.buffers(), strict=True):
-            b_ema.copy_(b)
+            if b_ema.is_floating_point():
+                b_ema.lerp_(b, 1 - d)
+            else:
+                b_ema.copy_(b)
 
 
 # ----------------------------------------------------------------------------- train / eval

@@ -162,6 +162,11 @@ class RefSequence(Sequence[PatchRef]):
     def __len__(self) -> int:
         return int(self._order.size)
 
+    def columns(self, start: int = 0, stop: int | None = None) -> tuple[list[str], list[str]]:
+        """The ids and relative paths of positions ``start:stop``, as two lists."""
+        rows = self._order[start:stop].tolist()
+        return [self._ids[r] for r in rows], [self._relpaths[r] for r in rows]
+
     def __getitem__(self, index: int | slice) -> PatchRef | list[PatchRef]:  # type: ignore[override]
         if isinstance(index, slice):
             return [PatchRef(self._ids[r], self._relpaths[r]) for r in self._order[index].tolist()]

@@ -51,9 +51,11 @@ class HistogramPanel(QWidget):
     def grouping(self) -> str:
         return "truth" if self.group_combo.currentIndex() == 1 else "verdict"
 
-    def set_table(self, table: PatchTable) -> None:
+    def set_table(self, table: PatchTable, refresh: bool = True) -> None:
+        """Plot ``table``; with ``refresh`` False the caller refreshes later (throttled)."""
         self._table = table
-        self.refresh()
+        if refresh:
+            self.refresh()
 
     def _fit_y_range(self, peak: float) -> None:
         """Keep the y range unless the tallest bar leaves it or shrinks below half of it.

@@ -281,7 +281,7 @@ class MainWindow(QMainWindow):
         s.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         s.table_changed.connect(self._schedule_histogram)
         s.evaluation_ready.connect(self._on_evaluation_ready)
-        s.order_changed.connect(lambda: self.histogram.set_table(s.table))
+        s.order_changed.connect(self._on_order_changed)
         self.grid.selectionModel().currentChanged.connect(self._on_grid_current)
         s.model.modelReset.connect(self._rebind_selection)
 
@@ -416,6 +416,11 @@ class MainWindow(QMainWindow):
             self.patch_view.show_pixels(info.pixels)
             heat = getattr(s.explanation, "map", None)
             self.patch_view.set_heatmap(heat)
+
+    def _on_order_changed(self) -> None:
+        # The order itself does not change the histogram, but a new folder brings a new table.
+        self.histogram.set_table(self.session.table, refresh=False)
+        self._schedule_histogram()
 
     def _schedule_histogram(self) -> None:
         # A throttle, not a debounce: the plot follows the scores while they stream in.

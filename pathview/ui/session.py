@@ -141,6 +141,7 @@ class TriageSession(QObject):
         self.sort_key = SortKey.NAME
         self.filter_spec = FilterSpec()
         self.listing_done = False
+        self._listing_generation = 0  # bumped by every close: late callbacks check it
         self.position = -1
         self.current_info: PatchInfo | None = None
         self.explanation: object | None = None
@@ -266,6 +267,7 @@ class TriageSession(QObject):
         self.folder = None
         self.labels_path = None
         self.listing_done = False
+        self._listing_generation += 1
         self.tta_scored = False
         self.table = PatchTable()
         self.model.set_table(self.table)
@@ -296,6 +298,13 @@ class TriageSession(QObject):
         self.apply_order()
         _freeze_heap()
         self.listing_finished.emit(count)
+        # The rest in a later turn of the event loop: the grid repaints in its new order first.
+        generation = self._listing_generation
+        QTimer.singleShot(0, self, lambda: self._after_listing(generation))
+
+    def _after_listing(self, generation: int) -> None:
+        if generation != self._listing_generation:  # another folder was opened meanwhile
+            return
         self.counts_changed.emit(review_counts(self.table))
         self.table_changed.emit()
         if self.model_worker.info is not None:

@@ -1,7 +1,7 @@
 """Shared plumbing of the workers: a registry of the threads they start.
 
-Tests (and the window's close) check ``running_workers()`` is empty, so no worker thread
-outlives the window that started it.
+Tests (and the window's close) check ``running_workers()`` is empty, so no worker thread or
+child process outlives the window that started it.
 """
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ from __future__ import annotations
 import itertools
 import weakref
 
-from PySide6.QtCore import QThread, QThreadPool
+from PySide6.QtCore import QProcess, QThread, QThreadPool
 
 _pools: weakref.WeakSet[QThreadPool] = weakref.WeakSet()
 _threads: weakref.WeakSet[QThread] = weakref.WeakSet()
+_processes: weakref.WeakSet[QProcess] = weakref.WeakSet()
 _request_ids = itertools.count(1)
 
 
@@ -34,8 +35,18 @@ def register_thread(thread: QThread) -> None:
     _threads.add(thread)
 
 
+def register_process(process: QProcess) -> None:
+    _processes.add(process)
+
+
 def running_workers() -> list[str]:
-    """Names of worker pools with active tasks and worker threads still running."""
+    """Names of worker pools with active tasks, worker threads and child processes still
+    running."""
     busy = [f"pool {p.objectName()}" for p in list(_pools) if p.activeThreadCount() > 0]
     busy += [f"thread {t.objectName()}" for t in list(_threads) if t.isRunning()]
+    busy += [
+        f"process {p.objectName()}"
+        for p in list(_processes)
+        if p.state() != QProcess.ProcessState.NotRunning
+    ]
     return busy

@@ -1,15 +1,22 @@
-"""Model jobs (loading, scoring, Grad-CAM) on ONE dedicated thread.
+"""Model jobs: loading and Grad-CAM on ONE dedicated thread, scoring in a child process.
 
-Grad-CAM hooks mutate the network, so two model jobs must never run at once. Scoring is
-cut into batches: the thread's event loop runs one batch, then whatever else was asked
-meanwhile (a Grad-CAM for the newly selected patch), then the next batch. Every request
-carries an id; the GUI-side controller drops results of requests it no longer wants. With
-TTA each batch also carries every flip/rotation's P(tumour) (``ScoreBatch.views``), which
-the session keeps for the stability sort key and the metrics panel.
+Grad-CAM hooks mutate the network, so two model jobs must never run at once. Scoring a
+folder runs in a child process (:mod:`pathview.workers.scoring_process`) when the model
+comes from a model directory, so its decoding and inference never hold this process's
+interpreter lock while the GUI thread wants it. With an injected loader (tests), or with
+``PATHVIEW_SCORING=thread``, or if the child cannot load the model, scoring runs on the model
+thread instead, cut into batches: the thread's event loop runs one batch, then whatever else
+was asked meanwhile (a Grad-CAM for the newly selected patch), then the next batch.
+
+Every request carries an id; the GUI-side controller drops results of requests it no longer
+wants. With TTA each batch also carries every flip/rotation's P(tumour)
+(``ScoreBatch.views``), which the session keeps for the stability sort key and the metrics
+panel.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -33,6 +40,12 @@ from pathview.explain import (
 )
 from pathview.pipeline.triage import RefSequence, ScoreBatch, iter_score_batches
 from pathview.workers.base import next_request_id, register_thread
+from pathview.workers.scoring_process import ScoringProcess
+
+log = logging.getLogger(__name__)
+
+#: Environment variable: "thread" scores on the model thread instead of a child process.
+SCORING_ENV = "PATHVIEW_SCORING"
 
 #: (model_dir or None for the bundled model, device) -> classifier.
 ModelLoader = Callable[[Path | None, str], Any]
@@ -238,7 +251,11 @@ class ModelWorker(QObject):
         parent: QObject | None = None,
         loader: ModelLoader | None = None,
         explainer: Explainer | None = None,
+        scoring_process: bool | None = None,
     ) -> None:
+        """``scoring_process``: score in a child process (default: when ``loader`` is the
+        default one, i.e. models are model directories the child can load too, unless
+        ``PATHVIEW_SCORING=thread``)."""
         super().__init__(parent)
         preload_model_libraries()
         self._thread = QThread()
@@ -262,6 +279,22 @@ class ModelWorker(QObject):
         self._explain_id = 0
         self.info: ModelInfo | None = None
         self.failure: str | None = None
+        if scoring_process is None:
+            scoring_process = loader is None and os.environ.get(SCORING_ENV, "") != "thread"
+        self._process: ScoringProcess | None = None
+        self._process_usable = False
+        self._on_process = False  # the running request was sent to the child
+        self._score_args: tuple[Path, Sequence[PatchRef], bool] | None = None
+        if scoring_process:
+            self._process = ScoringProcess(self)
+            self._process.batch_scored.connect(self._on_batch)
+            self._process.scoring_ended.connect(self._on_process_ended)
+            self._process.failed.connect(self._on_process_failed)
+
+    @property
+    def scoring_in_process(self) -> bool:
+        """Whether the next scoring request goes to the child process."""
+        return self._process is not None and self._process_usable
 
     @property
     def scoring(self) -> bool:
@@ -275,6 +308,9 @@ class ModelWorker(QObject):
         self.info = None
         self.failure = None
         self._load_requested.emit(model_dir, device)
+        if self._process is not None:
+            self._process_usable = True
+            self._process.load(model_dir, device)
 
     def score(self, root: Path, refs: Sequence[PatchRef], tta: bool = False) -> int:
         """Score ``refs`` (a new request replaces the running one); returns the request id."""
@@ -284,12 +320,19 @@ class ModelWorker(QObject):
         self._score_total = len(refs)
         # A list is copied (the caller may change it); a RefSequence is already a snapshot.
         snapshot = refs if isinstance(refs, RefSequence) else list(refs)
-        self._score_requested.emit(self._score_id, Path(root), snapshot, tta, self._score_token)
+        self._score_args = (Path(root), snapshot, tta)
+        self._on_process = self.scoring_in_process
+        if self._process is not None and self._on_process:
+            self._process.score(self._score_id, Path(root), snapshot, tta)
+        else:
+            self._score_requested.emit(self._score_id, Path(root), snapshot, tta, self._score_token)
         return self._score_id
 
     def cancel_scoring(self) -> None:
         if self._score_id:
             self._score_token.cancel()
+            if self._process is not None and self._on_process:
+                self._process.cancel(self._score_id)
             finished = self._score_id
             self._score_id = 0
             self.scoring_finished.emit(finished, "cancelled")
@@ -307,6 +350,8 @@ class ModelWorker(QObject):
         """Cancel everything and stop the thread (waits for a running batch to end)."""
         self.cancel_scoring()
         self._explain_id = 0
+        if self._process is not None:
+            self._process.shutdown()
         self._thread.quit()
         self._thread.wait()
 
@@ -328,6 +373,20 @@ class ModelWorker(QObject):
         if request_id == self._score_id:
             self._score_id = 0
             self.scoring_finished.emit(request_id, outcome)
+
+    def _on_process_ended(self, request_id: int, outcome: str) -> None:
+        if self._on_process:  # else a late reply of a request that moved to the thread
+            self._on_scoring_ended(request_id, outcome)
+
+    def _on_process_failed(self, reason: str) -> None:
+        """The child could not load the model (or start): score on the model thread, and
+        move a request the child was given there."""
+        log.warning("scoring on the model thread: %s", reason)
+        self._process_usable = False
+        if self._score_id and self._on_process and self._score_args is not None:
+            self._on_process = False
+            root, refs, tta = self._score_args
+            self._score_requested.emit(self._score_id, root, refs, tta, self._score_token)
 
     def _on_explained(self, request_id: int, patch_id: str, explanation: object) -> None:
         if request_id == self._explain_id:

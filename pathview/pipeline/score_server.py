@@ -1,0 +1,287 @@
+"""Scoring in a child process: ``python -m pathview.pipeline.score_server``.
+
+The app scores a folder here rather than on a thread of its own process: decoding and
+inference then never hold the app's interpreter lock, so the GUI thread never waits for it
+(on a 2-core machine a niced scoring *thread* still stalled the event loop: it was
+descheduled while holding the lock the GUI thread needed). The process lowers its own
+priority, so the GUI wins the CPU whenever both want it.
+
+The protocol is one JSON object per line, both ways (the app's side is
+:class:`pathview.workers.scoring_process.ScoringProcess`).
+
+Requests on stdin::
+
+    {"op": "load", "model_dir": str | null, "device": "auto"}
+    {"op": "score", "id": int, "root": str, "ids": [...], "relpaths": [...], "tta": bool,
+     "more": bool}
+    {"op": "refs", "id": int, "ids": [...], "relpaths": [...], "more": bool}
+    {"op": "cancel", "id": int}
+    {"op": "stop"}                  (end of input stops as well)
+
+Events on stdout::
+
+    {"ev": "loaded", "model_id": str, "device": str}
+    {"ev": "failed", "reason": str}                        (the model did not load)
+    {"ev": "batch", "id": int, "ids": [...], "p": [...], "spread": [...] | null,
+     "failed": {id: reason}, "done": int, "total": int, "views": [[8 floats], ...] | null}
+    {"ev": "ended", "id": int, "outcome": "done" | "cancelled" | error text}
+
+A long list of patches comes in parts (``more`` true: ``refs`` messages follow, the last
+with ``more`` false), so the app never encodes a whole 220,025-patch folder in one go. A new
+``score`` or ``load`` ends the running scoring job ("cancelled") before it starts.
+Anything a library prints goes to stderr: stdout carries the protocol only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import sys
+import threading
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from pathview.core import Cancelled, CancelToken, PatchRef
+from pathview.pipeline.triage import ScoreBatch, iter_score_batches
+
+#: Nice increment of the scoring process: the GUI process wins the CPU when both want it.
+PROCESS_NICE = 10
+
+Message = dict[str, Any]
+
+
+def batch_message(request_id: int, batch: ScoreBatch) -> Message:
+    """The ``batch`` event of one :class:`ScoreBatch` (floats round-trip exactly in JSON)."""
+    return {
+        "ev": "batch",
+        "id": request_id,
+        "ids": batch.ids,
+        "p": batch.p,
+        "spread": batch.spread,
+        "failed": batch.failed,
+        "done": batch.done,
+        "total": batch.total,
+        "views": None if batch.views is None else batch.views.tolist(),
+    }
+
+
+def batch_from_message(msg: Message) -> ScoreBatch:
+    """Inverse of :func:`batch_message`."""
+    views = msg.get("views")
+    return ScoreBatch(
+        ids=list(msg["ids"]),
+        p=[float(v) for v in msg["p"]],
+        spread=None if msg.get("spread") is None else [float(v) for v in msg["spread"]],
+        failed={str(k): str(v) for k, v in dict(msg.get("failed") or {}).items()},
+        done=int(msg["done"]),
+        total=int(msg["total"]),
+        views=None if views is None else np.asarray(views, dtype=np.float32).reshape(-1, 8),
+    )
+
+
+def encode(msg: Message) -> bytes:
+    """One protocol line."""
+    return (json.dumps(msg, separators=(",", ":"), allow_nan=True) + "\n").encode("utf-8")
+
+
+class _Refs:
+    """PatchRefs made on demand from the request's two parallel lists."""
+
+    def __init__(self, ids: list[str], relpaths: list[str]) -> None:
+        if len(ids) != len(relpaths):
+            raise ValueError("ids and relpaths differ in length")
+        self._ids = ids
+        self._relpaths = relpaths
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __getitem__(self, index: slice) -> list[PatchRef]:
+        return [
+            PatchRef(i, r) for i, r in zip(self._ids[index], self._relpaths[index], strict=True)
+        ]
+
+
+def lower_process_priority(increment: int = PROCESS_NICE) -> None:
+    """Be nice to the app (POSIX; elsewhere a no-op)."""
+    if hasattr(os, "nice"):
+        with contextlib.suppress(OSError):
+            os.nice(increment)
+
+
+def default_loader(model_dir: str | None, device: str) -> Any:
+    from pathview.model import load_model
+
+    return load_model(Path(model_dir) if model_dir else None, device=device)
+
+
+class Server:
+    """The request loop, apart from the process plumbing (tests drive it directly).
+
+    ``requests`` yields parsed requests (None = end of input); ``send`` writes one event.
+    """
+
+    def __init__(
+        self,
+        requests: queue.Queue[Message | None],
+        send: Callable[[Message], None],
+        loader: Callable[[str | None, str], Any] = default_loader,
+        batch_size: int = 128,
+    ) -> None:
+        self._requests = requests
+        self._send = send
+        self._loader = loader
+        self._batch_size = batch_size
+        self._classifier: Any = None
+        self._pending: deque[Message | None] = deque()
+
+    def serve(self) -> None:
+        while True:
+            msg = self._pending.popleft() if self._pending else self._requests.get()
+            if msg is None:
+                return
+            op = msg.get("op")
+            if op == "stop":
+                return
+            if op == "load":
+                self._load(msg)
+            elif op == "score" and not self._score(msg):
+                return
+            # A cancel for a job that is not running is late: nothing to do.
+
+    def _load(self, msg: Message) -> None:
+        self._classifier = None
+        try:
+            self._classifier = self._loader(msg.get("model_dir"), str(msg.get("device", "auto")))
+        except Exception as exc:  # reported; the app scores on its own thread instead
+            self._send({"ev": "failed", "reason": f"{type(exc).__name__}: {exc}"})
+            return
+        self._send(
+            {
+                "ev": "loaded",
+                "model_id": str(getattr(self._classifier, "model_id", "unknown")),
+                "device": str(getattr(self._classifier, "device", "")),
+            }
+        )
+
+    def _score(self, msg: Message) -> bool:
+        """Run one scoring job; False when the input ended meanwhile (stop serving)."""
+        request_id = int(msg["id"])
+        if self._classifier is None:
+            self._send({"ev": "ended", "id": request_id, "outcome": "no model loaded"})
+            return True
+        token = CancelToken()
+        ids, relpaths = list(msg["ids"]), list(msg["relpaths"])
+        more = bool(msg.get("more", False))
+        while more:  # the rest of the list
+            part = self._pending.popleft() if self._pending else self._requests.get()
+            if part is None or part.get("op") == "stop":
+                return False
+            if part.get("op") == "refs" and int(part.get("id", -1)) == request_id:
+                ids += part["ids"]
+                relpaths += part["relpaths"]
+                more = bool(part.get("more", False))
+            elif part.get("op") == "cancel":
+                if int(part.get("id", -1)) == request_id:
+                    self._send({"ev": "ended", "id": request_id, "outcome": "cancelled"})
+                    return True
+            elif part.get("op") in ("score", "load"):
+                self._pending.append(part)
+                self._send({"ev": "ended", "id": request_id, "outcome": "cancelled"})
+                return True
+        try:
+            refs = _Refs(ids, relpaths)
+            batches: Iterator[ScoreBatch] = iter_score_batches(
+                Path(msg["root"]),
+                refs,  # type: ignore[arg-type]  # sliced only, as iter_score_batches does
+                self._classifier,
+                tta=bool(msg.get("tta", False)),
+                batch_size=self._batch_size,
+                cancel=token,
+            )
+            for batch in batches:
+                self._send(batch_message(request_id, batch))
+                if not self._poll(request_id, token):
+                    return False
+                token.raise_if_cancelled()
+        except Cancelled:
+            self._send({"ev": "ended", "id": request_id, "outcome": "cancelled"})
+            return True
+        except Exception as exc:
+            traceback.print_exc(file=sys.stderr)
+            self._send({"ev": "ended", "id": request_id, "outcome": f"{type(exc).__name__}: {exc}"})
+            return True
+        self._send({"ev": "ended", "id": request_id, "outcome": "done"})
+        return True
+
+    def _poll(self, request_id: int, token: CancelToken) -> bool:
+        """Between batches: take the requests that arrived. A cancel of this job, or any new
+        job, cancels it; False when the input ended or a stop came."""
+        while True:
+            try:
+                msg = self._requests.get_nowait()
+            except queue.Empty:
+                return True
+            if msg is None or msg.get("op") == "stop":
+                return False
+            if msg.get("op") == "cancel":
+                if int(msg.get("id", -1)) == request_id:
+                    token.cancel()
+                continue
+            token.cancel()
+            self._pending.append(msg)  # runs once this job has ended
+
+
+def _read_requests(stream: IO[bytes], out: queue.Queue[Message | None]) -> None:
+    for line in stream:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            print(f"score_server: ignoring a malformed request: {line[:80]!r}", file=sys.stderr)
+            continue
+        if isinstance(msg, dict):
+            out.put(msg)
+    out.put(None)
+
+
+def main() -> int:
+    # The protocol gets a private copy of stdout; fd 1 itself now points at stderr, so a
+    # library that prints cannot corrupt it.
+    proto = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
+    lower_process_priority()
+    import torch
+
+    # One core for inference, one for decoding ahead; the app keeps the rest.
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+    lock = threading.Lock()
+
+    def send(msg: Message) -> None:
+        with lock:
+            proto.write(encode(msg))
+
+    requests: queue.Queue[Message | None] = queue.Queue()
+    reader = threading.Thread(
+        target=_read_requests, args=(sys.stdin.buffer, requests), name="requests", daemon=True
+    )
+    reader.start()
+    try:
+        Server(requests, send).serve()
+    except BrokenPipeError:  # the app went away
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
