@@ -86,7 +86,8 @@ def _freeze_heap() -> None:
     folder's rows). A full collection walks them all and holds the GIL meanwhile: measured at
     about 250 ms mid-scoring, a visible freeze whichever thread triggers it. Frozen objects are
     never collected, so this is done at points where what is alive stays alive (a model is
-    loaded, a listing is complete); later garbage is collected as usual.
+    loaded, a listing batch has arrived, a listing is complete); later garbage is collected
+    as usual, and frozen objects that are no longer referenced are still freed.
     """
     gc.freeze()
 
@@ -142,6 +143,7 @@ class TriageSession(QObject):
         self.filter_spec = FilterSpec()
         self.listing_done = False
         self._listing_generation = 0  # bumped by every close: late callbacks check it
+        self._first_pending = False  # the first patch is about to be selected
         self.position = -1
         self.current_info: PatchInfo | None = None
         self.explanation: object | None = None
@@ -268,6 +270,7 @@ class TriageSession(QObject):
         self.labels_path = None
         self.listing_done = False
         self._listing_generation += 1
+        self._first_pending = False
         self.tta_scored = False
         self.table = PatchTable()
         self.model.set_table(self.table)
@@ -280,6 +283,9 @@ class TriageSession(QObject):
 
     def _on_listed(self, _request: int, batch: list[PatchRef]) -> None:
         new_rows = self.table.extend(batch)
+        # The rows live as long as the folder is open: freezing them now spares the full
+        # collections that a growing 220,025-row table would otherwise trigger (~300 ms each).
+        _freeze_heap()
         if self.filter_spec == FilterSpec():
             keep = list(new_rows)
         else:  # one numpy mask per batch, not one per row
@@ -287,7 +293,17 @@ class TriageSession(QObject):
             keep = [r for r in new_rows if mask[r]]
         self.model.append_rows(keep)
         self.listing_progressed.emit(len(self.table))
-        if self.position < 0 and self.model.rowCount() > 0:
+        if self.position < 0 and self.model.rowCount() > 0 and not self._first_pending:
+            # Next turn of the event loop: the grid paints its first tiles before the patch
+            # view renders the first patch (one long turn otherwise).
+            self._first_pending = True
+            generation = self._listing_generation
+            QTimer.singleShot(0, self, lambda: self._select_first(generation))
+
+    def _select_first(self, generation: int) -> None:
+        self._first_pending = False
+        current = generation == self._listing_generation
+        if current and self.position < 0 and self.model.rowCount() > 0:
             self.select_position(0)
 
     def _on_listing_finished(self, _request: int, count: int) -> None:
