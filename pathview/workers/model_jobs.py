@@ -381,7 +381,7 @@ class ModelWorker(QObject):
     def _on_process_failed(self, reason: str) -> None:
         """The child could not load the model (or start): score on the model thread, and
         move a request the child was given there."""
-        log.warning("scoring on the model thread: %s", reason)
+        log.warning("the scoring process has no model (%s): scoring uses the model thread", reason)
         self._process_usable = False
         if self._score_id and self._on_process and self._score_args is not None:
             self._on_process = False
