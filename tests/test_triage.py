@@ -261,3 +261,33 @@ def test_refs_in_order_puts_the_given_rows_first_and_builds_refs_lazily() -> Non
     assert [r.relpath for r in refs[2:4]] == ["p0.tif", "p2.tif"]
     t.extend([PatchRef("late", "late.tif")])  # a snapshot: later rows are not in it
     assert len(refs) == 6 and "late" not in [r.id for r in refs]
+
+
+def test_numpy_columns_follow_every_change_of_the_table() -> None:
+    """arrays() is kept in step by the setters (not converted from the lists each time)."""
+    from pathview.core import PatchRef
+    from pathview.pipeline.triage import PatchTable
+
+    table = PatchTable()
+    table.set_truth({"b": 1, "z": 0})
+    table.extend([PatchRef(pid, f"{pid}.tif") for pid in "abc"])
+    table.set_review("c", "agree")
+    for batch in range(3):  # grows past the first capacity
+        table.extend([PatchRef(f"{batch}-{i}", f"{batch}-{i}.tif") for i in range(700)])
+    table.set_scores(["a", "c", "0-5"], [0.1, 0.9, 0.5], [0.01, 0.02, 0.03])
+    table.set_scores(["a"], [0.2])  # without TTA: the spread is cleared
+    table.set_reviews({"a": "disagree", "2-699": "unsure"})
+    table.set_truth({"c": 0, "1-1": 1})
+
+    def check() -> None:
+        p, spread, truth, review = table.arrays()
+        np.testing.assert_array_equal(p, np.asarray(table.p, dtype=np.float64))
+        np.testing.assert_array_equal(spread, np.asarray(table.spread, dtype=np.float64))
+        np.testing.assert_array_equal(truth, np.asarray(table.truth, dtype=np.int8))
+        np.testing.assert_array_equal(review, np.asarray(table.review, dtype=np.int8))
+        assert len(p) == len(table) == 2103 and not p.flags.writeable
+
+    check()
+    assert table.arrays()[0][0] == pytest.approx(0.2) and np.isnan(table.arrays()[1][0])
+    table.clear_scores()
+    check()
