@@ -48,8 +48,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from pathview.core import Cancelled, CancelToken, PatchRef
-from pathview.pipeline.triage import ScoreBatch, iter_score_batches
+from pathview.core import Cancelled, CancelToken
+from pathview.pipeline.triage import RefSequence, ScoreBatch, iter_score_batches
 
 #: Nice increment of the scoring process: the GUI process wins the CPU when both want it.
 PROCESS_NICE = 10
@@ -89,24 +89,6 @@ def batch_from_message(msg: Message) -> ScoreBatch:
 def encode(msg: Message) -> bytes:
     """One protocol line."""
     return (json.dumps(msg, separators=(",", ":"), allow_nan=True) + "\n").encode("utf-8")
-
-
-class _Refs:
-    """PatchRefs made on demand from the request's two parallel lists."""
-
-    def __init__(self, ids: list[str], relpaths: list[str]) -> None:
-        if len(ids) != len(relpaths):
-            raise ValueError("ids and relpaths differ in length")
-        self._ids = ids
-        self._relpaths = relpaths
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def __getitem__(self, index: slice) -> list[PatchRef]:
-        return [
-            PatchRef(i, r) for i, r in zip(self._ids[index], self._relpaths[index], strict=True)
-        ]
 
 
 def lower_process_priority(increment: int = PROCESS_NICE) -> None:
@@ -197,10 +179,12 @@ class Server:
                 self._send({"ev": "ended", "id": request_id, "outcome": "cancelled"})
                 return True
         try:
-            refs = _Refs(ids, relpaths)
+            if len(ids) != len(relpaths):
+                raise ValueError("ids and relpaths differ in length")
+            refs = RefSequence(ids, relpaths, np.arange(len(ids)))
             batches: Iterator[ScoreBatch] = iter_score_batches(
                 Path(msg["root"]),
-                refs,  # type: ignore[arg-type]  # sliced only, as iter_score_batches does
+                refs,
                 self._classifier,
                 tta=bool(msg.get("tta", False)),
                 batch_size=self._batch_size,
