@@ -46,7 +46,6 @@ def ref_columns(
 class ScoringProcess(QObject):
     """Scores folders in a child process; signals fire in the GUI thread."""
 
-    loaded = Signal(str)  # model id
     failed = Signal(str)  # the model did not load in the child, or the child did not start
     batch_scored = Signal(int, object)  # request id, ScoreBatch
     scoring_ended = Signal(int, str)  # request id, "done" | "cancelled" | error text
@@ -57,7 +56,6 @@ class ScoringProcess(QObject):
         self._buffer = bytearray()
         self._load_request: Message | None = None
         self._running: set[int] = set()  # requests sent and not yet ended
-        self.ready = False  # the child reported its model loaded
         # The rest of a long request: (request id, refs, next start), sent by a timer.
         self._feed: tuple[int, Sequence[PatchRef], int] | None = None
         self._feed_timer = QTimer(self)
@@ -71,7 +69,6 @@ class ScoringProcess(QObject):
 
     def load(self, model_dir: Path | None, device: str) -> None:
         """(Re)load the model in the child, starting the child if needed."""
-        self.ready = False
         self._load_request = {
             "op": "load",
             "model_dir": None if model_dir is None else str(model_dir),
@@ -137,7 +134,6 @@ class ScoringProcess(QObject):
         self._process = None
         self._running.clear()
         self._stop_feed()
-        self.ready = False
         if p is None:
             return
         p.readyReadStandardOutput.disconnect(self._on_output)
@@ -210,12 +206,9 @@ class ScoringProcess(QObject):
             request_id = int(msg["id"])
             self._running.discard(request_id)
             self.scoring_ended.emit(request_id, str(msg.get("outcome", "")))
-        elif ev == "loaded":
-            self.ready = True
-            self.loaded.emit(str(msg.get("model_id", "")))
         elif ev == "failed":
-            self.ready = False
             self.failed.emit(str(msg.get("reason", "")))
+        # "loaded" needs no action: requests queue in the child until its model is there.
 
     def _on_finished(self, code: int, status: QProcess.ExitStatus) -> None:
         if status == QProcess.ExitStatus.CrashExit:
@@ -236,7 +229,6 @@ class ScoringProcess(QObject):
         self._on_output()  # events written before it went
         self._stop_feed()
         self._process = None
-        self.ready = False
         p.deleteLater()
         log.warning(reason)
         for request_id in sorted(self._running):
