@@ -335,6 +335,38 @@ def load_network(model_dir: Path) -> tuple[PatchNet, dict[str, Any]]:
     return net, meta
 
 
+class Teacher(nn.Module):
+    """A trained model directory as a distillation teacher: its calibrated P(tumour),
+    sigmoid(logit / temperature), for a batch normalised with the student's statistics.
+
+    The teacher's own normalisation is restored from the student's (x * s + m - m_t) / s_t,
+    so a teacher trained with other statistics sees its usual inputs. Its BatchNorms are
+    folded (inference only). The raw logits would give targets sharper than the teacher's
+    calibrated belief, centred on the calibration offset folded into the last bias.
+    """
+
+    scale: torch.Tensor
+    shift: torch.Tensor
+
+    def __init__(self, model_dir: Path, mean: Sequence[float], std: Sequence[float]) -> None:
+        super().__init__()
+        from pathview.model.classifier import fold_batchnorm
+
+        net, meta = load_network(model_dir)
+        self.net = fold_batchnorm(net.eval())
+        self.temperature = float(meta["temperature"])
+        t_mean = torch.tensor(meta["normalisation"]["mean"], dtype=torch.float32)
+        t_std = torch.tensor(meta["normalisation"]["std"], dtype=torch.float32)
+        s_mean = torch.tensor(list(mean), dtype=torch.float32)
+        s_std = torch.tensor(list(std), dtype=torch.float32)
+        self.register_buffer("scale", (s_std / t_std).view(1, 3, 1, 1))
+        self.register_buffer("shift", ((s_mean - t_mean) / t_std).view(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.net(x * self.scale + self.shift)
+        return torch.sigmoid(z.float() / self.temperature)
+
+
 class Ema:
     """Exponential moving average of a model's parameters and of its floating-point buffers
     (BatchNorm running statistics), so the averaged weights are evaluated with statistics
@@ -485,7 +517,7 @@ def train_model(
     cfg: TrainConfig,
     device: torch.device,
     seed: int = 0,
-    teacher: nn.Module | None = None,
+    teacher: nn.Module | None = None,  # maps a student batch to P(tumour): see Teacher
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     *,
     sample_weights: np.ndarray | None = None,
@@ -682,7 +714,7 @@ def train_model(
                 loss = F.binary_cross_entropy_with_logits(z, target, weight=w)
                 if teacher is not None:
                     with torch.no_grad():
-                        soft = torch.sigmoid(teacher(x).float())
+                        soft = teacher(x).float()  # calibrated P(tumour)
                     kd = F.binary_cross_entropy_with_logits(z, soft)
                     loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * kd
             opt.zero_grad(set_to_none=True)
@@ -797,6 +829,7 @@ def base_metadata(
                 for k in ("data", "n_train", "heldout", "epochs", "minutes", "arguments")
             },
         }
+    teacher = teacher_record(args.teacher, args.distill_weight) if args.teacher else None
     parent = None
     if args.parent is not None:
         parent_meta = read_metadata(args.parent)
@@ -814,13 +847,32 @@ def base_metadata(
         "device": device_name(device),
         "torch": torch.__version__,
         "seed": args.seed,
-        "teacher": str(args.teacher) if args.teacher else None,
+        "teacher": teacher,
         "initialised_from": init_from,
         "arguments": json.loads(json.dumps(vars(args), default=str)),
     }
     return model_metadata(
         net, args.name, data.mean, data.std, temperature, calibration, parent, training
     )
+
+
+def teacher_record(model_dir: Path, distill_weight: float) -> dict[str, Any]:
+    """What the metadata says of a distillation teacher: its identity, how it was trained and
+    validated, and the weight of its targets in the loss."""
+    meta = read_metadata(model_dir)
+    return {
+        "path": str(model_dir),
+        "name": meta.get("name"),
+        "sha256": meta["weights"]["sha256"],
+        "distill_weight": distill_weight,
+        "targets": "the teacher's calibrated P(tumour) of each augmented training batch",
+        "architecture": meta.get("architecture"),
+        "training": {
+            k: meta.get("training", {}).get(k)
+            for k in ("data", "n_train", "heldout", "epochs", "minutes", "arguments")
+        },
+        "validation": meta.get("validation"),
+    }
 
 
 def device_name(device: torch.device) -> str:
@@ -909,7 +961,7 @@ def calibrate(
         scale, offset = fit_platt(logits, labels)
         if scale > 0:
             with torch.no_grad():
-                net.head.fc.bias += offset / scale
+                net.head.fc.bias.add_(offset / scale)
             return 1.0 / scale, {
                 "method": "Platt scaling: P = sigmoid(a * logit + b), NLL-optimal; the offset "
                 "b / a is folded into the last layer's bias and T = 1 / a",
@@ -959,7 +1011,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     data = load_data(args)
     net = build_model(args)
     log.info("network %s: %d parameters", net.config.to_dict(), count_parameters(net))
-    teacher = load_network(args.teacher)[0] if args.teacher else None
+    teacher = Teacher(args.teacher, data.mean, data.std) if args.teacher else None
     cfg = TrainConfig.from_args(args)
     history_path = args.run_dir / "history.jsonl"
     history_path.write_text("", encoding="utf-8")
