@@ -29,3 +29,24 @@ def test_card_is_written_beside_the_weights(tmp_path: Path) -> None:
     assert main([str(model)]) == 0
     text = (model / CARD_NAME).read_text()
     assert text.startswith(f"# Model card: {read_metadata(model)['name']}")
+
+
+def test_card_names_the_distillation_teacher() -> None:
+    meta = read_metadata(default_model_dir())
+    teacher = {
+        "path": "runs/teacher/model",
+        "name": "teacher-net",
+        "sha256": "ab" * 32,
+        "distill_weight": 0.5,
+        "targets": "the teacher's calibrated P(tumour) of each augmented training batch",
+        "architecture": {"parameters": 681105},
+        "training": {"epochs": 70},
+        "validation": {"external": {"plain": {"auc": 0.97101}, "tta": {"auc": 0.97758}}},
+    }
+    meta["training"] = {**meta.get("training", {}), "teacher": teacher}
+    card = render_card(meta)
+    assert "Distilled from `teacher-net` (id abababababab; 681,105 parameters, 70 epochs" in card
+    assert "0.5 x cross-entropy with the teacher's calibrated P(tumour)" in card
+    assert "AUC: 0.9710 single view, 0.9776 with TTA" in card
+    meta["training"]["teacher"] = None
+    assert "Distilled" not in render_card(meta)

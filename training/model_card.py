@@ -55,6 +55,30 @@ def _metrics_table(validation: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _teacher_lines(teacher: Any) -> list[str]:
+    """The card's line on a distillation teacher (none when trained from labels alone)."""
+    if not teacher:
+        return []
+    if not isinstance(teacher, dict):  # older metadata recorded the path only
+        return [f"- Distilled from the model at `{teacher}`."]
+    t_train = teacher.get("training") or {}
+    t_arch = teacher.get("architecture") or {}
+    w = float(teacher.get("distill_weight", 0.5))
+    line = (
+        f"- Distilled from `{teacher.get('name')}` (id {str(teacher.get('sha256'))[:12]}; "
+        f"{t_arch.get('parameters', 0):,} parameters, {t_train.get('epochs')} epochs on the "
+        f"same training patches and hold-out): the loss is {1 - w:g} x cross-entropy with "
+        f"the labels + {w:g} x cross-entropy with {teacher.get('targets')}."
+    )
+    external = (teacher.get("validation") or {}).get("external") or {}
+    if "plain" in external:
+        line += f" The teacher's `kaggle-tif` AUC: {external['plain']['auc']:.4f} single view"
+        if "tta" in external:
+            line += f", {external['tta']['auc']:.4f} with TTA"
+        line += "."
+    return [line]
+
+
 def render_card(meta: dict[str, Any], throughput: dict[str, Any] | None = None) -> str:
     """The card's Markdown text for a model's metadata."""
     arch = meta["architecture"]
@@ -104,6 +128,7 @@ def render_card(meta: dict[str, Any], throughput: dict[str, Any] | None = None) 
         f"- {train.get('epochs')} epochs ({train.get('minutes')} min on {train.get('device')}, "
         f"torch {train.get('torch')}), seed {train.get('seed')}; checkpoint: epoch "
         f"{train.get('best_epoch')} (best held-out AUC of the weight average).",
+        *_teacher_lines(train.get("teacher")),
         f"- AdamW (lr {args.get('lr')}, weight decay {args.get('weight_decay')}), batch "
         f"{args.get('batch_size')}, warm-up then cosine schedule, EMA of the weights "
         f"({args.get('ema_decay')}).",
