@@ -31,22 +31,26 @@ def test_card_is_written_beside_the_weights(tmp_path: Path) -> None:
     assert text.startswith(f"# Model card: {read_metadata(model)['name']}")
 
 
-def test_card_names_the_distillation_teacher() -> None:
+def test_card_names_the_distillation_teachers() -> None:
     meta = read_metadata(default_model_dir())
-    teacher = {
+    model = {
         "path": "runs/teacher/model",
         "name": "teacher-net",
         "sha256": "ab" * 32,
-        "distill_weight": 0.5,
-        "targets": "the teacher's calibrated P(tumour) of each augmented training batch",
         "architecture": {"parameters": 681105},
-        "training": {"epochs": 70},
+        "training": {"epochs": 70, "n_train": 23928},
         "validation": {"external": {"plain": {"auc": 0.97101}, "tta": {"auc": 0.97758}}},
+    }
+    teacher = {
+        "models": [model, {**model, "name": "second", "sha256": "cd" * 32}],
+        "distill_weight": 0.5,
+        "targets": "the mean of the teacher models' calibrated P(tumour)",
     }
     meta["training"] = {**meta.get("training", {}), "teacher": teacher}
     card = render_card(meta)
-    assert "Distilled from `teacher-net` (id abababababab; 681,105 parameters, 70 epochs" in card
-    assert "0.5 x cross-entropy with the teacher's calibrated P(tumour)" in card
-    assert "AUC: 0.9710 single view, 0.9776 with TTA" in card
+    assert "Distilled from `teacher-net` (id abababababab; 681,105 parameters" in card
+    assert "70 epochs on 23,928 patches; `kaggle-tif` AUC 0.9710 single view" in card
+    assert "AUC 0.9710 single view, 0.9776 with TTA) and `second` (id cdcdcdcdcdcd;" in card
+    assert "0.5 x cross-entropy with the mean of the teacher models' calibrated" in card
     meta["training"]["teacher"] = None
     assert "Distilled" not in render_card(meta)

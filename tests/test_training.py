@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from test_model import make_tiny_model
 
 from pathview.model import load_model
 from pathview.model.network import PatchNet
-from training.train import ARCHITECTURES, Ema, Teacher
+from training.train import (
+    ARCHITECTURES,
+    Ema,
+    Teacher,
+    build_parser,
+    warn_if_teacher_saw_the_holdout,
+)
 
 
 def test_ema_averages_batchnorm_statistics_with_the_weights() -> None:
@@ -35,15 +44,44 @@ def test_ema_averages_batchnorm_statistics_with_the_weights() -> None:
 def test_teacher_gives_its_calibrated_probability_under_the_students_normalisation(
     tmp_path: Path,
 ) -> None:
-    """Distillation targets are the teacher's own P(tumour), as the app would show it, even
-    when the student normalises its inputs with other statistics."""
-    model_dir = make_tiny_model(tmp_path / "teacher", temperature=2.5)
+    """Distillation targets are the teachers' mean P(tumour), each as the app would show it,
+    even when the student normalises its inputs with other statistics."""
     pixels = np.random.default_rng(3).integers(0, 256, (6, 96, 96, 3), dtype=np.uint8)
-    expected = load_model(model_dir, device="cpu").predict(pixels).p
-    mean, std = [0.5, 0.4, 0.6], [0.3, 0.2, 0.25]  # not the teacher's statistics
+    dirs = [
+        make_tiny_model(tmp_path / "a", seed=0, temperature=2.5),
+        make_tiny_model(tmp_path / "b", seed=1, temperature=0.7),
+    ]
+    expected = [load_model(d, device="cpu").predict(pixels).p for d in dirs]
+    assert np.abs(expected[0] - expected[1]).max() > 1e-3  # two different teachers
+    mean, std = [0.5, 0.4, 0.6], [0.3, 0.2, 0.25]  # not the teachers' statistics
     x = torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 255
     x = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
     with torch.no_grad():
-        got = Teacher(model_dir, mean, std)(x).numpy()
-    np.testing.assert_allclose(got, expected, atol=1e-5)
-    assert got.min() > 0 and got.max() < 1 and np.ptp(got) > 0
+        one = Teacher(dirs[:1], mean, std)(x).numpy()
+        both = Teacher(dirs, mean, std)(x).numpy()
+    np.testing.assert_allclose(one, expected[0], atol=1e-5)
+    np.testing.assert_allclose(both, (expected[0] + expected[1]) / 2, atol=1e-5)
+
+
+def test_a_teacher_trained_with_another_hold_out_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    teacher = make_tiny_model(tmp_path / "teacher")
+    meta_path = teacher / "model.json"
+    meta = json.loads(meta_path.read_text())
+    shared = {"holdout_split": "valid", "holdout_split_fraction": 0.4, "holdout_fraction": 0.1}
+    meta["training"] = {
+        "arguments": {"images": [str(tmp_path / "img")], "labels": [str(tmp_path / "l.csv")]}
+        | shared
+        | {"seed": 0}
+    }
+    meta_path.write_text(json.dumps(meta))
+    argv = ["--images", str(tmp_path / "img"), "--labels", str(tmp_path / "l.csv")]
+    argv += ["--holdout-split", "valid", "--holdout-split-fraction", "0.4"]
+    argv += ["--run-dir", str(tmp_path / "run"), "--teacher", str(teacher)]
+    with caplog.at_level(logging.WARNING, logger="training"):
+        warn_if_teacher_saw_the_holdout(build_parser().parse_args(argv))
+        assert not caplog.records
+        warn_if_teacher_saw_the_holdout(build_parser().parse_args([*argv, "--seed", "1"]))
+    assert len(caplog.records) == 1
+    assert "other seed" in caplog.records[0].getMessage()

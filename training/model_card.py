@@ -61,22 +61,26 @@ def _teacher_lines(teacher: Any) -> list[str]:
         return []
     if not isinstance(teacher, dict):  # older metadata recorded the path only
         return [f"- Distilled from the model at `{teacher}`."]
-    t_train = teacher.get("training") or {}
-    t_arch = teacher.get("architecture") or {}
+    described = []
+    for model in teacher.get("models", []):
+        t_train = model.get("training") or {}
+        t_arch = model.get("architecture") or {}
+        text = (
+            f"`{model.get('name')}` (id {str(model.get('sha256'))[:12]}; "
+            f"{t_arch.get('parameters', 0):,} parameters, {t_train.get('epochs')} epochs on "
+            f"{t_train.get('n_train') or 0:,} patches"
+        )
+        external = (model.get("validation") or {}).get("external") or {}
+        if "plain" in external:
+            text += f"; `kaggle-tif` AUC {external['plain']['auc']:.4f} single view"
+            if "tta" in external:
+                text += f", {external['tta']['auc']:.4f} with TTA"
+        described.append(text + ")")
     w = float(teacher.get("distill_weight", 0.5))
-    line = (
-        f"- Distilled from `{teacher.get('name')}` (id {str(teacher.get('sha256'))[:12]}; "
-        f"{t_arch.get('parameters', 0):,} parameters, {t_train.get('epochs')} epochs on the "
-        f"same training patches and hold-out): the loss is {1 - w:g} x cross-entropy with "
-        f"the labels + {w:g} x cross-entropy with {teacher.get('targets')}."
-    )
-    external = (teacher.get("validation") or {}).get("external") or {}
-    if "plain" in external:
-        line += f" The teacher's `kaggle-tif` AUC: {external['plain']['auc']:.4f} single view"
-        if "tta" in external:
-            line += f", {external['tta']['auc']:.4f} with TTA"
-        line += "."
-    return [line]
+    return [
+        f"- Distilled from {' and '.join(described)}: the loss is {1 - w:g} x cross-entropy "
+        f"with the labels + {w:g} x cross-entropy with {teacher.get('targets')}."
+    ]
 
 
 def render_card(meta: dict[str, Any], throughput: dict[str, Any] | None = None) -> str:

@@ -131,7 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="earlier run's model directory whose weights initialise training (a second "
         "stage of the same from-scratch training; recorded, but not as a parent model)",
     )
-    g.add_argument("--teacher", type=Path, help="model directory to distil from")
+    g.add_argument(
+        "--teacher",
+        type=Path,
+        action="append",
+        help="model directory to distil from (repeatable: the targets are the teachers' mean)",
+    )
     g.add_argument(
         "--distill-weight",
         type=float,
@@ -336,35 +341,46 @@ def load_network(model_dir: Path) -> tuple[PatchNet, dict[str, Any]]:
 
 
 class Teacher(nn.Module):
-    """A trained model directory as a distillation teacher: its calibrated P(tumour),
-    sigmoid(logit / temperature), for a batch normalised with the student's statistics.
+    """Trained model directories as a distillation teacher: the mean of their calibrated
+    P(tumour), sigmoid(logit / temperature), for a batch normalised with the student's
+    statistics.
 
-    The teacher's own normalisation is restored from the student's (x * s + m - m_t) / s_t,
-    so a teacher trained with other statistics sees its usual inputs. Its BatchNorms are
-    folded (inference only). The raw logits would give targets sharper than the teacher's
-    calibrated belief, centred on the calibration offset folded into the last bias.
+    Each model's own normalisation is restored from the student's (x * s + m - m_t) / s_t,
+    so a teacher trained with other statistics sees its usual inputs. BatchNorms are folded
+    (inference only). Raw logits would give targets sharper than the teacher's calibrated
+    belief, centred on the calibration offset folded into the last bias.
     """
 
-    scale: torch.Tensor
-    shift: torch.Tensor
-
-    def __init__(self, model_dir: Path, mean: Sequence[float], std: Sequence[float]) -> None:
+    def __init__(
+        self, model_dirs: Sequence[Path], mean: Sequence[float], std: Sequence[float]
+    ) -> None:
         super().__init__()
         from pathview.model.classifier import fold_batchnorm
 
-        net, meta = load_network(model_dir)
-        self.net = fold_batchnorm(net.eval())
-        self.temperature = float(meta["temperature"])
-        t_mean = torch.tensor(meta["normalisation"]["mean"], dtype=torch.float32)
-        t_std = torch.tensor(meta["normalisation"]["std"], dtype=torch.float32)
+        if not model_dirs:
+            raise ValueError("a teacher needs at least one model directory")
         s_mean = torch.tensor(list(mean), dtype=torch.float32)
         s_std = torch.tensor(list(std), dtype=torch.float32)
-        self.register_buffer("scale", (s_std / t_std).view(1, 3, 1, 1))
-        self.register_buffer("shift", ((s_mean - t_mean) / t_std).view(1, 3, 1, 1))
+        nets: list[nn.Module] = []
+        temperatures = []
+        for i, model_dir in enumerate(model_dirs):
+            net, meta = load_network(model_dir)
+            nets.append(fold_batchnorm(net.eval()))
+            temperatures.append(float(meta["temperature"]))
+            t_mean = torch.tensor(meta["normalisation"]["mean"], dtype=torch.float32)
+            t_std = torch.tensor(meta["normalisation"]["std"], dtype=torch.float32)
+            # Per-model buffers of rank 4, so .to(memory_format=...) applies to them.
+            self.register_buffer(f"scale{i}", (s_std / t_std).view(1, 3, 1, 1))
+            self.register_buffer(f"shift{i}", ((s_mean - t_mean) / t_std).view(1, 3, 1, 1))
+        self.nets = nn.ModuleList(nets)
+        self.temperatures = temperatures
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.net(x * self.scale + self.shift)
-        return torch.sigmoid(z.float() / self.temperature)
+        probs = []
+        for i, (net, t) in enumerate(zip(self.nets, self.temperatures, strict=True)):
+            scale, shift = getattr(self, f"scale{i}"), getattr(self, f"shift{i}")
+            probs.append(torch.sigmoid(net(x * scale + shift).float() / t))
+        return torch.stack(probs).mean(0)
 
 
 class Ema:
@@ -856,23 +872,53 @@ def base_metadata(
     )
 
 
-def teacher_record(model_dir: Path, distill_weight: float) -> dict[str, Any]:
-    """What the metadata says of a distillation teacher: its identity, how it was trained and
-    validated, and the weight of its targets in the loss."""
-    meta = read_metadata(model_dir)
+def teacher_record(model_dirs: Sequence[Path], distill_weight: float) -> dict[str, Any]:
+    """What the metadata says of a distillation teacher: each model's identity, how it was
+    trained and validated, and the weight of the targets in the loss."""
+    models = []
+    for model_dir in model_dirs:
+        meta = read_metadata(model_dir)
+        models.append(
+            {
+                "path": str(model_dir),
+                "name": meta.get("name"),
+                "sha256": meta["weights"]["sha256"],
+                "architecture": meta.get("architecture"),
+                "training": {
+                    k: meta.get("training", {}).get(k)
+                    for k in ("data", "n_train", "heldout", "epochs", "minutes", "arguments")
+                },
+                "validation": meta.get("validation"),
+            }
+        )
     return {
-        "path": str(model_dir),
-        "name": meta.get("name"),
-        "sha256": meta["weights"]["sha256"],
+        "models": models,
         "distill_weight": distill_weight,
-        "targets": "the teacher's calibrated P(tumour) of each augmented training batch",
-        "architecture": meta.get("architecture"),
-        "training": {
-            k: meta.get("training", {}).get(k)
-            for k in ("data", "n_train", "heldout", "epochs", "minutes", "arguments")
-        },
-        "validation": meta.get("validation"),
+        "targets": "the mean of the teacher models' calibrated P(tumour) of each augmented "
+        "training batch",
     }
+
+
+def warn_if_teacher_saw_the_holdout(args: argparse.Namespace) -> None:
+    """Log a warning for each teacher not trained with this run's data and hold-out: it may
+    have trained on the held-out patches, whose targets would then carry their labels."""
+    keys = ("holdout_split", "holdout_split_fraction", "holdout_fraction", "seed")
+
+    def same_data(a: dict[str, Any]) -> dict[str, Any]:
+        paths = {k: [str(Path(p).resolve()) for p in a.get(k) or []] for k in ("images", "labels")}
+        return {**paths, **{k: a.get(k) for k in keys}}
+
+    ours = same_data(vars(args))
+    for model_dir in args.teacher:
+        theirs = same_data(read_metadata(model_dir).get("training", {}).get("arguments", {}))
+        differ = [k for k in ours if theirs[k] != ours[k]]
+        if differ:
+            log.warning(
+                "teacher %s was trained with other %s: it may have seen this run's held-out "
+                "patches, so the held-out figures could be optimistic",
+                model_dir,
+                ", ".join(differ),
+            )
 
 
 def device_name(device: torch.device) -> str:
@@ -1011,7 +1057,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     data = load_data(args)
     net = build_model(args)
     log.info("network %s: %d parameters", net.config.to_dict(), count_parameters(net))
-    teacher = Teacher(args.teacher, data.mean, data.std) if args.teacher else None
+    teacher = None
+    if args.teacher:
+        warn_if_teacher_saw_the_holdout(args)
+        teacher = Teacher(args.teacher, data.mean, data.std)
     cfg = TrainConfig.from_args(args)
     history_path = args.run_dir / "history.jsonl"
     history_path.write_text("", encoding="utf-8")
