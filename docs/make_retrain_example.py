@@ -1,0 +1,79 @@
+"""Set up the README's retraining example: a reviewed copy of the test fixture patches.
+
+    python docs/make_retrain_example.py DEST
+    python -m training.retrain --images DEST --run-dir runs/ann-round1 \
+        --review-weight 2 --batch-size 32 --epochs 3
+
+Copies the 240 real Kaggle patches of ``tests/data/kaggle`` (with their ``labels.csv``) to
+DEST and records, in DEST's review store, reviewer "ann" reviewing the 40 patches the bundled
+model is least sure of (P(tumour) closest to 0.5): unsure on the 3 closest, otherwise agree
+when the model's call (P >= 0.5) matches the patch's label and disagree when it does not,
+as a careful reviewer who knew the truth would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from pathview.core import Verdict
+from pathview.io import pixel_sha1, read_labels, read_patch
+from pathview.model import load_model
+from pathview.store import ReviewInput, open_store_for_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "data" / "kaggle"
+REVIEWED = 40
+UNSURE = 3
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dest", type=Path, help="new folder for the reviewed copy")
+    dest: Path = parser.parse_args().dest
+    if dest.exists():
+        parser.error(f"{dest} exists; give a new folder")
+    shutil.copytree(FIXTURES, dest)
+    labels = read_labels(dest / "labels.csv").labels
+    ids = sorted(labels)
+    pixels = []
+    for pid in ids:
+        patch = read_patch(dest / f"{pid}.tif")
+        assert patch.pixels is not None, patch
+        pixels.append(patch.pixels)
+    model = load_model(device="cpu")
+    p = model.predict(np.stack(pixels)).p
+    order = np.argsort(np.abs(p - 0.5), kind="stable")[:REVIEWED]
+    counts = {v: 0 for v in Verdict}
+    with open_store_for_folder(dest) as store:
+        for rank, i in enumerate(order):
+            pid, prob = ids[i], float(p[i])
+            if rank < UNSURE:
+                verdict = Verdict.UNSURE
+            elif int(prob >= 0.5) == labels[pid]:
+                verdict = Verdict.AGREE
+            else:
+                verdict = Verdict.DISAGREE
+            counts[verdict] += 1
+            store.record(
+                ReviewInput(
+                    pid,
+                    verdict,
+                    "ann",
+                    pixel_sha1(pixels[i]),
+                    f"{pid}.tif",
+                    model_id=model.model_id,
+                    p_tumour=prob,
+                )
+            )
+    summary = ", ".join(f"{n} {v.value}" for v, n in counts.items())
+    sys.stdout.write(f"{dest}: ann reviewed {REVIEWED} of {len(ids)} patches ({summary})\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
