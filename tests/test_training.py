@@ -13,11 +13,15 @@ from test_model import make_tiny_model
 
 from pathview.model import load_model
 from pathview.model.network import PatchNet
+from training.data import PatchSet
 from training.train import (
     ARCHITECTURES,
     Ema,
     Teacher,
+    TrainConfig,
     build_parser,
+    teacher_tta_targets,
+    train_model,
     warn_if_teacher_saw_the_holdout,
 )
 
@@ -85,3 +89,50 @@ def test_a_teacher_trained_with_another_hold_out_is_warned_about(
         warn_if_teacher_saw_the_holdout(build_parser().parse_args([*argv, "--seed", "1"]))
     assert len(caplog.records) == 1
     assert "other seed" in caplog.records[0].getMessage()
+
+
+def test_teacher_tta_targets_are_the_apps_8_view_mean(tmp_path: Path) -> None:
+    model_dir = make_tiny_model(tmp_path / "teacher", temperature=1.7)
+    pixels = np.random.default_rng(5).integers(0, 256, (10, 96, 96, 3), dtype=np.uint8)
+    expected = load_model(model_dir, device="cpu").predict(pixels, tta=True).p
+    mean, std = [0.6, 0.5, 0.6], [0.25, 0.3, 0.2]
+    teacher = Teacher([model_dir], mean, std)
+    got = teacher_tta_targets(
+        teacher, torch.from_numpy(pixels), torch.tensor(mean), torch.tensor(std), batch_size=4
+    )
+    np.testing.assert_allclose(got.numpy(), expected, atol=1e-5)
+
+
+def test_training_with_fixed_teacher_targets_runs_the_teacher_once_per_patch_and_view(
+    tmp_path: Path,
+) -> None:
+    """With teacher_tta the teacher scores each training patch in its 8 views before training
+    and is not run again on the augmented batches."""
+    teacher = Teacher([make_tiny_model(tmp_path / "teacher")], [0.5] * 3, [0.25] * 3)
+    seen = []
+    teacher.register_forward_hook(lambda _m, inputs, _out: seen.append(len(inputs[0])))
+    rng = np.random.default_rng(0)
+    n = 48
+
+    def patches(count: int) -> PatchSet:
+        return PatchSet(
+            [f"p{i}" for i in range(count)],
+            rng.integers(0, 256, (count, 96, 96, 3), dtype=np.uint8),
+            rng.integers(0, 2, count),
+            np.array([""] * count),
+        )
+
+    cfg = TrainConfig(epochs=2, batch_size=16, eval_every=1, teacher_tta=True)
+    result = train_model(
+        PatchNet(ARCHITECTURES["pv-tiny"]),
+        patches(n),
+        patches(16),
+        [0.5] * 3,
+        [0.25] * 3,
+        cfg,
+        torch.device("cpu"),
+        teacher=teacher,
+    )
+    assert result.epochs_run == 2
+    assert sum(seen) == 8 * n  # 8 views of each training patch, then never again
+    assert all(np.isfinite(row["train_loss"]) for row in result.history)

@@ -143,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.5,
         help="weight of the teacher's soft targets in the loss (with --teacher)",
     )
+    g.add_argument(
+        "--teacher-tta",
+        action="store_true",
+        help="targets: each training patch's mean P(tumour) over the 8 flips/rotations and the "
+        "teachers, computed once before training (no teacher pass per step; without colour "
+        "jitter); default: the teachers' P(tumour) of every augmented batch",
+    )
     add_optimisation_args(p)
     add_augmentation_args(p)
     g = p.add_argument_group("run")
@@ -438,6 +445,31 @@ def predict_logits(
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
+def teacher_tta_targets(
+    teacher: nn.Module,
+    pixels: torch.Tensor,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    batch_size: int = 512,
+) -> torch.Tensor:
+    """Each patch's mean over the 8 flips/rotations of the teacher's P(tumour), as float32
+    (N,) on the patches' device; ``pixels`` are uint8 N x H x W x 3."""
+    teacher.eval()
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(pixels), batch_size):
+            x = to_input(pixels[i : i + batch_size], mean, std)
+            views = [
+                teacher(dihedral_view(x, k).contiguous(memory_format=torch.channels_last)).float()
+                for k in range(8)
+            ]
+            out.append(torch.stack(views).mean(0))
+    if not out:
+        return torch.zeros(0, device=pixels.device)
+    # A plain tensor (not an inference tensor), so it can be indexed inside autograd.
+    return torch.cat(out).clone()
+
+
 @dataclass
 class TrainConfig:
     """Optimisation settings of :func:`train_model` (built from the arguments)."""
@@ -452,6 +484,9 @@ class TrainConfig:
     eval_every: int = 1
     max_minutes: float | None = None
     distill_weight: float = 0.5
+    #: Distil from each training patch's 8-view mean teacher probability, computed once
+    #: before training, instead of the teacher's output on every augmented batch.
+    teacher_tta: bool = False
     #: Keep BatchNorm running statistics as they are (fine-tuning on few patches: a handful
     #: of small augmented batches would otherwise replace the parent's statistics).
     freeze_bn_stats: bool = False
@@ -480,6 +515,7 @@ class TrainConfig:
             eval_every=args.eval_every,
             max_minutes=args.max_minutes,
             distill_weight=getattr(args, "distill_weight", 0.5),
+            teacher_tta=getattr(args, "teacher_tta", False),
             freeze_bn_stats=getattr(args, "freeze_bn_stats", False),
             augment=aug,
         )
@@ -580,13 +616,17 @@ def train_model(
     generators = {"augment": gen, "order": order_gen} if rank.distributed else {"augment": gen}
     pixels = torch.from_numpy(train.pixels).to(device)
     labels = torch.from_numpy(train.labels).float().to(device)
+    m = torch.tensor(mean, device=device)
+    s = torch.tensor(std, device=device)
+    fixed_targets = None
+    if teacher is not None and cfg.teacher_tta:
+        fixed_targets = teacher_tta_targets(teacher, pixels, m, s)
+        log.info("teacher targets: 8-view means of %d training patches", len(fixed_targets))
     weights = None
     if sample_weights is not None:
         if len(sample_weights) != len(train):
             raise ValueError(f"{len(sample_weights)} sample weights for {len(train)} patches")
         weights = torch.from_numpy(np.asarray(sample_weights, dtype=np.float32)).to(device)
-    m = torch.tensor(mean, device=device)
-    s = torch.tensor(std, device=device)
     augment = Augmenter(cfg.augment)
     decay: list[nn.Parameter] = []
     no_decay: list[nn.Parameter] = []
@@ -729,8 +769,11 @@ def train_model(
                 w = weights[idx] if weights is not None else None
                 loss = F.binary_cross_entropy_with_logits(z, target, weight=w)
                 if teacher is not None:
-                    with torch.no_grad():
-                        soft = teacher(x).float()  # calibrated P(tumour)
+                    if fixed_targets is not None:
+                        soft = fixed_targets[idx]
+                    else:
+                        with torch.no_grad():
+                            soft = teacher(x).float()  # calibrated P(tumour)
                     kd = F.binary_cross_entropy_with_logits(z, soft)
                     loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * kd
             opt.zero_grad(set_to_none=True)
@@ -845,7 +888,9 @@ def base_metadata(
                 for k in ("data", "n_train", "heldout", "epochs", "minutes", "arguments")
             },
         }
-    teacher = teacher_record(args.teacher, args.distill_weight) if args.teacher else None
+    teacher = None
+    if args.teacher:
+        teacher = teacher_record(args.teacher, args.distill_weight, args.teacher_tta)
     parent = None
     if args.parent is not None:
         parent_meta = read_metadata(args.parent)
@@ -872,7 +917,9 @@ def base_metadata(
     )
 
 
-def teacher_record(model_dirs: Sequence[Path], distill_weight: float) -> dict[str, Any]:
+def teacher_record(
+    model_dirs: Sequence[Path], distill_weight: float, tta: bool = False
+) -> dict[str, Any]:
     """What the metadata says of a distillation teacher: each model's identity, how it was
     trained and validated, and the weight of the targets in the loss."""
     models = []
@@ -894,8 +941,13 @@ def teacher_record(model_dirs: Sequence[Path], distill_weight: float) -> dict[st
     return {
         "models": models,
         "distill_weight": distill_weight,
-        "targets": "the mean of the teacher models' calibrated P(tumour) of each augmented "
-        "training batch",
+        "targets": (
+            "each training patch's mean over the 8 flips/rotations and the teacher models of "
+            "their calibrated P(tumour), computed once before training"
+            if tta
+            else "the mean of the teacher models' calibrated P(tumour) of each augmented "
+            "training batch"
+        ),
     }
 
 
