@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from pathview.model.metrics import fit_platt, fit_temperature, sigmoid
+from pathview.model.metrics import fit_platt, fit_temperature, roc_auc, sigmoid
 from pathview.model.network import PatchNet
-from training.train import ARCHITECTURES, calibrate
+from training.train import ARCHITECTURES, calibrate, shift_prior
 
 
 def _sample(scale: float, offset: float, n: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
@@ -68,3 +68,28 @@ def test_temperature_method_leaves_the_weights_alone() -> None:
     assert "temperature scaling" in record["method"]
     for key, value in net.state_dict().items():
         assert torch.equal(value, before[key])
+
+
+def test_prior_shift_retargets_probabilities_by_bayes_rule() -> None:
+    """Calibrated on balanced held-out patches, shifted to 40% tumour: the odds of every
+    patch are multiplied by (0.4 / 0.6) / (pi / (1 - pi)), pi the held-out prevalence."""
+    torch.manual_seed(0)
+    net = PatchNet(ARCHITECTURES["pv-tiny"]).eval()
+    x = torch.rand(32, 3, 96, 96)
+    with torch.no_grad():
+        before = net(x).numpy().astype(np.float64)
+    labels = np.array([0, 1] * 16)
+    temperature = 1.7
+    record = shift_prior(net, temperature, before / temperature, labels, 0.4, "test")
+    with torch.no_grad():
+        after = net(x).numpy().astype(np.float64)
+    p_before, p_after = sigmoid(before / temperature), sigmoid(after / temperature)
+    odds_ratio = (p_after / (1 - p_after)) / (p_before / (1 - p_before))
+    np.testing.assert_allclose(odds_ratio, (0.4 / 0.6) / 1.0, rtol=1e-4)
+    assert record["from_prevalence"] == 0.5 and record["to_prevalence"] == 0.4
+    assert record["logit_offset"] == pytest.approx(np.log(0.4 / 0.6), abs=1e-6)
+    assert record["heldout_after"]["auc"] == pytest.approx(roc_auc(p_before, labels))
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        shift_prior(net, temperature, before, labels, 1.0, "test")
+    with pytest.raises(ValueError, match="both classes"):
+        shift_prior(net, temperature, before, np.ones(32, np.int64), 0.4, "test")

@@ -54,3 +54,21 @@ def test_card_names_the_distillation_teachers() -> None:
     assert "0.5 x cross-entropy with the mean of the teacher models' calibrated" in card
     meta["training"]["teacher"] = None
     assert "Distilled" not in render_card(meta)
+
+
+def test_card_states_the_prior_the_probabilities_are_calibrated_for() -> None:
+    meta = read_metadata(default_model_dir())
+    meta["calibration"] = {
+        **meta["calibration"],
+        "prior_shift": {
+            "from_prevalence": 0.49958,
+            "to_prevalence": 0.405,
+            "prevalence_source": "the Kaggle training set",
+            "logit_offset": -0.383,
+            "heldout_after": {"n": 1199, "auc": 0.97, "accuracy": 0.9, "ece": 0.041},
+        },
+    }
+    card = render_card(meta)
+    assert "calibrated for a tumour prevalence of 40.5% (the Kaggle training set)" in card
+    assert "from the held-out patches' 50.0% (logit offset -0.3830" in card
+    assert "ECE 0.0410, accuracy 0.9000" in card

@@ -488,3 +488,11 @@ def test_the_from_scratch_training_script_still_runs(tmp_path: Path) -> None:
     assert out["calibration"]["recalibrated_from"] == meta["weights"]["sha256"]
     assert out["validation"]["heldout"]["plain"]["n"] == meta["validation"]["heldout"]["plain"]["n"]
     assert load_model(tmp_path / "recalibrated", device="cpu").model_id == out["weights"]["sha256"]
+    # With a prevalence the prior is shifted after the fit; the recorded held-out figures are
+    # those of the shifted network, as measured again through the network.
+    shifted = recalibrate(tmp_path / "run", tmp_path / "shifted", "platt", "cpu", 0.3, "test")
+    shift = shifted["calibration"]["prior_shift"]
+    assert shift["to_prevalence"] == 0.3 and shift["prevalence_source"] == "test"
+    heldout = shifted["validation"]["heldout"]["plain"]
+    assert heldout["ece"] == pytest.approx(shift["heldout_after"]["ece"], abs=1e-4)
+    assert heldout["auc"] == pytest.approx(out["validation"]["heldout"]["plain"]["auc"], abs=1e-4)

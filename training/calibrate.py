@@ -1,6 +1,7 @@
 """Refit the post-hoc calibration of a trained run's model without training again.
 
     python -m training.calibrate RUN_DIR --out MODEL_DIR [--method platt|temperature]
+        [--prevalence P --prevalence-source TEXT]
 
 Rebuilds the run's data split exactly as ``training.train`` did (same sources, held-out
 selection and seed, read from ``RUN_DIR/args.json``), fits the calibration on the held-out
@@ -23,13 +24,12 @@ from typing import Any
 from training.train import (
     CALIBRATION_METHODS,
     build_parser,
-    calibrate,
+    calibrate_on_holdout,
     evaluate_set,
     export_model,
     load_data,
     load_network,
     pick_device,
-    predict_logits,
 )
 
 log = logging.getLogger("training.calibrate")
@@ -51,9 +51,20 @@ def run_arguments(run_dir: Path) -> argparse.Namespace:
     return args
 
 
-def recalibrate(run_dir: Path, out: Path, method: str, device_name: str = "cpu") -> dict[str, Any]:
-    """Write ``out``: the run's model with a refitted calibration; returns its metadata."""
+def recalibrate(
+    run_dir: Path,
+    out: Path,
+    method: str,
+    device_name: str = "cpu",
+    prevalence: float | None = None,
+    prevalence_source: str = "given on the command line",
+) -> dict[str, Any]:
+    """Write ``out``: the run's model with a refitted calibration (and, with ``prevalence``,
+    a prior shifted to it: :func:`training.train.shift_prior`); returns its metadata."""
     args = run_arguments(run_dir)
+    args.calibration = method
+    args.prevalence = prevalence
+    args.prevalence_source = prevalence_source
     device = pick_device(device_name)
     net, meta = load_network(run_dir / "model")
     net = net.to(device).eval()
@@ -61,14 +72,7 @@ def recalibrate(run_dir: Path, out: Path, method: str, device_name: str = "cpu")
     if data.mean != meta["normalisation"]["mean"] or data.std != meta["normalisation"]["std"]:
         log.warning("normalisation differs from the run's: %s %s", data.mean, data.std)
     mean, std = meta["normalisation"]["mean"], meta["normalisation"]["std"]
-    z_hold = predict_logits(net, data.holdout.pixels, mean, std, device)
-    temperature, calibration = calibrate(
-        net,
-        z_hold,
-        data.holdout.labels,
-        method,
-        f"held-out training-source patches ({len(data.holdout)}; {args.holdout_split})",
-    )
+    temperature, calibration = calibrate_on_holdout(net, data.holdout, mean, std, device, args)
     calibration["recalibrated_from"] = meta["weights"]["sha256"]
     log.info("temperature %.4f: %s", temperature, json.dumps(calibration))
     meta = dict(meta)
@@ -98,11 +102,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True, help="model directory to write")
     p.add_argument("--method", choices=CALIBRATION_METHODS, default="platt")
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--prevalence",
+        type=float,
+        help="tumour prevalence to calibrate for (the prior is shifted from the held-out one)",
+    )
+    p.add_argument("--prevalence-source", default="given on the command line")
     args = p.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    meta = recalibrate(args.run_dir, args.out, args.method, args.device)
+    meta = recalibrate(
+        args.run_dir, args.out, args.method, args.device, args.prevalence, args.prevalence_source
+    )
     sys.stdout.write(json.dumps(meta["validation"], indent=2) + "\n")
     return 0
 

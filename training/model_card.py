@@ -83,6 +83,21 @@ def _teacher_lines(teacher: Any) -> list[str]:
     ]
 
 
+def _prior_lines(shift: Any) -> list[str]:
+    """The card's line on a prior shift after calibration (none without one)."""
+    if not shift:
+        return []
+    after = shift.get("heldout_after", {})
+    return [
+        f"- Prior: probabilities are calibrated for a tumour prevalence of "
+        f"{shift['to_prevalence']:.1%} ({shift.get('prevalence_source')}), shifted by Bayes' "
+        f"rule from the held-out patches' {shift['from_prevalence']:.1%} (logit offset "
+        f"{shift['logit_offset']:+.4f}, folded into the last layer's bias). On the held-out "
+        f"patches themselves that costs calibration: ECE {after.get('ece', float('nan')):.4f}, "
+        f"accuracy {after.get('accuracy', float('nan')):.4f}."
+    ]
+
+
 def render_card(meta: dict[str, Any], throughput: dict[str, Any] | None = None) -> str:
     """The card's Markdown text for a model's metadata."""
     arch = meta["architecture"]
@@ -147,6 +162,7 @@ def render_card(meta: dict[str, Any], throughput: dict[str, Any] | None = None) 
             if cal.get("recalibrated_from")
             else "."
         ),
+        *_prior_lines(cal.get("prior_shift")),
         "",
         "## Measured performance",
         "",

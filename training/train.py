@@ -124,6 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="post-hoc calibration fitted on the held-out patches: platt (scale + offset; the "
         "offset is folded into the last layer's bias) or temperature (scale only)",
     )
+    g.add_argument(
+        "--prevalence",
+        type=float,
+        help="tumour prevalence the probabilities are calibrated for (after the calibration "
+        "on the held-out patches, the prior is shifted from theirs to this; default: theirs)",
+    )
+    g.add_argument(
+        "--prevalence-source",
+        default="given on the command line",
+        help="where --prevalence comes from (recorded in the metadata)",
+    )
     g.add_argument("--parent", type=Path, help="model directory to start from (fine-tuning)")
     g.add_argument(
         "--init-from",
@@ -1074,6 +1085,72 @@ def calibrate(
     return temperature, temperature_record(logits, labels, temperature, fitted_on)
 
 
+def calibrate_on_holdout(
+    net: PatchNet,
+    holdout: PatchSet,
+    mean: Sequence[float],
+    std: Sequence[float],
+    device: torch.device,
+    args: argparse.Namespace,
+) -> tuple[float, dict[str, Any]]:
+    """:func:`calibrate` with ``args.calibration`` on the held-out patches, then (with
+    ``args.prevalence``) :func:`shift_prior`; changes ``net`` in place. Returns (temperature,
+    the calibration record)."""
+    z_hold = predict_logits(net, holdout.pixels, mean, std, device)
+    temperature, record = calibrate(
+        net,
+        z_hold,
+        holdout.labels,
+        args.calibration,
+        f"held-out training-source patches ({len(holdout)}; {args.holdout_split})",
+    )
+    prevalence = getattr(args, "prevalence", None)
+    if prevalence is not None:
+        calibrated = predict_logits(net, holdout.pixels, mean, std, device) / temperature
+        record["prior_shift"] = shift_prior(
+            net,
+            temperature,
+            calibrated,
+            holdout.labels,
+            prevalence,
+            getattr(args, "prevalence_source", "given on the command line"),
+        )
+    return temperature, record
+
+
+def shift_prior(
+    net: PatchNet,
+    temperature: float,
+    calibrated_logits: np.ndarray,
+    labels: np.ndarray,
+    prevalence: float,
+    source: str,
+) -> dict[str, Any]:
+    """Re-target calibrated probabilities from the held-out patches' tumour prevalence to
+    ``prevalence`` (Bayes' rule for a change of class prior, Saerens et al. 2002): every
+    calibrated logit moves by logit(prevalence) - logit(held-out prevalence). Folded into the
+    last layer's bias (times T, so P = sigmoid(logit / T) still holds); changes ``net`` in
+    place. ``calibrated_logits``: the held-out logits / T before the shift. Returns the
+    record."""
+    if not 0.0 < prevalence < 1.0:
+        raise ValueError(f"prevalence must lie strictly between 0 and 1, got {prevalence}")
+    held = float(np.mean(labels))
+    if not 0.0 < held < 1.0:
+        raise ValueError("the held-out patches need both classes to shift the prior")
+    offset = math.log(prevalence / (1 - prevalence)) - math.log(held / (1 - held))
+    with torch.no_grad():
+        net.head.fc.bias.add_(offset * temperature)
+    return {
+        "method": "prior shift (Bayes' rule): calibrated logit + logit(to) - logit(from), "
+        "folded into the last layer's bias",
+        "from_prevalence": round(held, 5),
+        "to_prevalence": prevalence,
+        "prevalence_source": source,
+        "logit_offset": round(offset, 6),
+        "heldout_after": summarise(sigmoid(calibrated_logits + offset), labels),
+    }
+
+
 def temperature_record(
     logits: np.ndarray, labels: np.ndarray, temperature: float, fitted_on: str
 ) -> dict[str, Any]:
@@ -1135,13 +1212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     best = result.network.to(device)
     assert isinstance(best, PatchNet)
-    z_hold = predict_logits(best, data.holdout.pixels, data.mean, data.std, device)
-    temperature, calibration = calibrate(
-        best,
-        z_hold,
-        data.holdout.labels,
-        args.calibration,
-        f"held-out training-source patches ({len(data.holdout)}; {args.holdout_split})",
+    temperature, calibration = calibrate_on_holdout(
+        best, data.holdout, data.mean, data.std, device, args
     )
     log.info("temperature %.4f: %s", temperature, json.dumps(calibration))
     meta = base_metadata(best, data, args, result, temperature, calibration, device)
