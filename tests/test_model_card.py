@@ -48,9 +48,9 @@ def test_card_names_the_distillation_teachers() -> None:
     }
     meta["training"] = {**meta.get("training", {}), "teacher": teacher}
     card = render_card(meta)
-    assert "Distilled from `teacher-net` (id abababababab; 681,105 parameters" in card
+    assert "Distilled from `teacher-net` from `runs/teacher/model` (id abababababab; 681" in card
     assert "70 epochs on 23,928 patches; `kaggle-tif` AUC 0.9710 single view" in card
-    assert "AUC 0.9710 single view, 0.9776 with TTA) and `second` (id cdcdcdcdcdcd;" in card
+    assert "AUC 0.9710 single view, 0.9776 with TTA) and `second` from" in card
     assert "0.5 x cross-entropy with the mean of the teacher models' calibrated" in card
     meta["training"]["teacher"] = None
     assert "Distilled" not in render_card(meta)

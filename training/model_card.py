@@ -66,7 +66,8 @@ def _teacher_lines(teacher: Any) -> list[str]:
         t_train = model.get("training") or {}
         t_arch = model.get("architecture") or {}
         text = (
-            f"`{model.get('name')}` (id {str(model.get('sha256'))[:12]}; "
+            f"`{model.get('name')}` from `{model.get('path')}` (id "
+            f"{str(model.get('sha256'))[:12]}; "
             f"{t_arch.get('parameters', 0):,} parameters, {t_train.get('epochs')} epochs on "
             f"{t_train.get('n_train') or 0:,} patches"
         )
@@ -157,8 +158,8 @@ def render_card(meta: dict[str, Any], throughput: dict[str, Any] | None = None) 
         f"{args.get('hue')} of a turn, JPEG re-encoding probability {args.get('jpeg_prob')}.",
         f"- Calibration: {cal.get('method')}, fitted on {cal.get('fitted_on')}"
         + (
-            f" (refitted after training with `python -m training.calibrate`; uncalibrated "
-            f"weights {cal['recalibrated_from'][:12]})."
+            f" (refitted after training with `python -m training.calibrate`; weights before "
+            f"the refit {cal['recalibrated_from'][:12]})."
             if cal.get("recalibrated_from")
             else "."
         ),
