@@ -20,7 +20,7 @@ from training.train import (
     Teacher,
     TrainConfig,
     build_parser,
-    teacher_tta_targets,
+    predict_logits,
     train_model,
     warn_if_teacher_saw_the_holdout,
 )
@@ -97,10 +97,8 @@ def test_teacher_tta_targets_are_the_apps_8_view_mean(tmp_path: Path) -> None:
     expected = load_model(model_dir, device="cpu").predict(pixels, tta=True).p
     mean, std = [0.6, 0.5, 0.6], [0.25, 0.3, 0.2]
     teacher = Teacher([model_dir], mean, std)
-    got = teacher_tta_targets(
-        teacher, torch.from_numpy(pixels), torch.tensor(mean), torch.tensor(std), batch_size=4
-    )
-    np.testing.assert_allclose(got.numpy(), expected, atol=1e-5)
+    got = predict_logits(teacher, pixels, mean, std, torch.device("cpu"), tta=True, batch_size=4)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
 def test_training_with_fixed_teacher_targets_runs_the_teacher_once_per_patch_and_view(

@@ -439,46 +439,25 @@ def predict_logits(
     tta: bool = False,
     batch_size: int = 1024,
 ) -> np.ndarray:
-    """Tumour logits of uint8 N x 96 x 96 x 3 patches (mean over the 8 views with ``tta``)."""
+    """Tumour logits of uint8 N x 96 x 96 x 3 patches (mean over the 8 views with ``tta``).
+
+    Whatever ``net`` outputs per patch, in fact: for a :class:`Teacher` these are
+    probabilities, and with ``tta`` their 8-view mean."""
     net.eval()
     m = torch.tensor(mean, device=device)
     s = torch.tensor(std, device=device)
     out = []
-    for i in range(0, len(pixels), batch_size):
-        u8 = torch.from_numpy(np.ascontiguousarray(pixels[i : i + batch_size])).to(device)
-        x = to_input(u8, m, s)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            if tta:
-                z = torch.stack([net(dihedral_view(x, k)).float() for k in range(8)]).mean(0)
-            else:
-                z = net(x).float()
-        out.append(z.cpu().numpy())
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
-
-
-def teacher_tta_targets(
-    teacher: nn.Module,
-    pixels: torch.Tensor,
-    mean: torch.Tensor,
-    std: torch.Tensor,
-    batch_size: int = 512,
-) -> torch.Tensor:
-    """Each patch's mean over the 8 flips/rotations of the teacher's P(tumour), as float32
-    (N,) on the patches' device; ``pixels`` are uint8 N x H x W x 3."""
-    teacher.eval()
-    out = []
     with torch.inference_mode():
         for i in range(0, len(pixels), batch_size):
-            x = to_input(pixels[i : i + batch_size], mean, std)
-            views = [
-                teacher(dihedral_view(x, k).contiguous(memory_format=torch.channels_last)).float()
-                for k in range(8)
-            ]
-            out.append(torch.stack(views).mean(0))
-    if not out:
-        return torch.zeros(0, device=pixels.device)
-    # A plain tensor (not an inference tensor), so it can be indexed inside autograd.
-    return torch.cat(out).clone()
+            u8 = torch.from_numpy(np.ascontiguousarray(pixels[i : i + batch_size])).to(device)
+            x = to_input(u8, m, s)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                if tta:
+                    z = torch.stack([net(dihedral_view(x, k)).float() for k in range(8)]).mean(0)
+                else:
+                    z = net(x).float()
+            out.append(z.cpu().numpy())
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
 @dataclass
@@ -627,17 +606,19 @@ def train_model(
     generators = {"augment": gen, "order": order_gen} if rank.distributed else {"augment": gen}
     pixels = torch.from_numpy(train.pixels).to(device)
     labels = torch.from_numpy(train.labels).float().to(device)
-    m = torch.tensor(mean, device=device)
-    s = torch.tensor(std, device=device)
     fixed_targets = None
     if teacher is not None and cfg.teacher_tta:
-        fixed_targets = teacher_tta_targets(teacher, pixels, m, s)
+        # The teacher outputs P(tumour): with tta, predict_logits gives its 8-view mean.
+        targets = predict_logits(teacher, train.pixels, mean, std, device, tta=True)
+        fixed_targets = torch.from_numpy(targets).to(device)
         log.info("teacher targets: 8-view means of %d training patches", len(fixed_targets))
     weights = None
     if sample_weights is not None:
         if len(sample_weights) != len(train):
             raise ValueError(f"{len(sample_weights)} sample weights for {len(train)} patches")
         weights = torch.from_numpy(np.asarray(sample_weights, dtype=np.float32)).to(device)
+    m = torch.tensor(mean, device=device)
+    s = torch.tensor(std, device=device)
     augment = Augmenter(cfg.augment)
     decay: list[nn.Parameter] = []
     no_decay: list[nn.Parameter] = []
