@@ -875,10 +875,7 @@ def base_metadata(
         init_meta = read_metadata(args.init_from)
         init_from = {
             "sha256": init_meta["weights"]["sha256"],
-            "training": {
-                k: init_meta.get("training", {}).get(k)
-                for k in ("data", "n_train", "heldout", "epochs", "minutes", "arguments")
-            },
+            "training": training_summary(init_meta),
         }
     teacher = None
     if args.teacher:
@@ -909,6 +906,15 @@ def base_metadata(
     )
 
 
+def training_summary(meta: dict[str, Any]) -> dict[str, Any]:
+    """How an earlier model was trained (data, hold-out, length, arguments), from its
+    metadata: what a model built on it records of it."""
+    training = meta.get("training", {})
+    return {
+        k: training.get(k) for k in ("data", "n_train", "heldout", "epochs", "minutes", "arguments")
+    }
+
+
 def teacher_record(
     model_dirs: Sequence[Path], distill_weight: float, tta: bool = False
 ) -> dict[str, Any]:
@@ -923,10 +929,7 @@ def teacher_record(
                 "name": meta.get("name"),
                 "sha256": meta["weights"]["sha256"],
                 "architecture": meta.get("architecture"),
-                "training": {
-                    k: meta.get("training", {}).get(k)
-                    for k in ("data", "n_train", "heldout", "epochs", "minutes", "arguments")
-                },
+                "training": training_summary(meta),
                 "validation": meta.get("validation"),
             }
         )
