@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from pathview.core import Verdict
-from pathview.io import pixel_sha1, read_labels, read_patch
+from pathview.io import pixel_sha1
 from pathview.model import load_model
 from pathview.store import ReviewInput, open_store_for_folder
+from training.data import load_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "data" / "kaggle"
@@ -38,15 +39,11 @@ def main() -> int:
     if dest.exists():
         parser.error(f"{dest} exists; give a new folder")
     shutil.copytree(FIXTURES, dest)
-    labels = read_labels(dest / "labels.csv").labels
-    ids = sorted(labels)
-    pixels = []
-    for pid in ids:
-        patch = read_patch(dest / f"{pid}.tif")
-        assert patch.pixels is not None, patch
-        pixels.append(patch.pixels)
+    patches = load_folder(dest, dest / "labels.csv", workers=2)
+    ids, pixels = patches.ids, patches.pixels
+    labels = dict(zip(ids, patches.labels.tolist(), strict=True))
     model = load_model(device="cpu")
-    p = model.predict(np.stack(pixels)).p
+    p = model.predict(pixels).p
     order = np.argsort(np.abs(p - 0.5), kind="stable")[:REVIEWED]
     counts = {v: 0 for v in Verdict}
     with open_store_for_folder(dest) as store:
