@@ -63,6 +63,9 @@ ARCHITECTURES: dict[str, NetConfig] = {
     # Same cost, but a single strided stem conv and a strided first residual stage: the
     # 48 x 48 stem output keeps more nuclear detail than pv-small's two strided convs.
     "pv-compact": NetConfig(stem=((24, 2),), stages=((32, 1, 2), (64, 2, 2), (128, 2, 2))),
+    # ~1.56M parameters, ~2.5x pv-small's cost: a teacher that still trains on a 2-core CPU
+    # (24 epochs of the PCam JPEG patches in 40 minutes), too slow in fp32 for the scoring target.
+    "pv-wide": NetConfig(stem=((16, 2), (32, 2)), stages=((48, 2, 1), (96, 2, 2), (192, 2, 2))),
     # A wider, deeper net for use as a distillation teacher (too slow for the CPU target).
     "pv-teacher": NetConfig(
         stem=((32, 1), (64, 2)), stages=((64, 2, 1), (128, 2, 2), (256, 2, 2), (512, 1, 2))
