@@ -72,3 +72,11 @@ def test_card_states_the_prior_the_probabilities_are_calibrated_for() -> None:
     assert "calibrated for a tumour prevalence of 40.5% (the Kaggle training set)" in card
     assert "from the held-out patches' 50.0% (logit offset -0.3830" in card
     assert "ECE 0.0410, accuracy 0.9000" in card
+
+
+def test_card_states_the_translation_augmentation_only_when_used() -> None:
+    meta = read_metadata(default_model_dir())
+    args = meta["training"]["arguments"]
+    assert "random translations" not in render_card(meta)
+    meta["training"]["arguments"] = {**args, "shift": 6}
+    assert "the 8 flips/rotations, random translations of up to 6 pixels, H&E" in render_card(meta)

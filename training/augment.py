@@ -2,6 +2,9 @@
 
 Input and output: float N x 3 x H x W tensors in [0, 1] (RGB). Each patch gets, independently:
 - one of the 8 flips/rotations of the square (the dihedral group D4: tissue has no up);
+- optionally a small random translation (whole pixels, mirrored at the edges), so the network
+  does not tie its evidence to exact positions; kept small because the label is defined by
+  the central 32x32 region, which moves with the tissue;
 - mild H&E stain jitter in optical-density space (Tellez et al. 2018: each of the haematoxylin,
   eosin and residual channels scaled by 1 +- sigma and shifted by +- sigma);
 - mild brightness, contrast, saturation and hue jitter (hue as a rotation in YIQ space);
@@ -16,6 +19,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from pathview.model import dihedral_view
 
@@ -41,6 +45,7 @@ class AugmentConfig:
     """Strengths of the augmentations (0 turns one off)."""
 
     dihedral: bool = True
+    shift: int = 0  # largest translation in pixels, per axis
     stain_sigma: float = 0.04
     brightness: float = 0.1
     contrast: float = 0.1
@@ -60,6 +65,30 @@ def random_dihedral(x: torch.Tensor, gen: torch.Generator | None = None) -> torc
         if idx.numel():
             out[idx] = dihedral_view(x[idx], k)
     return out
+
+
+def random_shift(
+    x: torch.Tensor, max_shift: int, gen: torch.Generator | None = None
+) -> torch.Tensor:
+    """Translate each patch by whole pixels, dx and dy ~ U{-max_shift..max_shift} independently.
+
+    Pixels shifted in at an edge mirror the patch (reflect padding, edge pixel not repeated),
+    so no blank border appears. Exact: every output pixel is an input pixel.
+    """
+    if max_shift <= 0:
+        return x
+    n, _, h, w = x.shape
+    if max_shift >= min(h, w):
+        raise ValueError(f"shift {max_shift} must be smaller than the patch ({h}x{w})")
+    padded = F.pad(x, (max_shift, max_shift, max_shift, max_shift), mode="reflect")
+    dy = torch.randint(0, 2 * max_shift + 1, (n,), device=x.device, generator=gen)
+    dx = torch.randint(0, 2 * max_shift + 1, (n,), device=x.device, generator=gen)
+    rows = dy.view(n, 1) + torch.arange(h, device=x.device).view(1, h)  # n x h
+    cols = dx.view(n, 1) + torch.arange(w, device=x.device).view(1, w)  # n x w
+    batch = torch.arange(n, device=x.device).view(n, 1, 1)
+    # Advanced indexing on (batch, row, col) with channels last, then back to N x C x H x W.
+    out = padded.permute(0, 2, 3, 1)[batch, rows.view(n, h, 1), cols.view(n, 1, w)]
+    return out.permute(0, 3, 1, 2).contiguous()
 
 
 def _uniform(
@@ -168,6 +197,8 @@ class Augmenter:
         x = self.jpeg(x, gen)
         if self.cfg.dihedral:
             x = random_dihedral(x, gen)
+        if self.cfg.shift:
+            x = random_shift(x, self.cfg.shift, gen)
         if self.cfg.stain_sigma:
             x = stain_jitter(x, self.cfg.stain_sigma, gen)
         return colour_jitter(x, self.cfg, gen)

@@ -152,7 +152,9 @@ def render_card(meta: dict[str, Any], throughput: dict[str, Any] | None = None) 
         f"- AdamW (lr {args.get('lr')}, weight decay {args.get('weight_decay')}), batch "
         f"{args.get('batch_size')}, warm-up then cosine schedule, EMA of the weights "
         f"({args.get('ema_decay')}).",
-        f"- Augmentation: the 8 flips/rotations, H&E stain jitter (sigma "
+        "- Augmentation: the 8 flips/rotations, "
+        + (f"random translations of up to {args['shift']} pixels, " if args.get("shift") else "")
+        + "H&E stain jitter (sigma "
         f"{args.get('stain_sigma')}), brightness/contrast/saturation "
         f"{args.get('brightness')}/{args.get('contrast')}/{args.get('saturation')}, hue "
         f"{args.get('hue')} of a turn, JPEG re-encoding probability {args.get('jpeg_prob')}.",

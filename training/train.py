@@ -206,6 +206,12 @@ def add_augmentation_args(p: argparse.ArgumentParser) -> argparse._ArgumentGroup
     """The "augmentation" argument group (read by :meth:`TrainConfig.from_args`)."""
     g = p.add_argument_group("augmentation")
     g.add_argument("--no-dihedral", action="store_true", help="turn off the 8 flips/rotations")
+    g.add_argument(
+        "--shift",
+        type=int,
+        default=0,
+        help="largest random translation in pixels per axis (mirrored edges; 0: none)",
+    )
     g.add_argument("--stain-sigma", type=float, default=0.04)
     g.add_argument("--brightness", type=float, default=0.1)
     g.add_argument("--contrast", type=float, default=0.1)
@@ -489,6 +495,7 @@ class TrainConfig:
     def from_args(cls, args: argparse.Namespace) -> TrainConfig:
         aug = AugmentConfig(
             dihedral=not args.no_dihedral,
+            shift=getattr(args, "shift", 0),
             stain_sigma=args.stain_sigma,
             brightness=args.brightness,
             contrast=args.contrast,
