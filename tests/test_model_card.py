@@ -77,6 +77,17 @@ def test_card_states_the_prior_the_probabilities_are_calibrated_for() -> None:
 def test_card_states_the_translation_augmentation_only_when_used() -> None:
     meta = read_metadata(default_model_dir())
     args = meta["training"]["arguments"]
+    meta["training"]["arguments"] = {**args, "shift": 0}
     assert "random translations" not in render_card(meta)
     meta["training"]["arguments"] = {**args, "shift": 6}
     assert "the 8 flips/rotations, random translations of up to 6 pixels, H&E" in render_card(meta)
+
+
+def test_card_says_which_weights_training_started_from() -> None:
+    meta = read_metadata(default_model_dir())
+    init = {"sha256": "ef" * 32, "training": {"epochs": 60, "n_train": 23928}}
+    meta["training"] = {**meta.get("training", {}), "initialised_from": init}
+    card = render_card(meta)
+    assert "- Training started from the weights of model efefefefefef (60 epochs on 23,928" in card
+    meta["training"]["initialised_from"] = None
+    assert "started from the weights" not in render_card(meta)

@@ -55,6 +55,20 @@ def _metrics_table(validation: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _init_lines(init: Any) -> list[str]:
+    """The card's line on the weights training started from (none when from random ones)."""
+    if not isinstance(init, dict) or not init.get("sha256"):
+        return []
+    earlier = init.get("training") or {}
+    text = f"- Training started from the weights of model {str(init['sha256'])[:12]}"
+    if earlier.get("epochs"):
+        text += (
+            f" ({earlier['epochs']} epochs on {earlier.get('n_train') or 0:,} patches of the "
+            "same training data and hold-out)"
+        )
+    return [text + ", not from random weights (all of them trained here, none downloaded)."]
+
+
 def _teacher_lines(teacher: Any) -> list[str]:
     """The card's line on a distillation teacher (none when trained from labels alone)."""
     if not teacher:
@@ -148,6 +162,7 @@ def render_card(meta: dict[str, Any], throughput: dict[str, Any] | None = None) 
         f"- {train.get('epochs')} epochs ({train.get('minutes')} min on {train.get('device')}, "
         f"torch {train.get('torch')}), seed {train.get('seed')}; checkpoint: epoch "
         f"{train.get('best_epoch')} (best held-out AUC of the weight average).",
+        *_init_lines(train.get("initialised_from")),
         *_teacher_lines(train.get("teacher")),
         f"- AdamW (lr {args.get('lr')}, weight decay {args.get('weight_decay')}), batch "
         f"{args.get('batch_size')}, warm-up then cosine schedule, EMA of the weights "
