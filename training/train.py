@@ -495,7 +495,7 @@ class TrainConfig:
     def from_args(cls, args: argparse.Namespace) -> TrainConfig:
         aug = AugmentConfig(
             dihedral=not args.no_dihedral,
-            shift=getattr(args, "shift", 0),
+            shift=args.shift,
             stain_sigma=args.stain_sigma,
             brightness=args.brightness,
             contrast=args.contrast,
