@@ -170,7 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--run-dir", type=Path, required=True)
     g.add_argument("--export", type=Path, help="model directory to write (default RUN/model)")
     g.add_argument("--name", default="pcam-default")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=int, default=0, help="seeds everything, the hold-out included")
+    g.add_argument(
+        "--init-seed",
+        type=int,
+        help="seed of the fresh weights and of the augmentation stream (default --seed): "
+        "independent runs on the same hold-out",
+    )
     g.add_argument("--device", default="auto", help="auto|cpu|cuda|mps")
     g.add_argument("--threads", type=int, help="torch CPU threads")
     return p
@@ -1178,6 +1184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     device = setup_run(args)
     data = load_data(args)
+    run_seed = args.seed if args.init_seed is None else args.init_seed
+    if args.init_seed is not None:
+        torch.manual_seed(run_seed)
     net = build_model(args)
     log.info("network %s: %d parameters", net.config.to_dict(), count_parameters(net))
     teacher = None
@@ -1200,7 +1209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         data.std,
         cfg,
         device,
-        args.seed,
+        run_seed,
         teacher,
         on_epoch,
     )
