@@ -1,11 +1,14 @@
 """Throughput of the bundled classifier: model only, end-to-end scoring and a naive loop.
 
     python benchmarks/bench_score.py [--n 4096] [--repeats 5] [--model DIR] [--device cpu]
+        [--precision auto|float32|int8]
 
 Copies real fixture patches (tests/data/kaggle) into a temporary folder until it holds N files,
 then prints, each as best and median of --repeats runs (patches per second):
 - model only: ``Classifier.predict`` on already-decoded uint8 pixels, batch 256 (includes the
-  uint8 -> normalised tensor step), and the bare network forward on a ready tensor;
+  uint8 -> normalised tensor step), and the bare network forward on a ready tensor (in the
+  precision the app scores in: int8 on a CPU when the model has int8 weights; bf16 autocast
+  is shown for a float32 network only);
 - end to end: ``score_folder`` on the folder (listing, decoding in threads, inference);
 - their ratio (end to end / model only);
 - naive: one file at a time, ``read_patch`` then ``predict`` of that single patch.
@@ -30,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pathview.io import read_patch  # noqa: E402
-from pathview.model import load_model  # noqa: E402
+from pathview.model import PRECISION_CHOICES, load_model  # noqa: E402
 from pathview.pipeline.scoring import score_folder  # noqa: E402
 
 
@@ -67,12 +70,14 @@ def main() -> int:
     p.add_argument("--naive-n", type=int, default=512, help="files for the naive loop")
     p.add_argument("--model", type=Path, default=None)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--precision", default="auto", choices=PRECISION_CHOICES)
     p.add_argument("--source", type=Path, default=ROOT / "tests" / "data" / "kaggle")
     args = p.parse_args()
 
-    clf = load_model(args.model, device=args.device)
+    clf = load_model(args.model, device=args.device, precision=args.precision)
     print(
-        f"model {clf.metadata.get('name')} {clf.model_id[:12]} on {clf.device}; "
+        f"model {clf.metadata.get('name')} {clf.model_id[:12]} on {clf.device} in "
+        f"{clf.precision}{f' ({clf.precision_note})' if clf.precision_note else ''}; "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, N={args.n}"
     )
     with tempfile.TemporaryDirectory(prefix="pathview-bench-") as tmp:
@@ -86,7 +91,7 @@ def main() -> int:
                 clf.predict(pixels[i : i + bs], batch_size=bs)
 
         x = clf.preprocess(pixels[:bs])
-        fast = clf._fast  # the BN-folded network predict() runs
+        fast = clf._fast  # the network predict() runs (BN-folded float32, or int8)
 
         def forward_only() -> None:
             with torch.inference_mode():
@@ -108,14 +113,24 @@ def main() -> int:
             for f in naive_files:
                 clf.predict(read_patch(f).pixels)  # type: ignore[arg-type]
 
+        model = timed(model_only, args.n, args.repeats)
         rows = [
-            ("model only: predict(uint8), batch 256", timed(model_only, args.n, args.repeats)),
-            ("model only: network forward fp32", timed(forward_only, args.n, args.repeats)),
+            ("model only: predict(uint8), batch 256", model),
             (
-                "model only: network forward bf16 autocast",
-                timed(forward_bf16, args.n, args.repeats),
+                f"model only: network forward {clf.precision}",
+                timed(forward_only, args.n, args.repeats),
             ),
-            ("end to end: score_folder", timed(end_to_end, args.n, args.repeats)),
+        ]
+        if clf.precision == "float32":
+            rows.append(
+                (
+                    "model only: network forward bf16 autocast",
+                    timed(forward_bf16, args.n, args.repeats),
+                )
+            )
+        e2e = timed(end_to_end, args.n, args.repeats)
+        rows += [
+            ("end to end: score_folder", e2e),
             (
                 "naive: read_patch + predict, one file at a time",
                 timed(naive, len(naive_files), max(1, args.repeats // 2)),
@@ -123,8 +138,8 @@ def main() -> int:
         ]
     for name, (best, median) in rows:
         print(f"{name:<50} best {best:8,.0f}/s   median {median:8,.0f}/s")
-    ratio_best = rows[3][1][0] / rows[0][1][0]
-    ratio_med = rows[3][1][1] / rows[0][1][1]
+    ratio_best = e2e[0] / model[0]
+    ratio_med = e2e[1] / model[1]
     print(
         f"{'end to end / model only (predict)':<50} best {ratio_best:8.2f}    median "
         f"{ratio_med:8.2f}"

@@ -516,10 +516,14 @@ def test_real_patches_give_finite_localised_maps(data_dir: Path) -> None:
         assert e.map.std() > 0.05 and e.map.max() == pytest.approx(1.0)
         assert e.centre_focus is not None and 0.0 <= e.centre_focus <= 1.0
         assert e.target == ("tumour" if e.p_tumour >= 0.5 else "normal")
-    # Probabilities agree with the classifier's own (BN-folded) prediction path.
-    np.testing.assert_allclose(
-        [e.p_tumour for e in results], clf.predict(pixels).p, rtol=0, atol=1e-4
-    )
+    # Probabilities agree with the classifier's own float32 (BN-folded) prediction path, and
+    # closely with the int8 one a CPU scores with (Grad-CAM needs the float32 network).
+    from pathview.model import load_model
+
+    explained = [e.p_tumour for e in results]
+    fp32 = load_model(clf.model_dir, device="cpu", precision="float32")
+    np.testing.assert_allclose(explained, fp32.predict(pixels).p, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(explained, clf.predict(pixels).p, rtol=0, atol=0.03)
     # A patch of another size is brought to the input size by the classifier.
     odd = read_patch(data_dir / "formats" / "normal_odd_100x80.tif").pixels
     assert odd is not None and odd.shape[:2] != (96, 96)

@@ -91,3 +91,31 @@ def test_card_says_which_weights_training_started_from() -> None:
     assert "- Training started from the weights of model efefefefefef (60 epochs on 23,928" in card
     meta["training"]["initialised_from"] = None
     assert "started from the weights" not in render_card(meta)
+
+
+def test_card_describes_int8_weights_and_their_figures_only_when_present() -> None:
+    meta = read_metadata(default_model_dir())
+    meta.pop("int8", None)
+    external = meta["validation"]["external"]
+    external.pop("int8", None)
+    card = render_card(meta)
+    assert "int8" not in card
+    meta["int8"] = {
+        "file": "weights-int8.pt",
+        "bytes": 730_000,
+        "sha256": "ab" * 32,
+        "method": "post-training static quantisation",
+        "calibration": {"n": 1024, "data": "../shared/data/pcam/pcam-jpeg/images"},
+        "torch": "2.14.1",
+    }
+    figures = {"n": 1500, "auc": 0.98765, "accuracy": 0.91234, "ece": 0.01234}
+    external["int8"] = {
+        "plain": {**figures, "max_abs_dp": 0.0706, "mean_abs_dp": 0.0042},
+        "tta": {**figures, "auc": 0.98888, "max_abs_dp": 0.05, "mean_abs_dp": 0.003},
+    }
+    card = render_card(meta)
+    assert "int8 weights `weights-int8.pt` (0.73 MB, sha256 `abababababab`)" in card
+    assert "observed on 1,024 patches of PCam `pcam-jpeg`" in card
+    assert "| 1500 | 0.9877 | 0.9123 | 0.0123 |" in card
+    assert "8-view TTA, int8 | 1500 | 0.9889 |" in card
+    assert "by 0.0042 on average (largest 0.0706)" in card

@@ -26,6 +26,7 @@ from pytestqt.qtbot import QtBot
 from pathview.core import Verdict
 from pathview.io import pixel_sha1, read_labels, read_patch
 from pathview.model import load_model, read_metadata
+from pathview.model.quantised import int8_unavailable
 from pathview.store import ReviewInput, ReviewStore, open_store_for_folder, write_log_csv
 from training.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from training.distributed import Rank
@@ -185,9 +186,15 @@ def test_retrained_model_loads_scores_and_records_its_lineage(
     for key in ("auc", "accuracy", "ece"):
         assert 0.0 <= fixed["plain"][key] <= 1.0 and 0.0 <= fixed["parent"]["plain"][key] <= 1.0
     assert fixed["parent"]["sha256"] == parent_meta["weights"]["sha256"]
+    # int8 weights for CPUs, quantised on its own training patches and measured beside float32.
+    if int8_unavailable() is None:
+        assert meta["int8"]["source_sha256"] == meta["weights"]["sha256"]
+        assert "training patches" in meta["int8"]["calibration"]["data"]
+        assert fixed["int8"]["plain"]["n"] == fixed["plain"]["n"]
     # The app's loader takes it and scores with it.
     clf = load_model(finetuned["model"], device="cpu")
     assert clf.model_id == meta["weights"]["sha256"] != parent_meta["weights"]["sha256"]
+    assert clf.precision == ("int8" if int8_unavailable() is None else "float32")
     pixels = np.stack([read_patch(p).pixels for p in sorted(KAGGLE.glob("*.tif"))[:4]])
     pred = clf.predict(pixels).p
     assert pred.shape == (4,) and ((pred > 0) & (pred < 1)).all()
@@ -481,10 +488,17 @@ def test_the_from_scratch_training_script_still_runs(tmp_path: Path) -> None:
     assert clf.predict(np.zeros((1, 96, 96, 3), np.uint8)).p.shape == (1,)
     assert meta["calibration"]["method"].startswith(("Platt", "temperature"))
     # Refitting the calibration of the finished run writes a new, loadable model directory
-    # whose metadata names the model it came from.
+    # whose metadata names the model it came from, without the int8 weights made from the
+    # old one (they would need quantising again).
+    from pathview.model.quantised import int8_unavailable
     from training.calibrate import recalibrate
+    from training.quantise import add_int8
 
+    if int8_unavailable() is None:
+        add_int8(tmp_path / "run" / "model", KAGGLE, KAGGLE / "labels.csv", n=16, workers=1)
+        assert "int8" in read_metadata(tmp_path / "run" / "model")
     out = recalibrate(tmp_path / "run", tmp_path / "recalibrated", "platt")
+    assert "int8" not in out
     assert out["calibration"]["recalibrated_from"] == meta["weights"]["sha256"]
     assert out["validation"]["heldout"]["plain"]["n"] == meta["validation"]["heldout"]["plain"]["n"]
     assert load_model(tmp_path / "recalibrated", device="cpu").model_id == out["weights"]["sha256"]

@@ -76,6 +76,7 @@ def recalibrate(
     calibration["recalibrated_from"] = meta["weights"]["sha256"]
     log.info("temperature %.4f: %s", temperature, json.dumps(calibration))
     meta = dict(meta)
+    meta.pop("int8", None)  # made from the old weights and calibration: quantise again
     meta["temperature"] = round(float(temperature), 5)
     meta["calibration"] = calibration
     validation = dict(meta.get("validation", {}))

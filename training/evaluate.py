@@ -6,7 +6,10 @@ Scores every labelled patch through :class:`pathview.model.Classifier` (exactly 
 and ``pathview score`` do: calibrated P(tumour), TTA = mean of the 8 views' probabilities),
 prints AUC / accuracy / ECE without and with 8-way TTA, and with ``--write`` records them in
 the model's ``model.json`` under ``validation[NAME]`` together with the data they came from.
-The weights (and so the model id) do not change.
+A model with int8 weights (``python -m training.quantise``) is measured twice: float32
+(``plain``/``tta``) and int8 (``int8.plain``/``int8.tta``, plus how far int8 moves each
+P(tumour) from float32), since CPUs score in int8. The weights (and the model id) do not
+change.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from pathview.io import read_labels, read_patch
 from pathview.model import load_model
@@ -34,7 +38,7 @@ def evaluate_folder(
     model_dir: Path, images: Path, labels_csv: Path, device: str = "cpu"
 ) -> dict[str, Any]:
     """Metrics of the model on every labelled, readable patch of ``images``."""
-    clf = load_model(model_dir, device=device)
+    clf = load_model(model_dir, device=device, precision="float32")
     labels = read_labels(labels_csv).labels
     ids, pixels = [], []
     for pid in sorted(labels):
@@ -62,9 +66,26 @@ def evaluate_folder(
         "evaluated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "tool": "python -m training.evaluate (pathview.model.Classifier, temperature applied)",
     }
+    reference = {}
     for tta in (False, True):
         pred = clf.predict(pixels, tta=tta)
         out["tta" if tta else "plain"] = summarise(pred.p, y)
+        reference[tta] = pred.p
+    if "int8" in clf.metadata and torch.device(device).type == "cpu":
+        int8 = load_model(model_dir, device="cpu", precision="int8")
+        if int8.precision != "int8":
+            raise SystemExit(f"cannot measure the int8 weights: {int8.precision_note}")
+        block: dict[str, Any] = {"sha256": int8.metadata["int8"]["sha256"]}
+        for tta in (False, True):
+            p = int8.predict(pixels, tta=tta).p
+            key = "tta" if tta else "plain"
+            delta = np.abs(p - reference[tta])
+            block[key] = {
+                **summarise(p, y),
+                "max_abs_dp": round(float(delta.max()), 5),
+                "mean_abs_dp": round(float(delta.mean()), 5),
+            }
+        out["int8"] = block
     return out
 
 

@@ -48,10 +48,41 @@ def _metrics_table(validation: dict[str, Any]) -> list[str]:
         name = _data_name(str(data.get("images", ""))) if isinstance(data, dict) else str(data)
         if key == "heldout":
             name = "held-out training-source patches (JPEG; checkpoint choice + temperature)"
+        int8 = block.get("int8")
         for view in ("plain", "tta"):
             if view in block:
                 label = f"{name}, {'8-view TTA' if view == 'tta' else 'single view'}"
-                lines.append(_row(label, block[view]))
+                lines.append(_row(label + (", float32" if int8 else ""), block[view]))
+        for view in ("plain", "tta"):
+            if isinstance(int8, dict) and view in int8:
+                label = f"{name}, {'8-view TTA' if view == 'tta' else 'single view'}, int8"
+                lines.append(_row(label, int8[view]))
+    return lines
+
+
+def _int8_lines(meta: dict[str, Any]) -> list[str]:
+    """The card's lines on the int8 weights (none without them)."""
+    record = meta.get("int8")
+    if not isinstance(record, dict):
+        return []
+    cal = record.get("calibration", {})
+    lines = [
+        f"- int8 weights `{record['file']}` ({record['bytes'] / 1e6:.2f} MB, sha256 "
+        f"`{record['sha256'][:12]}`), made from these weights: {record['method']}; activation "
+        f"ranges observed on {cal.get('n', '?'):,} patches of "
+        f"{_data_name(str(cal.get('data', '')))} (`python -m training.quantise`, torch "
+        f"{record.get('torch')}). CPUs score with them (`--precision float32` scores with the "
+        "float32 weights); GPUs use float32. Grad-CAM always runs on the float32 weights.",
+    ]
+    for key, block in meta.get("validation", {}).items():
+        int8 = block.get("int8") if isinstance(block, dict) else None
+        if isinstance(int8, dict) and "plain" in int8:
+            data = block.get("data")
+            name = _data_name(str(data.get("images", ""))) if isinstance(data, dict) else key
+            lines.append(
+                f"- On {name}, int8 moves P(tumour) by {int8['plain']['mean_abs_dp']:.4f} on "
+                f"average (largest {int8['plain']['max_abs_dp']:.4f}) from float32, single view."
+            )
     return lines
 
 
@@ -147,6 +178,7 @@ def render_card(meta: dict[str, Any], throughput: dict[str, Any] | None = None) 
         "candidates "
         + ", ".join(f"`{k}` ({v}x{v})" for k, v in meta["cam_layers"]["candidates"].items())
         + ".",
+        *_int8_lines(meta),
         "",
         "## Training",
         "",
@@ -192,9 +224,13 @@ def render_card(meta: dict[str, Any], throughput: dict[str, Any] | None = None) 
         "",
         *_metrics_table(meta.get("validation", {})),
         "",
-        "Reproduce the `kaggle-tif` row with the command line: "
+        "Reproduce the `kaggle-tif` rows with the command line: "
         "`pathview score kaggle-tif/images --labels kaggle-tif/labels.csv --out scores.csv "
-        "[--tta]`.",
+        + (
+            "[--tta] [--precision float32|int8]` (on a CPU the default is int8)."
+            if isinstance(meta.get("int8"), dict)
+            else "[--tta]`."
+        ),
         "",
     ]
     if throughput:

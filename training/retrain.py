@@ -49,6 +49,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import numpy as np
 import torch
 
 from pathview.core import CancelToken
@@ -57,6 +58,7 @@ from pathview.model import ModelLoadError, default_model_dir, read_metadata
 from pathview.model.bundle import sha256_file, write_metadata
 from pathview.model.metrics import fit_temperature
 from pathview.model.network import NetConfig, PatchNet, count_parameters
+from pathview.model.quantised import int8_unavailable
 from pathview.model.runtime import tune_malloc
 from pathview.store import StoreError
 from training.checkpoint import (
@@ -68,6 +70,7 @@ from training.checkpoint import (
 from training.data import channel_stats
 from training.distributed import Rank, init_distributed, shutdown_distributed
 from training.progress import Progress, ProgressLogHandler
+from training.quantise import write_int8
 from training.retrain_inputs import (
     VALIDATION_IDS_FILE,
     Inputs,
@@ -104,6 +107,8 @@ ARGS_FILE = "args.json"
 HISTORY_FILE = "history.jsonl"
 LOG_FILE = "retrain.log"
 SUMMARY_FILE = "summary.txt"
+#: Patches the int8 weights of a retrained model are quantised on (at most).
+INT8_SAMPLE = 1024
 #: Options that may differ on --resume (they change where and how fast it runs, not what).
 RUNTIME_OPTIONS = ("device", "threads", "decode_workers", "progress", "dist_backend")
 #: --rule values: "drop" is a name for "unanimous" (patches reviewers disagree on are dropped).
@@ -535,9 +540,25 @@ def finish(
     if val is not None:
         write_text(export_dir / VALIDATION_IDS_FILE, "".join(f"{pid}\n" for pid in val.ids))
     meta = export_model(export_dir, net.cpu(), meta)
+    if int8_unavailable() is None:
+        # CPUs score in int8: quantise on (a seeded sample of) the patches trained on.
+        pick = np.random.default_rng(args.seed).permutation(len(inputs.train))[:INT8_SAMPLE]
+        meta["int8"] = write_int8(
+            export_dir,
+            inputs.train.pixels[np.sort(pick)],
+            {
+                "data": "a seeded random sample of this run's training patches",
+                "n": len(pick),
+                "seed": args.seed,
+            },
+        )
     parent_metrics = None
     if val is not None:
         new_metrics = evaluate_model(export_dir, val, device, args.eval_tta)
+        if "int8" in meta and device.type == "cpu":
+            new_metrics["int8"] = evaluate_model(
+                export_dir, val, device, args.eval_tta, precision="int8"
+            )
         if parent_dir is not None:
             try:
                 parent_metrics = evaluate_model(parent_dir, val, device, args.eval_tta)

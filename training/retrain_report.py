@@ -22,10 +22,16 @@ LABEL_RULE = (
 
 
 def evaluate_model(
-    model_dir: Path, data: PatchSet, device: torch.device, tta: bool, chunk: int = 2048
+    model_dir: Path,
+    data: PatchSet,
+    device: torch.device,
+    tta: bool,
+    chunk: int = 2048,
+    precision: str = "float32",
 ) -> dict[str, Any]:
-    """AUC / accuracy / ECE of a model directory on ``data`` through the app's Classifier."""
-    clf = load_model(model_dir, device=device.type)
+    """AUC / accuracy / ECE of a model directory on ``data`` through the app's Classifier,
+    in float32 unless told (models are compared in the same number format)."""
+    clf = load_model(model_dir, device=device.type, precision=precision)
     out: dict[str, Any] = {}
     for use_tta in (False, True) if tta else (False,):
         p = np.concatenate(

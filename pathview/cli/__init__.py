@@ -22,6 +22,7 @@ SUBCOMMANDS = {
 }
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+PRECISION_CHOICES = ("auto", "float32", "int8")
 
 
 def demo_folder() -> Path:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pathview.cli import DEVICE_CHOICES
+from pathview.cli import DEVICE_CHOICES, PRECISION_CHOICES
 
 if TYPE_CHECKING:
     import numpy as np
@@ -50,6 +50,12 @@ def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     """The options that say which model scores a folder, where and how."""
     parser.add_argument("--model", type=Path, help="model directory (default: bundled model)")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    parser.add_argument(
+        "--precision",
+        choices=PRECISION_CHOICES,
+        default="auto",
+        help="number format: auto = int8 on a CPU when the model has int8 weights, else float32",
+    )
     parser.add_argument("--tta", action="store_true", help="average the 8 flips/rotations")
     parser.add_argument("--batch-size", type=int, default=256, help="patches per batch")
     parser.add_argument("--recursive", action="store_true", help="include sub-folders")
@@ -68,11 +74,12 @@ def load_classifier(command: str, args: argparse.Namespace) -> Classifier:
     from pathview.model import ModelLoadError, load_model
 
     try:
-        classifier = load_model(args.model, device=args.device)
+        classifier = load_model(args.model, device=args.device, precision=args.precision)
     except ModelLoadError as exc:
         raise CommandFailed(f"cannot load model: {exc}") from exc
-    if classifier.device_note:
-        warn(command, classifier.device_note)
+    for note in (classifier.device_note, classifier.precision_note):
+        if note:
+            warn(command, note)
     return classifier
 
 

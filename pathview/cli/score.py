@@ -102,7 +102,7 @@ def _score(args: argparse.Namespace) -> int:
     print(
         f"scored {result.scored} patches{' with 8-way TTA' if args.tta else ''} in "
         f"{result.seconds:.1f}s ({rate:,.0f}/s) with {name} {classifier.model_id[:12]} on "
-        f"{classifier.device}; wrote {args.out}"
+        f"{classifier.device} in {classifier.precision}; wrote {args.out}"
     )
     if labels is not None:
         known = [i for i, pid in enumerate(result.ids) if pid in labels]

@@ -6,6 +6,7 @@ Pure Python + torch: no Qt, and no imports of pathview.io or pathview.store.
 from pathview.model.bundle import ModelLoadError, read_metadata, sha256_file
 from pathview.model.classifier import (
     DEVICE_CHOICES,
+    PRECISION_CHOICES,
     Classifier,
     Prediction,
     default_model_dir,
@@ -17,6 +18,7 @@ from pathview.model.network import NetConfig, PatchNet
 
 __all__ = [
     "DEVICE_CHOICES",
+    "PRECISION_CHOICES",
     "Classifier",
     "ModelLoadError",
     "NetConfig",

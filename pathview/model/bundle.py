@@ -6,6 +6,8 @@ Layout::
         model.json    metadata (architecture, input size, normalisation, classes, temperature,
                       training data, validation metrics and data, weights sha256, parent model)
         weights.pt    a plain torch ``state_dict`` (loaded with ``weights_only=True``)
+        weights-int8.pt  optional: the same network quantised to int8 for x86 CPUs, recorded
+                      under ``int8`` in model.json with its own sha256 (see quantised.py)
 
 Shared by the app (loading) and ``training/`` (writing), so both agree on the format.
 """
@@ -80,9 +82,14 @@ def read_metadata(model_dir: str | os.PathLike[str]) -> dict[str, Any]:
 
 def verified_weights_path(model_dir: str | os.PathLike[str], meta: dict[str, Any]) -> Path:
     """Path of the weights file after checking it exists and matches the recorded sha256."""
-    weights = meta.get("weights") or {}
-    name = weights.get("file", DEFAULT_WEIGHTS_FILE)
-    expected = str(weights.get("sha256", "")).lower()
+    return verified_file(model_dir, meta.get("weights") or {}, DEFAULT_WEIGHTS_FILE)
+
+
+def verified_file(model_dir: str | os.PathLike[str], record: dict[str, Any], default: str) -> Path:
+    """Path of the file a metadata record (``file``, ``sha256``) names, after checking it is a
+    plain file name in ``model_dir``, exists and matches the recorded sha256."""
+    name = record.get("file", default)
+    expected = str(record.get("sha256", "")).lower()
     path = Path(model_dir) / name
     if Path(name).name != name:
         raise ModelLoadError(f"weights file name must be a plain file name, got {name!r}")
@@ -123,25 +130,35 @@ def write_model_dir(
     """
     out = Path(model_dir)
     out.mkdir(parents=True, exist_ok=True)
+    meta = dict(metadata)
+    meta.setdefault("format_version", FORMAT_VERSION)
+    meta["weights"] = write_weights_file(
+        out, {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}, weights_file
+    )
+    write_metadata(out, meta)
+    return meta
+
+
+def write_weights_file(
+    model_dir: Path, state_dict: dict[str, Any], weights_file: str
+) -> dict[str, Any]:
+    """Atomically write a state_dict into ``model_dir``; returns its metadata record (file,
+    sha256, bytes, format)."""
     buffer = io.BytesIO()
-    torch.save({k: v.detach().cpu().contiguous() for k, v in state_dict.items()}, buffer)
+    torch.save(state_dict, buffer)
     data = buffer.getvalue()
-    tmp = out / f".{weights_file}.tmp"
+    tmp = model_dir / f".{weights_file}.tmp"
     with open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(tmp, out / weights_file)
-    meta = dict(metadata)
-    meta.setdefault("format_version", FORMAT_VERSION)
-    meta["weights"] = {
+    os.replace(tmp, model_dir / weights_file)
+    return {
         "file": weights_file,
         "sha256": hashlib.sha256(data).hexdigest(),
         "bytes": len(data),
         "format": "torch state_dict (torch.save), load with weights_only=True",
     }
-    write_metadata(out, meta)
-    return meta
 
 
 def write_metadata(model_dir: str | os.PathLike[str], metadata: dict[str, Any]) -> None:

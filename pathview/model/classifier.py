@@ -25,9 +25,11 @@ from pathview.model.bundle import (
     ModelLoadError,
     load_state_dict,
     read_metadata,
+    verified_file,
     verified_weights_path,
 )
 from pathview.model.network import BasicBlock, NetConfig, PatchNet
+from pathview.model.quantised import INT8_WEIGHTS_FILE, int8_unavailable, load_int8, quiet
 from pathview.model.runtime import tune_malloc
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,9 @@ MODEL_DIR_ENV = "PATHVIEW_MODEL_DIR"
 #: Name of the bundled model under resources/model/.
 DEFAULT_MODEL_NAME = "pcam-default"
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+#: Number formats of scoring: "auto" = int8 on a CPU when the model directory has int8 weights
+#: and this machine runs them, float32 otherwise.
+PRECISION_CHOICES = ("auto", "float32", "int8")
 
 #: The 8 views of test-time augmentation: k in 0..7 (bit 4 transpose, 2 flip H, 1 flip W).
 TTA_VIEWS = tuple(range(8))
@@ -154,6 +159,8 @@ class Classifier:
         device: torch.device,
         model_dir: Path | None = None,
         device_note: str | None = None,
+        int8: nn.Module | None = None,
+        precision_note: str | None = None,
     ) -> None:
         self.metadata = metadata
         self.model_dir = model_dir
@@ -168,11 +175,27 @@ class Classifier:
         norm = metadata["normalisation"]
         self._mean = torch.tensor(norm["mean"], dtype=torch.float32, device=device).view(1, 3, 1, 1)
         self._std = torch.tensor(norm["std"], dtype=torch.float32, device=device).view(1, 3, 1, 1)
+        self._scale = 1.0 / (255.0 * self._std)
+        self._shift = -self._mean / self._std
         self.network: nn.Module = network.eval().to(device).to(memory_format=torch.channels_last)
-        self._fast = fold_batchnorm(network).to(device).to(memory_format=torch.channels_last)
+        if int8 is not None and device.type != "cpu":
+            raise ValueError("the int8 network runs on the CPU only")
+        #: The number format :meth:`predict` scores in: "int8" or "float32". Grad-CAM
+        #: (:meth:`logits`) always uses the float32 network.
+        self.precision = "int8" if int8 is not None else "float32"
+        #: Why the precision is not the one asked for (None when it is).
+        self.precision_note = precision_note
+        self._fast: nn.Module = (
+            int8
+            if int8 is not None
+            else fold_batchnorm(network).to(device).to(memory_format=torch.channels_last)
+        )
 
     def __repr__(self) -> str:
-        return f"Classifier({self.metadata.get('name')!r}, {self.model_id[:12]}, {self.device})"
+        return (
+            f"Classifier({self.metadata.get('name')!r}, {self.model_id[:12]}, {self.device}, "
+            f"{self.precision})"
+        )
 
     # -------------------------------------------------------------- preprocessing
 
@@ -196,7 +219,9 @@ class Classifier:
 
         Patches of another size are centre-cropped (``resize_policy`` "centre_crop": larger
         patches keep the training magnification; a side shorter than S is resized up) or
-        resized (``"resize"``), bilinear with antialiasing.
+        resized (``"resize"``), bilinear with antialiasing. (Normalising first and resizing
+        after is the same: the per-channel normalisation is affine and interpolation weights
+        sum to one.)
         """
         if isinstance(pixels, np.ndarray):
             arr = pixels[None] if pixels.ndim == 3 else pixels
@@ -209,10 +234,11 @@ class Classifier:
                 raise ValueError("no patches given")
         x = torch.cat([self._fit_size(p) for p in parts]) if len(parts) > 1 else parts[0]
         x = self._fit_size(x)
-        x = (x - self._mean) / self._std
         return x.contiguous(memory_format=torch.channels_last)
 
     def _to_tensor(self, arr: np.ndarray) -> torch.Tensor:
+        """uint8 N x H x W x 3 -> normalised float N x 3 x H x W: (pixels / 255 - mean) / std
+        in one pass over the floats (``pixels * scale + shift``)."""
         if arr.ndim != 4 or arr.shape[-1] != 3:
             raise ValueError(f"expected H x W x 3 RGB pixels, got shape {arr.shape[1:]}")
         if arr.dtype != np.uint8:
@@ -221,7 +247,7 @@ class Classifier:
         if not arr.flags.writeable:  # e.g. pixels straight from PIL; torch wants writable memory
             arr = arr.copy()
         t = torch.from_numpy(arr).to(self.device, non_blocking=True)
-        return t.permute(0, 3, 1, 2).float().div_(255.0)
+        return torch.addcmul(self._shift, t.permute(0, 3, 1, 2).float(), self._scale)
 
     # -------------------------------------------------------------- inference
 
@@ -273,15 +299,27 @@ class Classifier:
         return torch.sigmoid(self._fast(x).float() / self.temperature)
 
 
-def load_model(model_dir: Path | None = None, device: str = "auto") -> Classifier:
+def load_model(
+    model_dir: Path | None = None, device: str = "auto", precision: str = "auto"
+) -> Classifier:
     """Load a model directory (default: :func:`default_model_dir`) onto ``device``.
 
     Checks the weights' sha256 against model.json; raises ModelLoadError (with the path and
     the reason) for a missing directory, file or key, a checksum mismatch or weights that do
     not fit the architecture. ``device`` is 'auto', 'cpu', 'cuda' or 'mps'; an unavailable
     one falls back to the CPU with a logged warning (``Classifier.device_note``).
+
+    ``precision`` ('auto', 'float32' or 'int8', see :data:`PRECISION_CHOICES`): 'auto' scores
+    with the directory's int8 weights on a CPU that runs them, float32 otherwise; where int8
+    cannot be used (another device, no or damaged int8 weights, no x86 int8 kernels) the
+    classifier keeps float32 and ``Classifier.precision_note`` says why.
     """
     tune_malloc()
+    precision = (precision or "auto").lower()
+    if precision not in PRECISION_CHOICES:
+        raise ValueError(
+            f"unknown precision {precision!r}; choose one of {', '.join(PRECISION_CHOICES)}"
+        )
     directory = Path(model_dir) if model_dir is not None else default_model_dir()
     meta = read_metadata(directory)
     weights = verified_weights_path(directory, meta)
@@ -295,4 +333,45 @@ def load_model(model_dir: Path | None = None, device: str = "auto") -> Classifie
     except RuntimeError as exc:
         raise ModelLoadError(f"weights in {weights} do not fit the architecture: {exc}") from exc
     torch_device, note = resolve_device(device)
-    return Classifier(network, meta, torch_device, directory, note)
+    int8, precision_note = _int8_network(directory, meta, network, torch_device, precision)
+    return Classifier(network, meta, torch_device, directory, note, int8, precision_note)
+
+
+def _int8_network(
+    directory: Path, meta: dict[str, Any], network: PatchNet, device: torch.device, precision: str
+) -> tuple[nn.Module | None, str | None]:
+    """The int8 network to score with (None: float32) and, when int8 was asked for
+    explicitly or is damaged, the reason it is not used."""
+    if precision == "float32":
+        return None, None
+    explicit = precision == "int8"
+    record = meta.get("int8")
+    reason: str | None = None
+    if device.type != "cpu":
+        reason = f"int8 runs on the CPU only; scoring in float32 on {device.type}"
+    elif not isinstance(record, dict):
+        reason = f"{directory} has no int8 weights; scoring in float32"
+    elif record.get("source_sha256") != meta["weights"]["sha256"]:
+        reason = f"the int8 weights in {directory} were made from other weights; scoring in float32"
+        explicit = True  # a stale record is worth a warning even under 'auto'
+    else:
+        reason = int8_unavailable()
+        if reason is not None:
+            reason = f"{reason}; scoring in float32"
+    if reason is not None:
+        if explicit:
+            log.warning(reason)
+            return None, reason
+        log.info(reason)
+        return None, None
+    assert isinstance(record, dict)
+    try:
+        path = verified_file(directory, record, INT8_WEIGHTS_FILE)
+        with quiet():
+            state = load_state_dict(path)
+        int8 = load_int8(network, state, int(meta["input_size"]))
+    except (ModelLoadError, ValueError) as exc:
+        reason = f"int8 weights unusable ({exc}); scoring in float32"
+        log.warning(reason)
+        return None, reason
+    return int8, None

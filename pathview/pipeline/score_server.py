@@ -20,7 +20,7 @@ Requests on stdin::
 
 Events on stdout::
 
-    {"ev": "loaded", "model_id": str, "device": str}
+    {"ev": "loaded", "model_id": str, "device": str, "precision": str}
     {"ev": "failed", "reason": str}                        (the model did not load)
     {"ev": "batch", "id": int, "ids": [...], "p": [...], "spread": [...] | null,
      "failed": {id: reason}, "done": int, "total": int, "views": [[8 floats], ...] | null}
@@ -150,6 +150,7 @@ class Server:
                 "ev": "loaded",
                 "model_id": str(getattr(self._classifier, "model_id", "unknown")),
                 "device": str(getattr(self._classifier, "device", "")),
+                "precision": str(getattr(self._classifier, "precision", "")),
             }
         )
 

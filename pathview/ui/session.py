@@ -218,8 +218,10 @@ class TriageSession(QObject):
         self.explain_method = self.explain_method or next(iter(info.methods), "")
         self.explain_layer = info.default_layer
         device = f" on {info.device}" if info.device else ""
+        precision = f", {info.precision}" if info.precision else ""
+        note = f" ({info.note})" if info.note else ""
         name = str(info.metadata.get("name", "")) or "model"
-        self._model_status = f"{name} ({info.model_id[:12]}){device}"
+        self._model_status = f"{name} ({info.model_id[:12]}){device}{precision}{note}"
         self.model_changed.emit(self._model_status)
         if self.listing_done and len(self.table):
             self.score(tta=self.auto_score_tta)

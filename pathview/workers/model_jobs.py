@@ -115,6 +115,9 @@ class ModelInfo:
     methods: dict[str, str]  # key -> display name
     device: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    precision: str = ""  # "int8" or "float32": the number format P(tumour) is computed in
+    #: Why the device or the precision is not the one asked for ("" when they are).
+    note: str = ""
 
 
 def describe_model(classifier: Any) -> ModelInfo:
@@ -134,6 +137,15 @@ def describe_model(classifier: Any) -> ModelInfo:
         methods=dict(METHODS),
         device=str(getattr(classifier, "device", "")),
         metadata=dict(meta) if isinstance(meta, dict) else {},
+        precision=str(getattr(classifier, "precision", "")),
+        note="; ".join(
+            n
+            for n in (
+                getattr(classifier, "device_note", None),
+                getattr(classifier, "precision_note", None),
+            )
+            if n
+        ),
     )
 
 
