@@ -64,3 +64,25 @@ def test_bundled_model_separates_real_fixture_patches(bundled: Classifier, data_
     assert accuracy(pred.p, y) > 0.8
     tta = bundled.predict(pixels[:16], tta=True)
     assert tta.spread is not None and (tta.spread >= 0).all()
+
+
+def test_bundled_int8_weights_score_like_float32_on_real_patches(data_dir: Path) -> None:
+    from pathview.model.quantised import int8_unavailable
+
+    model_dir = Path(__file__).resolve().parents[1] / "resources/model/pcam-default"
+    fp32 = load_model(model_dir, "cpu", precision="float32")
+    record = fp32.metadata["int8"]
+    assert record["source_sha256"] == fp32.model_id
+    assert (model_dir / record["file"]).stat().st_size < 20_000_000
+    assert "int8" in fp32.metadata["validation"]["external"]  # measured, not assumed
+    if int8_unavailable() is not None:
+        pytest.skip(f"no x86 int8 kernels here: {int8_unavailable()}")
+    int8 = load_model(model_dir, "cpu")
+    assert (int8.precision, int8.precision_note) == ("int8", None)
+    folder = data_dir / "kaggle"
+    rows = list(csv.reader((folder / "labels.csv").read_text().splitlines()))[1:]
+    pixels = np.stack([read_patch(folder / f"{pid}.tif").pixels for pid, _ in rows])  # type: ignore[misc]
+    y = np.array([int(label) for _, label in rows])
+    p8, p32 = int8.predict(pixels).p, fp32.predict(pixels).p
+    assert roc_auc(p8, y) > 0.9 and abs(roc_auc(p8, y) - roc_auc(p32, y)) < 0.01
+    assert np.abs(p8 - p32).mean() < 0.02 and np.abs(p8 - p32).max() < 0.15
