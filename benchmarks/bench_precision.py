@@ -8,30 +8,29 @@ For the bundled model (or ``--model``), on the real fixture patches (tests/data/
 - network forward throughput (batch 256, channels-last, inference_mode) in fp32 with
   batch-norm folded (what ``Classifier.predict`` runs), under bfloat16 autocast, and as an int8
   network (post-training static quantisation with torch.ao's FX graph mode and the x86
-  backend, calibrated on those same patches: activation ranges only, no labels);
+  backend, ``pathview.model.quantised.quantise``, calibrated on those same patches:
+  activation ranges only, no labels);
 - how far the bf16 and int8 probabilities move from fp32 (largest and mean |delta P|, and the
   fixtures' ROC AUC in each format).
 Then, for each ``--arch`` (random weights: speed only, the same three formats), so that a
 larger architecture's cost can be judged before anything is trained.
 
-Not a test, and nothing here is used by the app: the app scores in fp32. Medians of
+Not a test. The app scores with the int8 weights shipped in the model directory (made the same
+way by ``python -m training.quantise``, on training patches rather than these). Medians of
 ``--repeats`` timed batches after two warm-up batches; figures vary with the machine's load.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import statistics
 import sys
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -41,6 +40,7 @@ from pathview.model import load_model  # noqa: E402
 from pathview.model.classifier import fold_batchnorm  # noqa: E402
 from pathview.model.metrics import roc_auc  # noqa: E402
 from pathview.model.network import PatchNet, count_parameters  # noqa: E402
+from pathview.model.quantised import quantise  # noqa: E402
 from training.train import ARCHITECTURES  # noqa: E402
 
 
@@ -57,29 +57,12 @@ def rate(fn: Callable[[torch.Tensor], object], x: torch.Tensor, repeats: int) ->
     return statistics.median(rates)
 
 
-def quantise_int8(net: nn.Module, calibration: torch.Tensor) -> nn.Module:
-    """Post-training static int8 quantisation (FX graph mode, x86 backend) of an eval net."""
-    from torch.ao.quantization import get_default_qconfig_mapping
-    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
-
-    torch.backends.quantized.engine = "x86"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        prepared = prepare_fx(
-            copy.deepcopy(net).eval(), get_default_qconfig_mapping("x86"), (calibration[:8],)
-        )
-        with torch.inference_mode():
-            for start in range(0, calibration.shape[0], 64):
-                prepared(calibration[start : start + 64])
-        return convert_fx(prepared)
-
-
 def formats(
     net: PatchNet, calibration: torch.Tensor
 ) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     """The three ways of running ``net``: name -> callable returning logits."""
     fast = fold_batchnorm(net).to(memory_format=torch.channels_last)
-    int8 = quantise_int8(net, calibration)
+    int8 = quantise(net, calibration)
 
     def bf16(x: torch.Tensor) -> torch.Tensor:
         with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -102,7 +85,7 @@ def main() -> int:
     args = p.parse_args()
     archs = args.arch or ["pv-small", "pv-wide"]
 
-    clf = load_model(args.model, device="cpu")
+    clf = load_model(args.model, device="cpu", precision="float32")
     files = sorted(args.source.glob("*.tif"))
     if not files:
         raise SystemExit(f"no .tif patches in {args.source}")

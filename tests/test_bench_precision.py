@@ -42,11 +42,12 @@ def fixture_pixels() -> np.ndarray:
 
 def test_int8_bundled_model_tracks_fp32_on_real_patches(bench, bundled_classifier, fixture_pixels):
     from pathview.model.network import PatchNet
+    from pathview.model.quantised import quantise
 
     net = bundled_classifier.network
     assert isinstance(net, PatchNet)
     x = bundled_classifier.preprocess(fixture_pixels)
-    int8 = bench.quantise_int8(net, x)
+    int8 = quantise(net, x)
     with torch.inference_mode():
         ref = torch.sigmoid(net(x) / bundled_classifier.temperature).numpy()
         got = torch.sigmoid(int8(x) / bundled_classifier.temperature).numpy()
