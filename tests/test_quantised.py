@@ -171,3 +171,11 @@ def test_evaluate_records_int8_next_to_float32(int8_dir: Path, data_dir: Path) -
     for view in ("plain", "tta"):
         assert block[view]["n"] == out[view]["n"] > 200
         assert 0 <= block[view]["mean_abs_dp"] <= block[view]["max_abs_dp"] < 0.1
+
+
+def test_command_line_offers_the_model_packages_precisions() -> None:
+    # pathview.cli keeps its own copies so that `--help` does not import torch.
+    from pathview import cli, model
+
+    assert cli.PRECISION_CHOICES == model.PRECISION_CHOICES
+    assert cli.DEVICE_CHOICES == model.DEVICE_CHOICES
