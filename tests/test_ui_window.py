@@ -403,6 +403,33 @@ def test_real_model_directory_end_to_end(
     assert event.explanation_layer in ("", "stages.0")
 
 
+def test_status_bar_names_the_number_format_and_why_int8_is_not_used(
+    qtbot: QtBot, make_window: MakeWindow, data_dir: Path, tmp_path: Path
+) -> None:
+    from test_model import make_tiny_model
+
+    from pathview.model.quantised import int8_unavailable
+    from training.quantise import add_int8
+
+    if int8_unavailable() is not None:
+        pytest.skip(f"no x86 int8 kernels here: {int8_unavailable()}")
+    model_dir = make_tiny_model(tmp_path / "tiny8")
+    add_int8(model_dir, data_dir / "kaggle", data_dir / "kaggle" / "labels.csv", 16, workers=1)
+    window = make_window(loader=None)
+    s = window.session
+    with qtbot.waitSignal(s.model_worker.model_loaded, timeout=20000):
+        s.load_model(model_dir, "cpu")
+    assert s.model_status.endswith("on cpu, int8")
+    assert window.model_label.toolTip() == s.model_status
+    # Damaged int8 weights: float32 scores, and the status says why.
+    path = model_dir / "weights-int8.pt"
+    path.write_bytes(path.read_bytes()[:-10] + bytes(10))
+    with qtbot.waitSignal(s.model_worker.model_loaded, timeout=20000):
+        s.load_model(model_dir, "cpu")
+    assert "on cpu, float32 (int8 weights unusable" in s.model_status
+    assert "checksum mismatch" in window.model_label.toolTip()
+
+
 def test_dropping_a_folder_opens_it_and_a_csv_loads_labels(
     qtbot: QtBot, make_window: MakeWindow, data_dir: Path, tmp_path: Path
 ) -> None:
