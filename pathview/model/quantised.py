@@ -60,13 +60,31 @@ def quiet() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def _without_stack_traces() -> Iterator[None]:
+    """Trace without recording each graph node's Python stack: the quantisation tracer
+    records them by default, and symbolising them cost about 3 s of every first load (the
+    stacks only serve debugging). Older torch versions have no such switch."""
+    config: Any = importlib.import_module("torch.fx.config")
+    before = getattr(config, "do_not_emit_stack_traces", None)
+    if before is None:
+        yield
+        return
+    config.do_not_emit_stack_traces = True
+    try:
+        yield
+    finally:
+        config.do_not_emit_stack_traces = before
+
+
 def _prepared(network: nn.Module, example: torch.Tensor) -> GraphModule:
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.quantize_fx import prepare_fx
 
     torch.backends.quantized.engine = INT8_ENGINE
     net = copy.deepcopy(network).cpu().eval()
-    return prepare_fx(net, get_default_qconfig_mapping(INT8_ENGINE), (example,))
+    with _without_stack_traces():
+        return prepare_fx(net, get_default_qconfig_mapping(INT8_ENGINE), (example,))
 
 
 def _example(input_size: int) -> torch.Tensor:
