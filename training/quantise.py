@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from pathview.model import load_model
-from pathview.model.bundle import read_metadata, write_metadata, write_weights_file
+from pathview.model.bundle import write_metadata, write_weights_file
 from pathview.model.quantised import (
     INT8_ENGINE,
     INT8_METHOD,
@@ -70,7 +70,7 @@ def write_int8(model_dir: Path, pixels: np.ndarray, source: dict[str, Any]) -> d
     (what the patches are) as its calibration data, in model.json; returns the record."""
     clf = load_model(model_dir, device="cpu", precision="float32")
     int8 = quantise(clf.network, clf.preprocess(pixels))
-    meta = read_metadata(model_dir)
+    meta = dict(clf.metadata)
     record = write_weights_file(Path(model_dir), int8_state_dict(int8), INT8_WEIGHTS_FILE)
     record.update(
         {

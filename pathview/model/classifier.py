@@ -173,10 +173,11 @@ class Classifier:
         self.input_size = int(metadata["input_size"])
         self.resize_policy = str(metadata["resize_policy"])
         norm = metadata["normalisation"]
-        self._mean = torch.tensor(norm["mean"], dtype=torch.float32, device=device).view(1, 3, 1, 1)
-        self._std = torch.tensor(norm["std"], dtype=torch.float32, device=device).view(1, 3, 1, 1)
-        self._scale = 1.0 / (255.0 * self._std)
-        self._shift = -self._mean / self._std
+        mean = torch.tensor(norm["mean"], dtype=torch.float32, device=device).view(1, 3, 1, 1)
+        std = torch.tensor(norm["std"], dtype=torch.float32, device=device).view(1, 3, 1, 1)
+        # (pixels / 255 - mean) / std == pixels * scale + shift, one pass in _to_tensor.
+        self._scale = 1.0 / (255.0 * std)
+        self._shift = -mean / std
         self.network: nn.Module = network.eval().to(device).to(memory_format=torch.channels_last)
         if int8 is not None and device.type != "cpu":
             raise ValueError("the int8 network runs on the CPU only")
