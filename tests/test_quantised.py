@@ -171,6 +171,8 @@ def test_evaluate_records_int8_next_to_float32(int8_dir: Path, data_dir: Path) -
     for view in ("plain", "tta"):
         assert block[view]["n"] == out[view]["n"] > 200
         assert 0 <= block[view]["mean_abs_dp"] <= block[view]["max_abs_dp"] < 0.1
+    # Float32 measured on a GPU (here: the CPU it falls back to) still measures int8 on the CPU.
+    assert "int8" in evaluate_folder(int8_dir, folder, folder / "labels.csv", device="cuda")
 
 
 def test_command_line_offers_the_model_packages_precisions() -> None:

@@ -555,9 +555,9 @@ def finish(
     parent_metrics = None
     if val is not None:
         new_metrics = evaluate_model(export_dir, val, device, args.eval_tta)
-        if "int8" in meta and device.type == "cpu":
+        if "int8" in meta:  # int8 runs on the CPU, whatever device trained
             new_metrics["int8"] = evaluate_model(
-                export_dir, val, device, args.eval_tta, precision="int8"
+                export_dir, val, torch.device("cpu"), args.eval_tta, precision="int8"
             )
         if parent_dir is not None:
             try:
