@@ -119,3 +119,14 @@ def test_card_describes_int8_weights_and_their_figures_only_when_present() -> No
     assert "| 1500 | 0.9877 | 0.9123 | 0.0123 |" in card
     assert "8-view TTA, int8 | 1500 | 0.9889 |" in card
     assert "by 0.0042 on average (largest 0.0706)" in card
+
+
+def test_card_states_the_input_codec_when_the_model_has_one() -> None:
+    from pathview.model.codec import CODEC_KEY, InputCodec
+
+    meta = read_metadata(default_model_dir())
+    meta[CODEC_KEY] = InputCodec(quality=75).to_dict()
+    card = render_card(meta)
+    assert "- Input codec (JPEG quality 75, 4:2:0): every patch is JPEG-encoded" in card
+    meta.pop(CODEC_KEY)
+    assert "Input codec" not in render_card(meta)

@@ -510,3 +510,46 @@ def test_the_from_scratch_training_script_still_runs(tmp_path: Path) -> None:
     heldout = shifted["validation"]["heldout"]["plain"]
     assert heldout["ece"] == pytest.approx(shift["heldout_after"]["ece"], abs=1e-4)
     assert heldout["auc"] == pytest.approx(out["validation"]["heldout"]["plain"]["auc"], abs=1e-4)
+    # With an input codec the calibration and the recorded figures are measured on coded
+    # patches, and the codec is recorded for the app to apply.
+    coded = recalibrate(tmp_path / "run", tmp_path / "coded", "platt", "cpu", input_jpeg_quality=75)
+    assert coded["input_codec"]["quality"] == 75 and "input_codec" not in meta
+    assert load_model(tmp_path / "coded", device="cpu").codec is not None
+    assert coded["calibration"]["recalibrated_from"] == meta["weights"]["sha256"]
+
+
+def test_fine_tuning_keeps_the_parents_input_codec(
+    tmp_path: Path, parent_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A parent that scores through a JPEG codec is fine-tuned on coded patches, and its child
+    records the same codec (its own scoring then matches how it was trained)."""
+    import training.retrain as retrain_module
+    from pathview.model.bundle import write_metadata
+    from pathview.model.codec import CODEC_KEY, InputCodec
+
+    parent = tmp_path / "parent"
+    shutil.copytree(parent_model, parent)
+    meta = read_metadata(parent)
+    meta[CODEC_KEY] = InputCodec(quality=75).to_dict()
+    write_metadata(parent, meta)
+    coded: list[int] = []
+    real = retrain_module.through_codec
+
+    def spy(pixels: np.ndarray, codec: InputCodec | None, chunk: int = 4096) -> np.ndarray:
+        coded.append(len(pixels))
+        assert codec == InputCodec(quality=75)
+        return real(pixels, codec, chunk)
+
+    monkeypatch.setattr(retrain_module, "through_codec", spy)
+    run = tmp_path / "run"
+    code = run_retrain(
+        "--images", KAGGLE, "--labels", KAGGLE / "labels.csv", "--no-discover",
+        "--parent", parent, "--epochs", "1", "--min-holdout", "5", "--run-dir", run, *FAST,
+    )  # fmt: skip
+    assert code == 0
+    child = read_metadata(run / "model")
+    assert child[CODEC_KEY] == meta[CODEC_KEY]
+    assert len(coded) == 2 and coded[0] > coded[1] > 0  # training, then held-out patches
+    assert load_model(run / "model", device="cpu").codec == InputCodec(quality=75)
+    # The parent without a codec trains on the patches as they are.
+    assert CODEC_KEY not in read_metadata(parent_model)

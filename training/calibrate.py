@@ -21,12 +21,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from pathview.model.codec import CODEC_KEY, InputCodec
 from training.train import (
     CALIBRATION_METHODS,
     build_parser,
     calibrate_on_holdout,
     evaluate_set,
     export_model,
+    input_codec,
     load_data,
     load_network,
     pick_device,
@@ -58,6 +62,7 @@ def recalibrate(
     device_name: str = "cpu",
     prevalence: float | None = None,
     prevalence_source: str = "given on the command line",
+    input_jpeg_quality: int | None = None,
 ) -> dict[str, Any]:
     """Write ``out``: the run's model with a refitted calibration (and, with ``prevalence``,
     a prior shifted to it: :func:`training.train.shift_prior`); returns its metadata."""
@@ -65,11 +70,18 @@ def recalibrate(
     args.calibration = method
     args.prevalence = prevalence
     args.prevalence_source = prevalence_source
+    if input_jpeg_quality is not None:
+        args.input_jpeg_quality = input_jpeg_quality
+    codec = input_codec(args)
     device = pick_device(device_name)
     net, meta = load_network(run_dir / "model")
+    if codec is None:
+        codec = InputCodec.from_metadata(meta)
+        args.input_jpeg_quality = codec.quality if codec else None
     net = net.to(device).eval()
     data = load_data(args)
-    if data.mean != meta["normalisation"]["mean"] or data.std != meta["normalisation"]["std"]:
+    recorded = [*meta["normalisation"]["mean"], *meta["normalisation"]["std"]]
+    if not np.allclose([*data.mean, *data.std], recorded, atol=2e-3):
         log.warning("normalisation differs from the run's: %s %s", data.mean, data.std)
     mean, std = meta["normalisation"]["mean"], meta["normalisation"]["std"]
     temperature, calibration = calibrate_on_holdout(net, data.holdout, mean, std, device, args)
@@ -77,6 +89,9 @@ def recalibrate(
     log.info("temperature %.4f: %s", temperature, json.dumps(calibration))
     meta = dict(meta)
     meta.pop("int8", None)  # made from the old weights and calibration: quantise again
+    meta.pop(CODEC_KEY, None)
+    if codec is not None:
+        meta[CODEC_KEY] = codec.to_dict()
     meta["temperature"] = round(float(temperature), 5)
     meta["calibration"] = calibration
     validation = dict(meta.get("validation", {}))
@@ -109,12 +124,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="tumour prevalence to calibrate for (the prior is shifted from the held-out one)",
     )
     p.add_argument("--prevalence-source", default="given on the command line")
+    p.add_argument(
+        "--input-jpeg-quality",
+        type=int,
+        metavar="Q",
+        help="from now on send every patch through JPEG at quality Q before normalisation "
+        "(the quality the training files were saved at); the calibration and the recorded "
+        "metrics are measured that way (default: the run's own setting)",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     meta = recalibrate(
-        args.run_dir, args.out, args.method, args.device, args.prevalence, args.prevalence_source
+        args.run_dir,
+        args.out,
+        args.method,
+        args.device,
+        args.prevalence,
+        args.prevalence_source,
+        args.input_jpeg_quality,
     )
     sys.stdout.write(json.dumps(meta["validation"], indent=2) + "\n")
     return 0

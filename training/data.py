@@ -19,6 +19,7 @@ import numpy as np
 
 from pathview.core import NATIVE_SIZE
 from pathview.io import iter_patches, read_labels, read_patch
+from pathview.model.codec import InputCodec
 
 log = logging.getLogger(__name__)
 
@@ -254,6 +255,18 @@ def holdout_mask(
     n = round(holdout_fraction * len(data))
     mask[rng.choice(len(data), size=n, replace=False)] = True
     return mask
+
+
+def through_codec(pixels: np.ndarray, codec: InputCodec | None, chunk: int = 4096) -> np.ndarray:
+    """``pixels`` (uint8 N x S x S x 3) after a model's input codec, as the classifier sees
+    them when it scores (see :mod:`pathview.model.codec`); ``pixels`` itself when ``codec`` is
+    None. Works in chunks so the transient copies stay small."""
+    if codec is None or len(pixels) == 0:
+        return pixels
+    out = np.empty_like(pixels)
+    for start in range(0, len(pixels), chunk):
+        out[start : start + chunk] = codec.apply(pixels[start : start + chunk])
+    return out
 
 
 def channel_stats(pixels: np.ndarray, max_samples: int = 4096) -> tuple[list[float], list[float]]:

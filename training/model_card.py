@@ -60,6 +60,17 @@ def _metrics_table(validation: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _codec_lines(meta: dict[str, Any]) -> list[str]:
+    """The card's line on the input codec (none without one)."""
+    record = meta.get("input_codec")
+    if not isinstance(record, dict):
+        return []
+    return [
+        f"- Input codec ({record['format'].upper()} quality {record['quality']}, "
+        f"{record['subsampling']}): {record['note']}."
+    ]
+
+
 def _int8_lines(meta: dict[str, Any]) -> list[str]:
     """The card's lines on the int8 weights (none without them)."""
     record = meta.get("int8")
@@ -173,6 +184,7 @@ def render_card(meta: dict[str, Any], throughput: dict[str, Any] | None = None) 
         f"- Input {meta['input_size']}x{meta['input_size']} RGB; {meta['normalisation']['note']}, "
         f"mean {meta['normalisation']['mean']}, std {meta['normalisation']['std']}.",
         f"- Other sizes (`{meta['resize_policy']}`): {meta['resize_policy_note']}.",
+        *_codec_lines(meta),
         f"- Output: {meta['output']}; temperature T = {meta['temperature']:.4f}.",
         f"- Grad-CAM default layer `{meta['cam_layers']['default']}` ({side}x{side} map); "
         "candidates "

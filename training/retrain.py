@@ -56,6 +56,7 @@ from pathview.core import CancelToken
 from pathview.io import FolderError, LabelsError
 from pathview.model import ModelLoadError, default_model_dir, read_metadata
 from pathview.model.bundle import sha256_file, write_metadata
+from pathview.model.codec import InputCodec
 from pathview.model.metrics import fit_temperature
 from pathview.model.network import NetConfig, PatchNet, count_parameters
 from pathview.model.quantised import int8_unavailable
@@ -67,7 +68,7 @@ from training.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from training.data import channel_stats
+from training.data import channel_stats, through_codec
 from training.distributed import Rank, init_distributed, shutdown_distributed
 from training.progress import Progress, ProgressLogHandler
 from training.quantise import write_int8
@@ -465,6 +466,12 @@ def build_network(args: argparse.Namespace, parent_dir: Path | None) -> PatchNet
     return net
 
 
+def int8_sample(pixels: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded random sample of up to INT8_SAMPLE patches (in their order) to quantise on."""
+    pick = np.random.default_rng(seed).permutation(len(pixels))[:INT8_SAMPLE]
+    return pixels[np.sort(pick)]
+
+
 def finish(
     args: argparse.Namespace,
     rank: Rank,
@@ -475,8 +482,15 @@ def finish(
     parent_meta: dict[str, Any] | None,
     mean: Sequence[float],
     std: Sequence[float],
+    codec: InputCodec | None = None,
+    int8_pixels: np.ndarray | None = None,
 ) -> Path:
-    """Rank 0: temperature, metadata, export, parent-vs-new evaluation, the printed table."""
+    """Rank 0: temperature, metadata, export, parent-vs-new evaluation, the printed table.
+
+    ``codec``: the input codec the training patches went through (kept in the new model);
+    ``int8_pixels``: the patches to quantise on, before the codec (the classifier applies it),
+    by default :func:`int8_sample` of the training patches.
+    """
     net = result.network.to(device)
     assert isinstance(net, PatchNet)
     holdout = inputs.holdout
@@ -531,7 +545,7 @@ def finish(
         "arguments": json.loads(json.dumps(vars(args), default=str)),
     }
     meta = model_metadata(
-        net, args.name, mean, std, temperature, calibration, parent_entry, training
+        net, args.name, mean, std, temperature, calibration, parent_entry, training, codec
     )
     meta["reviews"] = reviews_metadata(inputs, args)
     export_dir = args.export or args.run_dir / "model"
@@ -542,13 +556,14 @@ def finish(
     meta = export_model(export_dir, net.cpu(), meta)
     if int8_unavailable() is None:
         # CPUs score in int8: quantise on (a seeded sample of) the patches trained on.
-        pick = np.random.default_rng(args.seed).permutation(len(inputs.train))[:INT8_SAMPLE]
+        if int8_pixels is None:
+            int8_pixels = int8_sample(inputs.train.pixels, args.seed)
         meta["int8"] = write_int8(
             export_dir,
-            inputs.train.pixels[np.sort(pick)],
+            int8_pixels,
             {
                 "data": "a seeded random sample of this run's training patches",
-                "n": len(pick),
+                "n": len(int8_pixels),
                 "seed": args.seed,
             },
         )
@@ -642,6 +657,18 @@ def _run(
     log.info("data ready in %.1fs", time.perf_counter() - t0)
     if rank.any(stop.token.cancelled, device):
         return stop.exit_status
+    codec = None
+    if parent_meta is not None and not args.from_scratch:
+        try:
+            codec = InputCodec.from_metadata(parent_meta)
+        except ValueError as exc:
+            raise RetrainError(f"cannot fine-tune {parent_dir}: {exc}") from exc
+    int8_pixels = None
+    if codec is not None:  # train as the parent scores: every patch through its codec
+        log.info("input codec %s (the parent model's)", codec.describe())
+        int8_pixels = int8_sample(inputs.train.pixels, args.seed)
+        inputs.train.pixels = through_codec(inputs.train.pixels, codec)
+        inputs.holdout.pixels = through_codec(inputs.holdout.pixels, codec)
     net = build_network(args, parent_dir)
     if args.from_scratch or parent_meta is None:
         mean, std = channel_stats(inputs.train.pixels)
@@ -700,7 +727,19 @@ def _run(
         )
         return stop.exit_status if stop.signum else 128 + signal.SIGINT
     if rank.is_main:
-        finish(args, rank, device, inputs, result, parent_dir, parent_meta, mean, std)
+        finish(
+            args,
+            rank,
+            device,
+            inputs,
+            result,
+            parent_dir,
+            parent_meta,
+            mean,
+            std,
+            codec,
+            int8_pixels,
+        )
     rank.barrier()
     return 0
 

@@ -45,12 +45,13 @@ from torch import nn
 from pathview.core import CancelToken
 from pathview.model import dihedral_view
 from pathview.model.bundle import read_metadata, verified_weights_path, write_model_dir
+from pathview.model.codec import CODEC_KEY, InputCodec
 from pathview.model.metrics import fit_platt, fit_temperature, sigmoid, summarise
 from pathview.model.network import NetConfig, PatchNet, count_parameters
 from pathview.model.runtime import tune_malloc
 from training.augment import AugmentConfig, Augmenter
 from training.checkpoint import capture_rng, restore_rng
-from training.data import PatchSet, channel_stats, holdout_mask, load_folder
+from training.data import PatchSet, channel_stats, holdout_mask, load_folder, through_codec
 from training.distributed import Rank
 from training.progress import StepInfo
 
@@ -120,6 +121,15 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("model")
     g.add_argument("--arch", default="pv-small", choices=sorted(ARCHITECTURES))
     g.add_argument("--dropout", type=float, default=0.0)
+    g.add_argument(
+        "--input-jpeg-quality",
+        type=int,
+        metavar="Q",
+        help="send every patch through JPEG at quality Q (4:2:0) before normalisation, in "
+        "training and, recorded in the model, whenever it scores: give the quality the "
+        "training files were saved at, so lossless inputs carry the same artefacts (default: "
+        "the --parent / --init-from model's codec, else none)",
+    )
     g.add_argument(
         "--calibration",
         choices=CALIBRATION_METHODS,
@@ -296,8 +306,24 @@ class Data:
     std: list[float]
 
 
+def input_codec(args: argparse.Namespace) -> InputCodec | None:
+    """The input codec of the model being trained: ``--input-jpeg-quality`` when given,
+    otherwise the one of the model it starts from (``--parent`` or ``--init-from``)."""
+    quality = getattr(args, "input_jpeg_quality", None)
+    if quality is not None:
+        return InputCodec(quality=int(quality))
+    for start in (getattr(args, "parent", None), getattr(args, "init_from", None)):
+        if start is not None:
+            return InputCodec.from_metadata(read_metadata(start))
+    return None
+
+
 def load_data(args: argparse.Namespace) -> Data:
-    """Decode the sources, split off the held-out part, compute the normalisation."""
+    """Decode the sources, split off the held-out part, compute the normalisation.
+
+    With an input codec (:func:`input_codec`) every set goes through it once here: training,
+    held-out and validation patches are then what the classifier sees when it scores.
+    """
     if len(args.images) != len(args.labels):
         raise SystemExit("give one --labels per --images")
     t0 = time.perf_counter()
@@ -309,6 +335,10 @@ def load_data(args: argparse.Namespace) -> Data:
     mask = holdout_mask(
         data, args.holdout_split, args.holdout_fraction, args.seed, args.holdout_split_fraction
     )
+    codec = input_codec(args)
+    if codec is not None:
+        log.info("input codec %s: every patch is encoded and decoded once", codec.describe())
+        data.pixels = through_codec(data.pixels, codec)
     train, holdout = data.subset(~mask), data.subset(mask)
     val = None
     if args.val_images is not None:
@@ -318,6 +348,7 @@ def load_data(args: argparse.Namespace) -> Data:
         overlap = set(val.ids) & set(data.ids)
         if overlap:
             raise SystemExit(f"{len(overlap)} validation ids are also training ids")
+        val.pixels = through_codec(val.pixels, codec)
     mean, std = channel_stats(train.pixels)
     log.info(
         "decoded in %.1fs: train %d (%d tumour), held-out %d, validation %s; mean %s std %s",
@@ -918,7 +949,15 @@ def base_metadata(
         "arguments": json.loads(json.dumps(vars(args), default=str)),
     }
     return model_metadata(
-        net, args.name, data.mean, data.std, temperature, calibration, parent, training
+        net,
+        args.name,
+        data.mean,
+        data.std,
+        temperature,
+        calibration,
+        parent,
+        training,
+        input_codec(args),
     )
 
 
@@ -998,16 +1037,18 @@ def model_metadata(
     calibration: dict[str, Any],
     parent: dict[str, Any] | None,
     training: dict[str, Any],
+    codec: InputCodec | None = None,
 ) -> dict[str, Any]:
     """The model.json content every training script writes (write_model_dir adds weights).
 
     Architecture, input size and resize policy, normalisation, classes, output and temperature,
     Grad-CAM layers, the parent model (None for a model trained from scratch) and what it was
-    trained on; ``validation`` starts empty and is filled in by the caller.
+    trained on; ``validation`` starts empty and is filled in by the caller. With ``codec``,
+    the input codec every patch goes through before normalisation (``input_codec``).
     """
     arch = net.config.to_dict()
     arch["parameters"] = sum(p.numel() for p in net.parameters())
-    return {
+    meta: dict[str, Any] = {
         "format_version": 1,
         "name": name,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -1032,6 +1073,9 @@ def model_metadata(
         "training": training,
         "validation": {},
     }
+    if codec is not None:
+        meta[CODEC_KEY] = codec.to_dict()
+    return meta
 
 
 def evaluate_set(

@@ -28,6 +28,7 @@ from pathview.model.bundle import (
     verified_file,
     verified_weights_path,
 )
+from pathview.model.codec import InputCodec
 from pathview.model.network import BasicBlock, NetConfig, PatchNet
 from pathview.model.quantised import INT8_WEIGHTS_FILE, int8_unavailable, load_int8, quiet
 from pathview.model.runtime import tune_malloc
@@ -172,6 +173,9 @@ class Classifier:
         self.temperature = float(metadata["temperature"])
         self.input_size = int(metadata["input_size"])
         self.resize_policy = str(metadata["resize_policy"])
+        #: The codec every input goes through before normalisation (None: none); see
+        #: :mod:`pathview.model.codec`.
+        self.codec = InputCodec.from_metadata(metadata)
         norm = metadata["normalisation"]
         mean = torch.tensor(norm["mean"], dtype=torch.float32, device=device).view(1, 3, 1, 1)
         std = torch.tensor(norm["std"], dtype=torch.float32, device=device).view(1, 3, 1, 1)
@@ -222,28 +226,43 @@ class Classifier:
         patches keep the training magnification; a side shorter than S is resized up) or
         resized (``"resize"``), bilinear with antialiasing. (Normalising first and resizing
         after is the same: the per-channel normalisation is affine and interpolation weights
-        sum to one.)
+        sum to one.) A model with an input codec (:attr:`codec`) sends each S x S patch through
+        it (a resized one rounded to uint8 first, as a stored patch would be) before
+        normalising.
         """
         if isinstance(pixels, np.ndarray):
             arr = pixels[None] if pixels.ndim == 3 else pixels
             if arr.ndim != 4 or arr.shape[-1] != 3:
                 raise ValueError(f"expected N x H x W x 3 RGB pixels, got shape {pixels.shape}")
-            parts = [self._to_tensor(arr)]
+            arrays = [arr]
         else:
-            parts = [self._to_tensor(np.asarray(p)[None]) for p in pixels]
-            if not parts:
+            arrays = [np.asarray(p)[None] for p in pixels]
+            if not arrays:
                 raise ValueError("no patches given")
+        if self.codec is not None:
+            coded = [self._codec_input(a) for a in arrays]
+            x = self._to_tensor(coded[0] if len(coded) == 1 else np.concatenate(coded))
+            return x.contiguous(memory_format=torch.channels_last)
+        parts = [self._to_tensor(a) for a in arrays]
         x = torch.cat([self._fit_size(p) for p in parts]) if len(parts) > 1 else parts[0]
         x = self._fit_size(x)
         return x.contiguous(memory_format=torch.channels_last)
 
+    def _codec_input(self, arr: np.ndarray) -> np.ndarray:
+        """uint8 N x H x W x 3 -> uint8 N x S x S x 3 after the resize policy and the codec."""
+        _check_pixels(arr)
+        assert self.codec is not None
+        s = self.input_size
+        if arr.shape[1:3] != (s, s):
+            raw = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float()
+            sized = self._fit_size(raw)
+            arr = sized.round().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        return self.codec.apply(arr)
+
     def _to_tensor(self, arr: np.ndarray) -> torch.Tensor:
         """uint8 N x H x W x 3 -> normalised float N x 3 x H x W: (pixels / 255 - mean) / std
         in one pass over the floats (``pixels * scale + shift``)."""
-        if arr.ndim != 4 or arr.shape[-1] != 3:
-            raise ValueError(f"expected H x W x 3 RGB pixels, got shape {arr.shape[1:]}")
-        if arr.dtype != np.uint8:
-            raise ValueError(f"expected uint8 pixels, got {arr.dtype}")
+        _check_pixels(arr)
         arr = np.ascontiguousarray(arr)
         if not arr.flags.writeable:  # e.g. pixels straight from PIL; torch wants writable memory
             arr = arr.copy()
@@ -300,6 +319,13 @@ class Classifier:
         return torch.sigmoid(self._fast(x).float() / self.temperature)
 
 
+def _check_pixels(arr: np.ndarray) -> None:
+    if arr.ndim != 4 or arr.shape[-1] != 3:
+        raise ValueError(f"expected H x W x 3 RGB pixels, got shape {arr.shape[1:]}")
+    if arr.dtype != np.uint8:
+        raise ValueError(f"expected uint8 pixels, got {arr.dtype}")
+
+
 def load_model(
     model_dir: Path | None = None, device: str = "auto", precision: str = "auto"
 ) -> Classifier:
@@ -328,6 +354,10 @@ def load_model(
         config = NetConfig.from_dict(meta["architecture"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelLoadError(f"unsupported architecture in {directory}: {exc}") from exc
+    try:
+        InputCodec.from_metadata(meta)
+    except ValueError as exc:
+        raise ModelLoadError(f"unsupported input codec in {directory}: {exc}") from exc
     network = PatchNet(config)
     try:
         network.load_state_dict(load_state_dict(weights))

@@ -1,0 +1,144 @@
+"""The input codec: lossless patches sent through the JPEG the training patches were stored in."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from test_model import make_tiny_model
+
+from pathview.io import read_patch
+from pathview.model import ModelLoadError, load_model
+from pathview.model.codec import CODEC_KEY, InputCodec
+from training.data import through_codec
+from training.train import load_network, predict_logits
+
+JPEG75 = {"format": "jpeg", "quality": 75, "subsampling": "4:2:0"}
+
+
+def kaggle_pixels(data_dir: Path, n: int) -> np.ndarray:
+    files = sorted((data_dir / "kaggle").glob("*.tif"))[:n]
+    return np.stack([read_patch(f).pixels for f in files])  # type: ignore[misc]
+
+
+def pillow_roundtrip(patch: np.ndarray, quality: int) -> np.ndarray:
+    """How the PCam JPEG patches were written and how the app reads a .jpg."""
+    buffer = io.BytesIO()
+    Image.fromarray(patch).save(buffer, "JPEG", quality=quality)
+    with Image.open(io.BytesIO(buffer.getvalue())) as img:
+        return np.asarray(img.convert("RGB"))
+
+
+def with_codec(model_dir: Path, record: object) -> Path:
+    meta = json.loads((model_dir / "model.json").read_text())
+    meta[CODEC_KEY] = record
+    (model_dir / "model.json").write_text(json.dumps(meta))
+    return model_dir
+
+
+@pytest.mark.parametrize("n", [3, 200])  # one thread, and a batch split over threads
+def test_codec_output_is_pillows_jpeg_save_and_open(data_dir: Path, n: int) -> None:
+    pixels = kaggle_pixels(data_dir, n)
+    coded = InputCodec(quality=75).apply(pixels)
+    assert coded.dtype == np.uint8 and coded.shape == pixels.shape
+    expected = np.stack([pillow_roundtrip(p, 75) for p in pixels])
+    np.testing.assert_array_equal(coded, expected)
+    assert not np.array_equal(coded, pixels)  # it does change lossless pixels
+
+
+def test_a_patch_stored_as_that_jpeg_changes_only_slightly(data_dir: Path) -> None:
+    files = sorted((data_dir / "pcam-jpeg").glob("*.jpg"))[:16]
+    stored = np.stack([read_patch(f).pixels for f in files])  # type: ignore[misc]
+    lossless = kaggle_pixels(data_dir, 16)
+    codec = InputCodec(quality=75)
+    again = np.abs(codec.apply(stored).astype(int) - stored).mean()
+    first = np.abs(codec.apply(lossless).astype(int) - lossless).mean()
+    assert again < first / 2
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"format": "png", "quality": 75}, "only 'jpeg'"),
+        ({"format": "jpeg", "quality": 0}, "quality"),
+        ({"format": "jpeg", "quality": 75, "subsampling": "4:4:4"}, "subsampling"),
+        ("jpeg75", "record"),
+    ],
+)
+def test_a_codec_this_version_cannot_apply_is_a_load_error(
+    tmp_path: Path, record: object, message: str
+) -> None:
+    model = with_codec(make_tiny_model(tmp_path / "m"), record)
+    with pytest.raises(ModelLoadError, match=message):
+        load_model(model, device="cpu")
+
+
+def test_classifier_scores_the_coded_patches(tmp_path: Path, data_dir: Path) -> None:
+    plain = load_model(make_tiny_model(tmp_path / "plain"), device="cpu", precision="float32")
+    coded = load_model(
+        with_codec(make_tiny_model(tmp_path / "coded"), JPEG75), device="cpu", precision="float32"
+    )
+    assert plain.codec is None and coded.codec == InputCodec(quality=75)
+    pixels = kaggle_pixels(data_dir, 12)
+    jpeg = np.stack([pillow_roundtrip(p, 75) for p in pixels])
+    np.testing.assert_allclose(coded.predict(pixels).p, plain.predict(jpeg).p, atol=1e-6)
+    assert not np.allclose(coded.predict(pixels).p, plain.predict(pixels).p, atol=1e-4)
+    # Grad-CAM's input (preprocess) is the coded patch too.
+    torch.testing.assert_close(coded.preprocess(pixels), plain.preprocess(jpeg))
+
+
+def test_odd_sizes_are_fitted_to_96_before_the_codec(tmp_path: Path, data_dir: Path) -> None:
+    coded = load_model(with_codec(make_tiny_model(tmp_path / "m"), JPEG75), device="cpu")
+    pixels = kaggle_pixels(data_dir, 2)
+    framed = np.pad(pixels, ((0, 0), (12, 12), (10, 10), (0, 0)), mode="reflect")
+    # A larger patch is centre-cropped to the same 96 x 96 pixels, then coded.
+    np.testing.assert_allclose(coded.predict(framed).p, coded.predict(pixels).p, atol=1e-6)
+    small = pixels[0][:60, :60]
+    single = coded.predict(small).p
+    mixed = coded.predict([pixels[1], small, framed[0]]).p
+    whole = coded.predict(pixels).p
+    np.testing.assert_allclose(mixed, [whole[1], single[0], whole[0]], atol=1e-6)
+    # A smaller one is resized up, rounded to uint8 as a stored patch would be, then coded.
+    plain = load_model(make_tiny_model(tmp_path / "plain"), device="cpu", precision="float32")
+    up = torch.nn.functional.interpolate(
+        torch.from_numpy(small.copy()).permute(2, 0, 1)[None].float(),
+        size=(96, 96),
+        mode="bilinear",
+        align_corners=False,
+        antialias=True,
+    )
+    up8 = up.round().clamp(0, 255).to(torch.uint8)[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(single, plain.predict(pillow_roundtrip(up8, 75)).p, atol=1e-6)
+
+
+def test_training_sees_what_the_classifier_scores(tmp_path: Path, data_dir: Path) -> None:
+    """training.data.through_codec + the raw network == Classifier.predict with the codec."""
+    model = with_codec(make_tiny_model(tmp_path / "m"), JPEG75)
+    net, meta = load_network(model)
+    clf = load_model(model, device="cpu", precision="float32")
+    pixels = kaggle_pixels(data_dir, 40)
+    codec = InputCodec.from_metadata(meta)
+    z = predict_logits(
+        net,
+        through_codec(pixels, codec, chunk=16),
+        meta["normalisation"]["mean"],
+        meta["normalisation"]["std"],
+        torch.device("cpu"),
+    )
+    p = torch.sigmoid(torch.from_numpy(z) / meta["temperature"]).numpy()
+    np.testing.assert_allclose(p, clf.predict(pixels).p, atol=1e-5)
+    assert through_codec(pixels, None) is pixels
+
+
+def test_the_record_says_what_happens_and_round_trips() -> None:
+    record = InputCodec(quality=75).to_dict()
+    assert {k: record[k] for k in JPEG75} == JPEG75
+    assert "quality 75" in record["note"]
+    assert InputCodec.from_metadata({CODEC_KEY: record}) == InputCodec(quality=75)
+    assert InputCodec.from_metadata({}) is None
+    assert InputCodec(quality=75).describe() == "JPEG q75 (4:2:0)"
