@@ -6,7 +6,8 @@
 Copies real fixture patches (tests/data/kaggle) into a temporary folder until it holds N files,
 then prints, each as best and median of --repeats runs (patches per second):
 - model only: ``Classifier.predict`` on already-decoded uint8 pixels, batch 256 (includes the
-  uint8 -> normalised tensor step), and the bare network forward on a ready tensor (in the
+  uint8 -> normalised tensor step and, for a model with an input codec, the JPEG round trip,
+  also timed alone), and the bare network forward on a ready tensor (in the
   precision the app scores in: int8 on a CPU when the model has int8 weights; bf16 autocast
   is shown for a float32 network only);
 - end to end: ``score_folder`` on the folder (listing, decoding in threads, inference);
@@ -127,6 +128,16 @@ def main() -> int:
                     "model only: network forward bf16 autocast",
                     timed(forward_bf16, args.n, args.repeats),
                 )
+            )
+        codec = clf.codec
+        if codec is not None:
+
+            def codec_only() -> None:
+                for i in range(0, len(pixels), bs):
+                    codec.apply(pixels[i : i + bs])
+
+            rows.append(
+                (f"input codec alone: {codec.describe()}", timed(codec_only, args.n, args.repeats))
             )
         e2e = timed(end_to_end, args.n, args.repeats)
         rows += [

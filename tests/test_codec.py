@@ -142,3 +142,23 @@ def test_the_record_says_what_happens_and_round_trips() -> None:
     assert InputCodec.from_metadata({CODEC_KEY: record}) == InputCodec(quality=75)
     assert InputCodec.from_metadata({}) is None
     assert InputCodec(quality=75).describe() == "JPEG q75 (4:2:0)"
+
+
+def test_score_cli_says_inputs_go_through_the_codec(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from helpers import run_cli
+
+    folder = tmp_path / "patches"
+    folder.mkdir()
+    for f in sorted((data_dir / "kaggle").glob("*.tif"))[:6]:
+        (folder / f.name).write_bytes(f.read_bytes())
+    for name, record in (("plain", None), ("coded", JPEG75)):
+        model = make_tiny_model(tmp_path / name)
+        if record is not None:
+            with_codec(model, record)
+        out = tmp_path / f"{name}.csv"
+        code = run_cli("score", folder, "--out", out, "--model", model, "--device", "cpu")
+        said = capsys.readouterr().out
+        assert code == 0
+        assert ("inputs through JPEG q75 (4:2:0)" in said) == (record is not None)

@@ -99,10 +99,12 @@ def _score(args: argparse.Namespace) -> int:
         raise CommandFailed(f"cannot write {args.out}: {exc}") from exc
     name = classifier.metadata.get("name", "model")
     rate = result.scored / max(result.seconds, 1e-9)
+    codec = getattr(classifier, "codec", None)
     print(
         f"scored {result.scored} patches{' with 8-way TTA' if args.tta else ''} in "
         f"{result.seconds:.1f}s ({rate:,.0f}/s) with {name} {classifier.model_id[:12]} on "
-        f"{classifier.device} in {classifier.precision}; wrote {args.out}"
+        f"{classifier.device} in {classifier.precision}"
+        f"{f', inputs through {codec.describe()}' if codec else ''}; wrote {args.out}"
     )
     if labels is not None:
         known = [i for i, pid in enumerate(result.ids) if pid in labels]
