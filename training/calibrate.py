@@ -30,7 +30,6 @@ from training.train import (
     calibrate_on_holdout,
     evaluate_set,
     export_model,
-    input_codec,
     load_data,
     load_network,
     pick_device,
@@ -70,16 +69,17 @@ def recalibrate(
     args.calibration = method
     args.prevalence = prevalence
     args.prevalence_source = prevalence_source
-    if input_jpeg_quality is not None:
-        args.input_jpeg_quality = input_jpeg_quality
-    codec = input_codec(args)
     device = pick_device(device_name)
     net, meta = load_network(run_dir / "model")
-    if codec is None:
-        codec = InputCodec.from_metadata(meta)
-        args.input_jpeg_quality = codec.quality if codec else None
+    # The codec: the one asked for, else the one the run's model records (what it trained with).
+    recorded = InputCodec.from_metadata(meta)
+    if input_jpeg_quality is not None:
+        args.input_jpeg_quality = input_jpeg_quality
+    elif recorded is not None:
+        args.input_jpeg_quality = recorded.quality
     net = net.to(device).eval()
     data = load_data(args)
+    codec = data.codec
     recorded = [*meta["normalisation"]["mean"], *meta["normalisation"]["std"]]
     if not np.allclose([*data.mean, *data.std], recorded, atol=2e-3):
         log.warning("normalisation differs from the run's: %s %s", data.mean, data.std)

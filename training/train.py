@@ -304,6 +304,8 @@ class Data:
     val: PatchSet | None
     mean: list[float]
     std: list[float]
+    #: The input codec every set went through (:func:`input_codec`); None: none.
+    codec: InputCodec | None = None
 
 
 def input_codec(args: argparse.Namespace) -> InputCodec | None:
@@ -360,7 +362,7 @@ def load_data(args: argparse.Namespace) -> Data:
         mean,
         std,
     )
-    return Data(train, holdout, val, mean, std)
+    return Data(train, holdout, val, mean, std, codec)
 
 
 def to_input(
@@ -957,7 +959,7 @@ def base_metadata(
         calibration,
         parent,
         training,
-        input_codec(args),
+        data.codec,
     )
 
 
