@@ -39,7 +39,7 @@ class _UntrainedClassifier:
         from pathview.model.network import NetConfig, PatchNet
 
         try:
-            from training.train import ARCHITECTURES
+            from pathview.training.train import ARCHITECTURES
 
             config = ARCHITECTURES["pv-small"]
         except (ImportError, KeyError):

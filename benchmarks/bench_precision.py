@@ -16,7 +16,7 @@ Then, for each ``--arch`` (random weights: speed only, the same three formats), 
 larger architecture's cost can be judged before anything is trained.
 
 Not a test. The app scores with the int8 weights shipped in the model directory (made the same
-way by ``python -m training.quantise``, on training patches rather than these). Medians of
+way by ``python -m pathview.training.quantise``, on training patches rather than these). Medians of
 ``--repeats`` timed batches after two warm-up batches; figures vary with the machine's load.
 """
 
@@ -41,7 +41,7 @@ from pathview.model.classifier import fold_batchnorm  # noqa: E402
 from pathview.model.metrics import roc_auc  # noqa: E402
 from pathview.model.network import PatchNet, count_parameters  # noqa: E402
 from pathview.model.quantised import quantise  # noqa: E402
-from training.train import ARCHITECTURES  # noqa: E402
+from pathview.training.train import ARCHITECTURES  # noqa: E402
 
 
 def rate(fn: Callable[[torch.Tensor], object], x: torch.Tensor, repeats: int) -> float:

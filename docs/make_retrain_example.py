@@ -1,7 +1,7 @@
 """Set up the README's retraining example: a reviewed copy of the test fixture patches.
 
     python docs/make_retrain_example.py DEST
-    python -m training.retrain --images DEST --run-dir runs/ann-round1 \
+    python -m pathview.training.retrain --images DEST --run-dir runs/ann-round1 \
         --review-weight 2 --batch-size 32 --epochs 3
 
 Copies the 240 real Kaggle patches of ``tests/data/kaggle`` (with their ``labels.csv``) to
@@ -24,7 +24,7 @@ from pathview.core import Verdict
 from pathview.io import pixel_sha1
 from pathview.model import load_model
 from pathview.store import ReviewInput, open_store_for_folder
-from training.data import load_folder
+from pathview.training.data import load_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "data" / "kaggle"

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pathview.model import dihedral_view
-from training.augment import (
+from pathview.training.augment import (
     AugmentConfig,
     Augmenter,
     colour_jitter,

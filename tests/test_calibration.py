@@ -8,7 +8,7 @@ import torch
 
 from pathview.model.metrics import fit_platt, fit_temperature, roc_auc, sigmoid
 from pathview.model.network import PatchNet
-from training.train import ARCHITECTURES, calibrate, shift_prior
+from pathview.training.train import ARCHITECTURES, calibrate, shift_prior
 
 
 def _sample(scale: float, offset: float, n: int = 20_000) -> tuple[np.ndarray, np.ndarray]:

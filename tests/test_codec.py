@@ -15,8 +15,8 @@ from test_model import make_tiny_model
 from pathview.io import read_patch
 from pathview.model import ModelLoadError, load_model
 from pathview.model.codec import CODEC_KEY, InputCodec
-from training.data import through_codec
-from training.train import load_network, predict_logits
+from pathview.training.data import through_codec
+from pathview.training.train import load_network, predict_logits
 
 JPEG75 = {"format": "jpeg", "quality": 75, "subsampling": "4:2:0"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pathview.model import default_model_dir, read_metadata
-from training.model_card import CARD_NAME, main, render_card
+from pathview.training.model_card import CARD_NAME, main, render_card
 
 
 def test_card_carries_the_recorded_numbers() -> None:

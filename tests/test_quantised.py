@@ -17,7 +17,7 @@ from pathview.model import load_model
 from pathview.model.classifier import _int8_network
 from pathview.model.network import PatchNet
 from pathview.model.quantised import int8_unavailable, load_int8, quantise
-from training.quantise import add_int8
+from pathview.training.quantise import add_int8
 
 pytestmark = pytest.mark.skipif(
     int8_unavailable() is not None, reason=f"no x86 int8 kernels here: {int8_unavailable()}"
@@ -161,7 +161,7 @@ def test_score_cli_says_which_precision_it_used(
 
 
 def test_evaluate_records_int8_next_to_float32(int8_dir: Path, data_dir: Path) -> None:
-    from training.evaluate import evaluate_folder
+    from pathview.training.evaluate import evaluate_folder
 
     folder = data_dir / "kaggle"
     out = evaluate_folder(int8_dir, folder, folder / "labels.csv")

@@ -28,10 +28,10 @@ from pathview.io import pixel_sha1, read_labels, read_patch
 from pathview.model import load_model, read_metadata
 from pathview.model.quantised import int8_unavailable
 from pathview.store import ReviewInput, ReviewStore, open_store_for_folder, write_log_csv
-from training.checkpoint import CHECKPOINT_FILE, load_checkpoint
-from training.distributed import Rank
-from training.progress import Progress, StepInfo
-from training.retrain import (
+from pathview.training.checkpoint import CHECKPOINT_FILE, load_checkpoint
+from pathview.training.distributed import Rank
+from pathview.training.progress import Progress, StepInfo
+from pathview.training.retrain import (
     EXIT_REFUSED,
     main,
     parse_arguments,
@@ -339,7 +339,7 @@ def test_sigint_writes_a_checkpoint_and_the_run_continues_from_it(
 ) -> None:
     run = tmp_path / "run"
     cmd = [
-        sys.executable, "-m", "training.retrain", "--images", str(KAGGLE),
+        sys.executable, "-m", "pathview.training.retrain", "--images", str(KAGGLE),
         "--labels", str(KAGGLE / "labels.csv"), "--no-discover", "--parent", str(parent_model),
         "--epochs", "200", "--run-dir", str(run), *FAST,
     ]  # fmt: skip
@@ -375,7 +375,8 @@ def test_torchrun_two_cpu_processes_write_one_model(
     run = tmp_path / "run"
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-        "-m", "training.retrain", "--images", str(KAGGLE), "--labels", str(KAGGLE / "labels.csv"),
+        "-m", "pathview.training.retrain", "--images", str(KAGGLE),
+        "--labels", str(KAGGLE / "labels.csv"),
         "--reviews", str(reviewed["sources"][0]), "--parent", str(parent_model),
         "--epochs", "1", "--device", "cpu", "--run-dir", str(run), *FAST,
     ]  # fmt: skip
@@ -444,11 +445,11 @@ def test_progress_line_on_a_terminal_and_log_lines_otherwise(
     assert "epoch 1/2 batch 4/4" in last and "loss 0.5000" in last
     assert "0.5 steps/s" in last and "ETA 0:08" in last  # 4 steps left at 2 s each
     logged = Progress(io.StringIO(), tty=False, log_every_s=10.0, clock=lambda: now[0])
-    with caplog.at_level("INFO", logger="training.progress"):
+    with caplog.at_level("INFO", logger="pathview.training.progress"):
         for step in range(1, 9):
             now[0] = step * 3.0
             logged(StepInfo(1 + (step > 4), 2, 1 + (step - 1) % 4, 4, step, 8, 0.25))
-    lines = [r.getMessage() for r in caplog.records if r.name == "training.progress"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "pathview.training.progress"]
     assert len(lines) == 2  # 10 s after the first step (at 15 s) and at the last step
     assert lines[-1].startswith("epoch 2/2 batch 4/4 (100%)")
 
@@ -467,14 +468,14 @@ def test_command_line_pieces_and_entry_point() -> None:
     assert (scratch.epochs, scratch.lr) == (30, 2e-3)
     tomllib = pytest.importorskip("tomllib")
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
-    assert project["project"]["scripts"]["pathview-train"] == "training.retrain:main"
-    assert "training*" in project["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert project["project"]["scripts"]["pathview-train"] == "pathview.training.retrain:main"
+    assert "pathview*" in project["tool"]["setuptools"]["packages"]["find"]["include"]
 
 
 def test_the_from_scratch_training_script_still_runs(tmp_path: Path) -> None:
-    """``python -m training.train`` on the shared loop (a subprocess: it sets up logging)."""
+    """``python -m pathview.training.train`` on the shared loop (a subprocess: sets up logging)."""
     cmd = [
-        sys.executable, "-m", "training.train", "--images", str(KAGGLE),
+        sys.executable, "-m", "pathview.training.train", "--images", str(KAGGLE),
         "--labels", str(KAGGLE / "labels.csv"), "--arch", "pv-tiny", "--epochs", "1",
         "--batch-size", "32", "--threads", "1", "--decode-workers", "1",
         "--run-dir", str(tmp_path / "run"),
@@ -491,8 +492,8 @@ def test_the_from_scratch_training_script_still_runs(tmp_path: Path) -> None:
     # whose metadata names the model it came from, without the int8 weights made from the
     # old one (they would need quantising again).
     from pathview.model.quantised import int8_unavailable
-    from training.calibrate import recalibrate
-    from training.quantise import add_int8
+    from pathview.training.calibrate import recalibrate
+    from pathview.training.quantise import add_int8
 
     if int8_unavailable() is None:
         add_int8(tmp_path / "run" / "model", KAGGLE, KAGGLE / "labels.csv", n=16, workers=1)
@@ -523,7 +524,7 @@ def test_fine_tuning_keeps_the_parents_input_codec(
 ) -> None:
     """A parent that scores through a JPEG codec is fine-tuned on coded patches, and its child
     records the same codec (its own scoring then matches how it was trained)."""
-    import training.retrain as retrain_module
+    import pathview.training.retrain as retrain_module
     from pathview.model.bundle import write_metadata
     from pathview.model.codec import CODEC_KEY, InputCodec
 

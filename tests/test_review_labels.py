@@ -11,7 +11,7 @@ import tifffile
 from pathview.core import Verdict
 from pathview.io import pixel_sha1, read_labels, read_patch
 from pathview.store import ADJUDICATOR, ReviewInput, ReviewStore, write_log_csv
-from training.review_labels import load_review_labels, match_reviews_to_images
+from pathview.training.review_labels import load_review_labels, match_reviews_to_images
 
 
 def _review(

@@ -13,8 +13,8 @@ from test_model import make_tiny_model
 
 from pathview.model import load_model
 from pathview.model.network import PatchNet
-from training.data import PatchSet
-from training.train import (
+from pathview.training.data import PatchSet
+from pathview.training.train import (
     ARCHITECTURES,
     Ema,
     Teacher,

@@ -409,7 +409,7 @@ def test_status_bar_names_the_number_format_and_why_int8_is_not_used(
     from test_model import make_tiny_model
 
     from pathview.model.quantised import int8_unavailable
-    from training.quantise import add_int8
+    from pathview.training.quantise import add_int8
 
     if int8_unavailable() is not None:
         pytest.skip(f"no x86 int8 kernels here: {int8_unavailable()}")

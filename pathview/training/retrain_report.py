@@ -12,8 +12,8 @@ import torch
 
 from pathview.model import load_model
 from pathview.model.metrics import summarise
-from training.data import PatchSet
-from training.retrain_inputs import Inputs
+from pathview.training.data import PatchSet
+from pathview.training.retrain_inputs import Inputs
 
 LABEL_RULE = (
     "agree confirms the model's call shown to the reviewer (P >= 0.5 is tumour), disagree flips "

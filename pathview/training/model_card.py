@@ -1,10 +1,10 @@
 """Write a model directory's MODEL_CARD.md from its metadata (model.json).
 
-    python -m training.model_card MODEL_DIR [--throughput FIGURES.json] [--command "..."]
+    python -m pathview.training.model_card MODEL_DIR [--throughput FIGURES.json] [--command "..."]
 
-Every number in the card is read from ``model.json`` (written by ``training.train`` and
-``training.evaluate``) or from the throughput figures given; none is typed in by hand, so the
-card cannot drift from the weights it describes.
+Every number in the card is read from ``model.json`` (written by ``pathview.training.train`` and
+``pathview.training.evaluate``) or from the throughput figures given; none is typed in by hand,
+so the card cannot drift from the weights it describes.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def _int8_lines(meta: dict[str, Any]) -> list[str]:
         f"- int8 weights `{record['file']}` ({record['bytes'] / 1e6:.2f} MB, sha256 "
         f"`{record['sha256'][:12]}`), made from these weights: {record['method']}; activation "
         f"ranges observed on {cal.get('n', '?'):,} patches of "
-        f"{_data_name(str(cal.get('data', '')))} (`python -m training.quantise`, torch "
+        f"{_data_name(str(cal.get('data', '')))} (`python -m pathview.training.quantise`, torch "
         f"{record.get('torch')}). CPUs score with them (`--precision float32` scores with the "
         "float32 weights); GPUs use float32. Grad-CAM always runs on the float32 weights.",
     ]
@@ -219,8 +219,8 @@ def render_card(meta: dict[str, Any], throughput: dict[str, Any] | None = None) 
         f"{args.get('hue')} of a turn, JPEG re-encoding probability {args.get('jpeg_prob')}.",
         f"- Calibration: {cal.get('method')}, fitted on {cal.get('fitted_on')}"
         + (
-            f" (refitted after training with `python -m training.calibrate`; weights before "
-            f"the refit {cal['recalibrated_from'][:12]})."
+            " (refitted after training with `python -m pathview.training.calibrate`; "
+            f"weights before the refit {cal['recalibrated_from'][:12]})."
             if cal.get("recalibrated_from")
             else "."
         ),
@@ -229,7 +229,7 @@ def render_card(meta: dict[str, Any], throughput: dict[str, Any] | None = None) 
         "## Measured performance",
         "",
         "Kaggle `kaggle-tif` is never trained on and is exactly what users open (lossless "
-        "`.tif`). Its rows are recorded in `model.json` by `python -m training.evaluate`, "
+        "`.tif`). Its rows are recorded in `model.json` by `python -m pathview.training.evaluate`, "
         "through the app's own inference code (calibration applied; TTA = mean of the 8 "
         "views' probabilities), and are what `pathview score --labels` prints. The held-out "
         "rows come from the training code (TTA there averages the 8 views' logits).",
@@ -278,7 +278,7 @@ def render_card(meta: dict[str, Any], throughput: dict[str, Any] | None = None) 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    p = argparse.ArgumentParser(prog="python -m training.model_card", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m pathview.training.model_card", description=__doc__)
     p.add_argument("model_dir", type=Path)
     p.add_argument("--throughput", type=Path, help="JSON: {command, machine, figures{}}")
     args = p.parse_args(argv)

@@ -2,7 +2,7 @@
 
 Usage (the bundled model; see resources/model/MODEL_CARD.md for the exact command)::
 
-    python -m training.train --images DIR --labels CSV [--images DIR2 --labels CSV2 ...] \
+    python -m pathview.training.train --images DIR --labels CSV [--images DIR2 --labels CSV2 ...] \
         --holdout-split valid --run-dir runs/NAME --export resources/model/NAME
 
 Steps: decode every patch once into memory; hold out part of it (the CSV's ``split`` column or
@@ -16,7 +16,7 @@ The run folder gets ``args.json``, ``train.log`` (the logging module's output), 
 its argument groups, ``load_data``, ``train_model``, ``predict_logits``, ``model_metadata``,
 ``export_model``) are plain functions that ``training/retrain.py`` (fine-tuning on reviews)
 reuses: ``train_model`` also takes per-sample loss weights, a checkpoint/resume state, progress
-and stop hooks (:class:`TrainHooks`) and a rank (:mod:`training.distributed`) for torchrun.
+and stop hooks (:class:`TrainHooks`) and a rank (:mod:`pathview.training.distributed`) for torchrun.
 """
 
 from __future__ import annotations
@@ -49,13 +49,13 @@ from pathview.model.codec import CODEC_KEY, InputCodec
 from pathview.model.metrics import fit_platt, fit_temperature, sigmoid, summarise
 from pathview.model.network import NetConfig, PatchNet, count_parameters
 from pathview.model.runtime import tune_malloc
-from training.augment import AugmentConfig, Augmenter
-from training.checkpoint import capture_rng, restore_rng
-from training.data import PatchSet, channel_stats, holdout_mask, load_folder, through_codec
-from training.distributed import Rank
-from training.progress import StepInfo
+from pathview.training.augment import AugmentConfig, Augmenter
+from pathview.training.checkpoint import capture_rng, restore_rng
+from pathview.training.data import PatchSet, channel_stats, holdout_mask, load_folder, through_codec
+from pathview.training.distributed import Rank
+from pathview.training.progress import StepInfo
 
-log = logging.getLogger("training")
+log = logging.getLogger("pathview.training")
 
 #: Named architectures (NetConfig); the exported metadata stores the full config either way.
 ARCHITECTURES: dict[str, NetConfig] = {
@@ -81,7 +81,9 @@ ARCHITECTURES: dict[str, NetConfig] = {
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line, in argument groups a fine-tuning script can extend."""
-    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m pathview.training.train", description=__doc__.split("\n")[0]
+    )
     g = p.add_argument_group("data")
     g.add_argument(
         "--images",
@@ -918,7 +920,10 @@ def base_metadata(
     calibration: dict[str, Any],
     device: torch.device,
 ) -> dict[str, Any]:
-    """The model.json content of ``python -m training.train`` (see :func:`model_metadata`)."""
+    """The model.json content of ``python -m pathview.training.train``.
+
+    See :func:`model_metadata`.
+    """
     init_from = None
     if args.init_from is not None:
         init_meta = read_metadata(args.init_from)

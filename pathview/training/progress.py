@@ -17,7 +17,7 @@ from typing import TextIO
 
 import torch
 
-log = logging.getLogger("training.progress")
+log = logging.getLogger("pathview.training.progress")
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,11 @@
 """Refit the post-hoc calibration of a trained run's model without training again.
 
-    python -m training.calibrate RUN_DIR --out MODEL_DIR [--method platt|temperature]
+    python -m pathview.training.calibrate RUN_DIR --out MODEL_DIR [--method platt|temperature]
         [--prevalence P --prevalence-source TEXT]
 
-Rebuilds the run's data split exactly as ``training.train`` did (same sources, held-out
+Rebuilds the run's data split exactly as ``pathview.training.train`` did (same sources, held-out
 selection and seed, read from ``RUN_DIR/args.json``), fits the calibration on the held-out
-logits (see :func:`training.train.calibrate`), re-measures the held-out and validation
+logits (see :func:`pathview.training.train.calibrate`), re-measures the held-out and validation
 metrics through the same code as training, and writes a new model directory. The weights
 change only where Platt scaling folds its offset into the last layer's bias, so the new model
 has a new id; its metadata records the model it was calibrated from.
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from pathview.model.codec import CODEC_KEY, InputCodec
-from training.train import (
+from pathview.training.train import (
     CALIBRATION_METHODS,
     build_parser,
     calibrate_on_holdout,
@@ -35,7 +35,7 @@ from training.train import (
     pick_device,
 )
 
-log = logging.getLogger("training.calibrate")
+log = logging.getLogger("pathview.training.calibrate")
 
 _PATH_LISTS = ("images", "labels")
 _PATHS = ("val_images", "val_labels", "run_dir")
@@ -64,7 +64,7 @@ def recalibrate(
     input_jpeg_quality: int | None = None,
 ) -> dict[str, Any]:
     """Write ``out``: the run's model with a refitted calibration (and, with ``prevalence``,
-    a prior shifted to it: :func:`training.train.shift_prior`); returns its metadata."""
+    a prior shifted to it: :func:`pathview.training.train.shift_prior`); returns its metadata."""
     args = run_arguments(run_dir)
     args.calibration = method
     args.prevalence = prevalence
@@ -113,7 +113,7 @@ def recalibrate(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    p = argparse.ArgumentParser(prog="python -m training.calibrate", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m pathview.training.calibrate", description=__doc__)
     p.add_argument("run_dir", type=Path, help="a training run folder (args.json, model/)")
     p.add_argument("--out", type=Path, required=True, help="model directory to write")
     p.add_argument("--method", choices=CALIBRATION_METHODS, default="platt")

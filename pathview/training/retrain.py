@@ -1,9 +1,9 @@
 """Retrain the patch classifier on pathologists' reviews and write a new model directory.
 
-    python -m training.retrain --images FOLDER [--labels CSV] [--reviews STORE_OR_LOG] \\
+    python -m pathview.training.retrain --images FOLDER [--labels CSV] [--reviews STORE_OR_LOG] \\
         --run-dir runs/NAME                       (also installed as ``pathview-train``)
-    python -m training.retrain --resume runs/NAME  (after Ctrl+C, SIGTERM or a crash)
-    torchrun --nproc-per-node 4 -m training.retrain ...   (several GPUs or nodes)
+    python -m pathview.training.retrain --resume runs/NAME  (after Ctrl+C, SIGTERM or a crash)
+    torchrun --nproc-per-node 4 -m pathview.training.retrain ...   (several GPUs or nodes)
 
 1. Reviews (review stores, exported review logs, or the store of each ``--images`` folder) give
    each reviewed patch a training label (``training/review_labels.py``): agree confirms the
@@ -62,17 +62,17 @@ from pathview.model.network import NetConfig, PatchNet, count_parameters
 from pathview.model.quantised import int8_unavailable
 from pathview.model.runtime import tune_malloc
 from pathview.store import StoreError
-from training.checkpoint import (
+from pathview.training.checkpoint import (
     CHECKPOINT_FILE,
     CheckpointError,
     load_checkpoint,
     save_checkpoint,
 )
-from training.data import channel_stats, through_codec
-from training.distributed import Rank, init_distributed, shutdown_distributed
-from training.progress import Progress, ProgressLogHandler
-from training.quantise import write_int8
-from training.retrain_inputs import (
+from pathview.training.data import channel_stats, through_codec
+from pathview.training.distributed import Rank, init_distributed, shutdown_distributed
+from pathview.training.progress import Progress, ProgressLogHandler
+from pathview.training.quantise import write_int8
+from pathview.training.retrain_inputs import (
     VALIDATION_IDS_FILE,
     Inputs,
     RetrainError,
@@ -80,8 +80,8 @@ from training.retrain_inputs import (
     prepare_inputs,
     write_text,
 )
-from training.retrain_report import evaluate_model, reviews_metadata, summary_text
-from training.train import (
+from pathview.training.retrain_report import evaluate_model, reviews_metadata, summary_text
+from pathview.training.train import (
     ARCHITECTURES,
     TrainConfig,
     TrainHooks,
@@ -99,7 +99,7 @@ from training.train import (
     train_model,
 )
 
-log = logging.getLogger("training.retrain")
+log = logging.getLogger("pathview.training.retrain")
 
 #: Exit status when the input is refused (pixel mismatch, missing images, no data, bad args).
 EXIT_REFUSED = 2
@@ -128,7 +128,7 @@ MODE_DEFAULTS: dict[str, tuple[float, float]] = {
 def build_parser() -> argparse.ArgumentParser:
     """The command line, in argument groups."""
     p = argparse.ArgumentParser(
-        prog="python -m training.retrain",
+        prog="python -m pathview.training.retrain",
         description=__doc__.split("\n")[0] if __doc__ else None,
         epilog="See docs/RETRAINING.md for the label rule, the validation set and torchrun.",
         allow_abbrev=False,
@@ -412,7 +412,7 @@ class StopSignal:
 @contextlib.contextmanager
 def run_logging(args: argparse.Namespace, rank: Rank, progress: Progress) -> Iterator[None]:
     """Rank 0 logs to RUN/retrain.log and stderr (under the progress line); others warn only."""
-    logger = logging.getLogger("training")
+    logger = logging.getLogger("pathview.training")
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     handlers: list[logging.Handler] = []
     if rank.is_main:
@@ -720,7 +720,7 @@ def _run(
         log.log(
             logging.WARNING if rank.is_main else logging.DEBUG,
             "stopped at step %d; the checkpoint is in %s. Continue with:\n"
-            "  python -m training.retrain --resume %s",
+            "  python -m pathview.training.retrain --resume %s",
             result.step,
             args.run_dir,
             args.run_dir,
@@ -766,7 +766,7 @@ def read_resume_state(args: argparse.Namespace, fingerprint: str) -> dict[str, A
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point (``python -m training.retrain``, ``pathview-train``)."""
+    """Command-line entry point (``python -m pathview.training.retrain``, ``pathview-train``)."""
     args = parse_arguments(argv)
     stop = StopSignal()
     with stop.installed():

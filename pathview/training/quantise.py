@@ -1,6 +1,6 @@
 """Add int8 weights for x86 CPUs to a model directory (post-training static quantisation).
 
-    python -m training.quantise MODEL_DIR --images DIR --labels CSV [--n 1024] [--seed 0]
+    python -m pathview.training.quantise MODEL_DIR --images DIR --labels CSV [--n 1024] [--seed 0]
 
 Observes the activation ranges of the model's float32 network on a seeded random sample of
 ``--n`` labelled patches of ``--images`` (patches of the training source, never the
@@ -8,8 +8,8 @@ validation set), converts it to int8 (:mod:`pathview.model.quantised`), writes
 ``weights-int8.pt`` into MODEL_DIR and records it under ``int8`` in ``model.json``: file,
 sha256, the float32 weights it was made from, method, calibration data, torch version, date.
 The float32 weights and so the model id do not change; the app scores in int8 on CPUs from
-then on. Measure it with ``python -m training.evaluate MODEL_DIR ... --write``, which records
-the int8 figures next to the float32 ones.
+then on. Measure it with ``python -m pathview.training.evaluate MODEL_DIR ... --write``, which
+records the int8 figures next to the float32 ones.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ from pathview.model.quantised import (
     int8_unavailable,
     quantise,
 )
-from training.data import load_folder
+from pathview.training.data import load_folder
 
-log = logging.getLogger("training.quantise")
+log = logging.getLogger("pathview.training.quantise")
 
 
 def add_int8(
@@ -89,7 +89,7 @@ def write_int8(model_dir: Path, pixels: np.ndarray, source: dict[str, Any]) -> d
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    p = argparse.ArgumentParser(prog="python -m training.quantise", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m pathview.training.quantise", description=__doc__)
     p.add_argument("model_dir", type=Path)
     p.add_argument("--images", type=Path, required=True, help="training-source patches")
     p.add_argument("--labels", type=Path, required=True, help="their labels CSV")

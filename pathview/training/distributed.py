@@ -96,7 +96,7 @@ def launched_by_torchrun() -> bool:
 def init_distributed(device: torch.device, backend: str = "auto") -> tuple[Rank, torch.device]:
     """Join the torchrun process group if there is one; returns this rank and its device.
 
-    ``device`` is the device asked for (see ``training.train.pick_device``). With CUDA each
+    ``device`` is the device asked for (see ``pathview.training.train.pick_device``). With CUDA each
     process takes GPU ``LOCAL_RANK`` and the backend is NCCL; otherwise the processes run on
     the CPU over gloo (MPS cannot be shared between processes, so it falls back to the CPU).
     ``backend`` forces "nccl" or "gloo".

@@ -23,17 +23,17 @@ import numpy as np
 from pathview.core.files import atomic_text_writer
 from pathview.io import find_labels_csv
 from pathview.store import StoreError, locate_store
-from training.data import PatchSet, fit_to_native, load_folder, load_labelled
-from training.data import merge_labels as merge_label_csvs
-from training.distributed import Rank
-from training.review_labels import (
+from pathview.training.data import PatchSet, fit_to_native, load_folder, load_labelled
+from pathview.training.data import merge_labels as merge_label_csvs
+from pathview.training.distributed import Rank
+from pathview.training.review_labels import (
     MatchedReviews,
     ReviewLabels,
     load_review_labels,
     match_reviews_to_images,
 )
 
-log = logging.getLogger("training.retrain")
+log = logging.getLogger("pathview.training.retrain")
 T = TypeVar("T")
 
 #: Run-folder files: the split by id, and the snapshot of the review labels.

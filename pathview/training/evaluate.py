@@ -1,12 +1,13 @@
 """Evaluate a model directory on a labelled folder with the app's own inference code.
 
-    python -m training.evaluate MODEL_DIR --images DIR --labels CSV [--name kaggle_tif] [--write]
+    python -m pathview.training.evaluate MODEL_DIR --images DIR --labels CSV \
+        [--name kaggle_tif] [--write]
 
 Scores every labelled patch through :class:`pathview.model.Classifier` (exactly what the app
 and ``pathview score`` do: calibrated P(tumour), TTA = mean of the 8 views' probabilities),
 prints AUC / accuracy / ECE without and with 8-way TTA, and with ``--write`` records them in
 the model's ``model.json`` under ``validation[NAME]`` together with the data they came from.
-A model with int8 weights (``python -m training.quantise``) is measured twice: float32
+A model with int8 weights (``python -m pathview.training.quantise``) is measured twice: float32
 (``plain``/``tta``) and int8 (``int8.plain``/``int8.tta``, plus how far int8 moves each
 P(tumour) from float32), since CPUs score in int8. The weights (and the model id) do not
 change.
@@ -30,7 +31,7 @@ from pathview.model import load_model
 from pathview.model.bundle import read_metadata, write_metadata
 from pathview.model.metrics import summarise
 
-log = logging.getLogger("training.evaluate")
+log = logging.getLogger("pathview.training.evaluate")
 
 
 def evaluate_folder(
@@ -63,7 +64,9 @@ def evaluate_folder(
             "note": "never trained on",
         },
         "evaluated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "tool": "python -m training.evaluate (pathview.model.Classifier, temperature applied)",
+        "tool": (
+            "python -m pathview.training.evaluate (pathview.model.Classifier, temperature applied)"
+        ),
     }
     reference = {}
     for tta in (False, True):
@@ -90,7 +93,7 @@ def evaluate_folder(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m pathview.training.evaluate", description=__doc__)
     p.add_argument("model_dir", type=Path)
     p.add_argument("--images", type=Path, required=True)
     p.add_argument("--labels", type=Path, required=True)
