@@ -19,9 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from pathview.core import NATIVE_SIZE
+from pathview.io.tiff_fast import decode_rgb8, read_file
 
 TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
 PIL_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp"})
+# Files up to this size are read whole and tried with the direct reader first.
+_FAST_READ_MAX_BYTES = 64 * 1024 * 1024
 
 
 class DecodeErrorKind(str, enum.Enum):
@@ -108,7 +111,13 @@ def _to_rgb8(arr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _read_tiff(path: Path) -> tuple[np.ndarray, str]:
+def _read_tiff(path: Path, size: int) -> tuple[np.ndarray, str]:
+    # Kaggle's own layout (uncompressed 8-bit RGB strips) is read directly; anything else,
+    # including every damaged file, goes through tifffile so errors keep their kinds.
+    if size <= _FAST_READ_MAX_BYTES:
+        fast = decode_rgb8(read_file(str(path), size))
+        if fast is not None:
+            return fast, "tiff/rgb/uint8"
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
@@ -160,7 +169,7 @@ def read_patch(path: str | Path) -> Decoded:
     if size == 0:
         return Decoded(p, None, DecodeError(DecodeErrorKind.EMPTY, "zero-byte file"))
     try:
-        arr, mode = _read_tiff(p) if suffix in TIFF_EXTENSIONS else _read_pil(p)
+        arr, mode = _read_tiff(p, size) if suffix in TIFF_EXTENSIONS else _read_pil(p)
     except Exception as exc:  # decoders raise many types for bad bytes; all mean "corrupt"
         detail = f"{type(exc).__name__}: {exc}".strip()
         return Decoded(p, None, DecodeError(DecodeErrorKind.CORRUPT, detail[:300]))
