@@ -38,9 +38,9 @@ sys.path.insert(0, str(ROOT))
 from pathview.io import read_patch  # noqa: E402
 from pathview.model import load_model  # noqa: E402
 from pathview.model.classifier import fold_batchnorm  # noqa: E402
-from pathview.model.metrics import roc_auc  # noqa: E402
 from pathview.model.network import PatchNet, count_parameters  # noqa: E402
 from pathview.model.quantised import quantise  # noqa: E402
+from pathview.stats import roc_auc  # noqa: E402
 from pathview.training.train import ARCHITECTURES  # noqa: E402
 
 

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from pathview.io import read_patch  # noqa: E402
 from pathview.model import PRECISION_CHOICES, load_model  # noqa: E402
-from pathview.pipeline.scoring import score_folder  # noqa: E402
+from pathview.scoring import score_folder  # noqa: E402
 
 
 def timed(fn: Callable[[], object], items: int, repeats: int) -> tuple[float, float]:

@@ -1,4 +1,4 @@
-"""Plain helpers shared by the tests of the headless commands and the evaluation pipeline."""
+"""Plain helpers shared by the tests of the headless commands and of evaluation."""
 
 from __future__ import annotations
 

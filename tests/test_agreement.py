@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from pathview.core import Verdict
+from pathview.stats import cohen_kappa, fleiss_kappa
 from pathview.store import ReviewInput, ReviewStore
-from pathview.store.agreement import cohen_kappa, fleiss_kappa, reviewer_agreement
+from pathview.store.agreement import reviewer_agreement
 
 
 def test_cohen_kappa_textbook() -> None:

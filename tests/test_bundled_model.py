@@ -12,7 +12,7 @@ import torch
 from pathview.io import read_patch
 from pathview.model import Classifier, load_model
 from pathview.model.classifier import default_model_dir
-from pathview.model.metrics import accuracy, roc_auc
+from pathview.stats import accuracy, roc_auc
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from pathview.model.metrics import fit_platt, fit_temperature, roc_auc, sigmoid
 from pathview.model.network import PatchNet
+from pathview.stats import fit_platt, fit_temperature, roc_auc, sigmoid
 from pathview.training.train import ARCHITECTURES, calibrate, shift_prior
 
 

@@ -1,5 +1,5 @@
-"""pathview.pipeline.evaluation: ROC, confusion, reliability and disagreement bins, reports,
-reviewer agreement and adjudication, TTA stability; numbers equal ``pathview score``'s."""
+"""pathview.evaluation and pathview.stats: ROC, confusion, reliability and disagreement bins,
+reports, reviewer agreement and adjudication, TTA stability; numbers equal ``pathview score``'s."""
 
 from __future__ import annotations
 
@@ -16,30 +16,37 @@ from helpers import copy_balanced_patches
 from test_model import make_tiny_model
 
 from pathview.core import Verdict
-from pathview.model import Classifier, dihedral_view, load_model
-from pathview.model.metrics import accuracy, expected_calibration_error, roc_auc
-from pathview.pipeline.evaluation import (
-    Confusion,
+from pathview.evaluation import (
     EvaluationRequest,
     build_report,
-    calibration_error_from_bins,
-    confusion_at,
-    dihedral_pixels,
     evaluate,
     evaluate_request,
-    instability,
-    probability_bins,
-    record_adjudication,
     review_labels,
-    roc_curve_points,
-    score_folder_with_views,
     score_line,
     summarise_reviewers,
-    unstable_ids,
-    view_probabilities,
 )
-from pathview.pipeline.scoring import score_folder
-from pathview.store import ReviewInput, ReviewStore, adjudication_queue, write_labels_csv
+from pathview.model import Classifier, dihedral_view, load_model
+from pathview.scoring import score_folder
+from pathview.scoring.views import dihedral_pixels, score_folder_with_views, view_probabilities
+from pathview.stats import (
+    Confusion,
+    accuracy,
+    calibration_error_from_bins,
+    confusion_at,
+    expected_calibration_error,
+    instability,
+    probability_bins,
+    roc_auc,
+    roc_curve_points,
+    unstable_ids,
+)
+from pathview.store import (
+    ReviewInput,
+    ReviewStore,
+    adjudication_queue,
+    record_adjudication,
+    write_labels_csv,
+)
 
 # The example of sklearn's roc_curve documentation, worked by hand below.
 Y = np.array([0, 0, 1, 1])

@@ -29,14 +29,8 @@ from pathview.model import (
 )
 from pathview.model.bundle import write_model_dir
 from pathview.model.classifier import fold_batchnorm
-from pathview.model.metrics import (
-    accuracy,
-    expected_calibration_error,
-    fit_temperature,
-    roc_auc,
-    sigmoid,
-)
 from pathview.model.runtime import tune_malloc
+from pathview.stats import accuracy, expected_calibration_error, fit_temperature, roc_auc, sigmoid
 
 TINY = NetConfig(stem=((8, 2),), stages=((8, 1, 1), (16, 1, 2)))
 
@@ -277,7 +271,7 @@ def test_odd_sizes_centre_crop_and_resize(tiny: Classifier, tmp_path: Path) -> N
 
 def test_model_package_is_pure() -> None:
     code = (
-        "import sys, pathview.model, pathview.model.metrics, pathview.model.runtime\n"
+        "import sys, pathview.model, pathview.model.runtime\n"
         "bad = [m for m in sys.modules if m.startswith(('pathview.io', 'pathview.store', "
         "'PySide6', 'pathview.ui', 'pathview.workers'))]\n"
         "assert not bad, bad\n"

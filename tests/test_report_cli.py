@@ -1,4 +1,4 @@
-"""The HTML evaluation report (pathview.pipeline.report) and ``pathview report``."""
+"""The HTML evaluation report (pathview.evaluation.html) and ``pathview report``."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ import pytest
 from helpers import copy_balanced_patches, run_cli
 from test_model import make_tiny_model
 
-import pathview.pipeline.report as report_module
+import pathview.evaluation.html as report_module
 from pathview.core import Verdict
 from pathview.core.files import atomic_text_writer
-from pathview.pipeline.evaluation import build_report, summarise_reviewers
-from pathview.pipeline.report import render_html, write_html_report
+from pathview.evaluation import build_report, summarise_reviewers
+from pathview.evaluation.html import render_html, write_html_report
 from pathview.store import ReviewInput, ReviewStore, open_store_for_folder
 
 IDS = ["a", "b", "c", "d"]

@@ -1,4 +1,4 @@
-"""Headless scoring (pathview.pipeline.scoring) and the ``pathview score`` command."""
+"""Headless scoring (pathview.scoring) and the ``pathview score`` command."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from test_model import make_tiny_model
 from pathview.core import CancelToken
 from pathview.io import FolderError
 from pathview.model import Classifier, load_model
-from pathview.pipeline.scoring import score_folder, write_scores_csv
+from pathview.scoring import score_folder, write_scores_csv
 
 
 @pytest.fixture

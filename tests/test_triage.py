@@ -9,21 +9,18 @@ import numpy as np
 import pytest
 from test_ui_fakes import FakeClassifier, make_folder
 
-from pathview.core import Cancelled, CancelToken, PatchRef, Verdict
-from pathview.io import list_patches
+from pathview.core import Cancelled, CancelToken, LruCache, PatchRef, Verdict
+from pathview.io import FileStatus, list_patches, load_patch_info
 from pathview.io.integrity import Integrity
-from pathview.pipeline.triage import (
+from pathview.scoring import iter_score_batches
+from pathview.triage import (
     DwellClock,
-    FileStatus,
     FilterSpec,
-    LruCache,
     PatchTable,
     ReviewCode,
     ReviewFilter,
     SortKey,
     histogram_by,
-    iter_score_batches,
-    load_patch_info,
     next_unreviewed,
     ordered_rows,
     review_counts,
@@ -266,7 +263,7 @@ def test_refs_in_order_puts_the_given_rows_first_and_builds_refs_lazily() -> Non
 def test_numpy_columns_follow_every_change_of_the_table() -> None:
     """arrays() is kept in step by the setters (not converted from the lists each time)."""
     from pathview.core import PatchRef
-    from pathview.pipeline.triage import PatchTable
+    from pathview.triage import PatchTable
 
     table = PatchTable()
     table.set_truth({"b": 1, "z": 0})

@@ -83,7 +83,7 @@ class ViewsFakeClassifier(FakeClassifier):
     model_id: str = "views-test-model"
 
     def predict(self, pixels: np.ndarray, tta: bool = False, batch_size: int = 256) -> Prediction:
-        from pathview.pipeline.evaluation import dihedral_pixels
+        from pathview.scoring.views import dihedral_pixels
 
         self.calls += 1
         if not tta:

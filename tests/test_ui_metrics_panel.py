@@ -11,7 +11,7 @@ from pytestqt.qtbot import QtBot
 from ui_helpers import cell, confusion
 
 from pathview.core import Verdict
-from pathview.pipeline.evaluation import build_report, summarise_reviewers
+from pathview.evaluation import build_report, summarise_reviewers
 from pathview.store import ReviewInput, ReviewStore, reviewed_labels
 from pathview.ui.metrics_panel import MetricsPanel
 

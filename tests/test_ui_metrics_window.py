@@ -1,6 +1,6 @@
-"""The metrics dock in the real main window, offscreen: the numbers of the pipeline, reviewer
-agreement after importing a colleague's reviews, adjudication into the labels export, and the
-sort key of patches unstable under flips/rotations."""
+"""The metrics dock in the real main window, offscreen: the numbers of pathview.evaluation,
+reviewer agreement after importing a colleague's reviews, adjudication into the labels export,
+and the sort key of patches unstable under flips/rotations."""
 
 from __future__ import annotations
 
@@ -18,13 +18,12 @@ from test_ui_fakes import FakeClassifier, views_loader
 from ui_helpers import MakeWindow, cell, confusion, load_tiny_model, open_and_score
 
 from pathview.core import Verdict
+from pathview.evaluation import EvaluationReport
 from pathview.io import read_labels
-from pathview.model.metrics import accuracy, roc_auc
-from pathview.pipeline.evaluation import EvaluationReport, confusion_at, unstable_ids
-from pathview.pipeline.scoring import score_folder
-from pathview.pipeline.triage import SortKey
+from pathview.scoring import score_folder
+from pathview.stats import accuracy, cohen_kappa, confusion_at, roc_auc, unstable_ids
 from pathview.store import ReviewInput, ReviewStore, write_log_csv
-from pathview.store.agreement import cohen_kappa
+from pathview.triage import SortKey
 from pathview.ui.main_window import MainWindow
 from pathview.ui.settings import Preferences
 
@@ -53,7 +52,7 @@ def grid_ids(window: MainWindow) -> list[str]:
 # ------------------------------------------------------------------------------ numbers
 
 
-def test_metrics_dock_shows_the_pipelines_numbers_for_known_labels(
+def test_metrics_dock_shows_evaluation_numbers_for_known_labels(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
     window = make_window()

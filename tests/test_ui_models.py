@@ -7,7 +7,8 @@ from PySide6.QtGui import QImage
 from pytestqt.modeltest import ModelTester
 
 from pathview.core import PatchRef, Verdict
-from pathview.pipeline.triage import FileStatus, FilterSpec, PatchTable, SortKey, ordered_rows
+from pathview.io import FileStatus
+from pathview.triage import FilterSpec, PatchTable, SortKey, ordered_rows
 from pathview.ui.models import (
     FileStatusRole,
     PatchIdRole,

@@ -15,8 +15,9 @@ from test_ui_fakes import failing_loader, hot_corner_explainer, make_folder
 from ui_helpers import MakeWindow, load_tiny_model, open_and_score
 
 from pathview.explain import colormap_lut
-from pathview.pipeline.triage import FileStatus, ReviewCode, SortKey
+from pathview.io import FileStatus
 from pathview.store import open_store_for_folder
+from pathview.triage import ReviewCode, SortKey
 from pathview.ui.main_window import MainWindow
 from pathview.ui.models import FileStatusRole, ProbabilityRole, StatusReasonRole
 from pathview.ui.palette import BOX_COLOUR

@@ -11,10 +11,10 @@ from pytestqt.qtbot import QtBot
 from test_ui_fakes import failing_loader, fake_loader, make_folder
 
 from pathview.core import PatchRef
+from pathview.evaluation import EvaluationReport, EvaluationRequest, build_report
 from pathview.explain import Explanation
-from pathview.io import list_patches, read_patch
-from pathview.pipeline.evaluation import EvaluationReport, EvaluationRequest, build_report
-from pathview.pipeline.triage import FileStatus, PatchInfo, ScoreBatch
+from pathview.io import FileStatus, PatchInfo, list_patches, read_patch
+from pathview.scoring import ScoreBatch
 from pathview.workers import (
     EvaluationWorker,
     FolderLister,
@@ -315,7 +315,7 @@ def test_score_server_protocol_without_a_process(folder: Path) -> None:
     job does nothing; events carry the batches."""
     import queue
 
-    from pathview.pipeline.score_server import Server, batch_from_message
+    from pathview.scoring.server import Server, batch_from_message
 
     requests: queue.Queue[dict[str, object] | None] = queue.Queue()
     events: list[dict[str, object]] = []
@@ -348,7 +348,7 @@ def test_score_server_protocol_without_a_process(folder: Path) -> None:
 def test_score_server_takes_a_list_in_parts_and_a_cancel_between_them(folder: Path) -> None:
     import queue
 
-    from pathview.pipeline.score_server import Server
+    from pathview.scoring.server import Server
 
     refs = list_patches(folder)
     ids, paths = [r.id for r in refs], [r.relpath for r in refs]

@@ -37,8 +37,8 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication, QWidget
 
     from pathview.core import Verdict
-    from pathview.pipeline.triage import SortKey
     from pathview.store import ReviewInput, ReviewStore
+    from pathview.triage import SortKey
     from pathview.ui.main_window import MainWindow
     from pathview.ui.session import TriageSession
     from pathview.ui.settings import Preferences

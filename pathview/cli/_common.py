@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from pathview.model import Classifier
-    from pathview.pipeline.scoring import ScoreProgress, ScoreResult
+    from pathview.scoring import ScoreProgress, ScoreResult
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -96,12 +96,12 @@ def score_args_folder(
     Ctrl+C raise :class:`CommandFailed`.
     """
     from pathview.io import FolderError
-    from pathview.pipeline.scoring import score_folder
+    from pathview.scoring import score_folder
 
     view_scores = None
     try:
         if views:
-            from pathview.pipeline.evaluation import score_folder_with_views
+            from pathview.scoring.views import score_folder_with_views
 
             result, view_scores = score_folder_with_views(
                 args.folder,

@@ -72,15 +72,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from pathview.evaluation import build_report, review_labels, score_line, summarise_reviewers
+    from pathview.evaluation.html import write_html_report
     from pathview.io import LabelsError, find_labels_csv, read_labels
-    from pathview.pipeline.evaluation import (
-        build_report,
-        review_labels,
-        score_line,
-        summarise_reviewers,
-        unstable_ids,
-    )
-    from pathview.pipeline.report import write_html_report
+    from pathview.stats import unstable_ids
     from pathview.store import ReviewStore, StoreError, locate_store
 
     check_scoring_arguments(args)
@@ -151,7 +146,7 @@ def _report(args: argparse.Namespace) -> int:
             f"{ev.confusion.specificity:.4f}  ECE {ev.ece:.4f} at threshold {args.threshold:.2f}"
         )
     if summary is not None and summary.agreement is not None:
-        from pathview.pipeline.report import agreement_text
+        from pathview.evaluation.html import agreement_text
 
         print(agreement_text(summary.agreement) + f"; {len(summary.queue)} to adjudicate")
     if unstable is not None:

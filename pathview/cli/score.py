@@ -81,8 +81,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _score(args: argparse.Namespace) -> int:
     from pathview.io import LabelsError, read_labels
-    from pathview.model.metrics import accuracy, expected_calibration_error, roc_auc
-    from pathview.pipeline.scoring import write_scores_csv
+    from pathview.scoring import write_scores_csv
+    from pathview.stats import accuracy, expected_calibration_error, roc_auc
 
     check_scoring_arguments(args)
     labels = None

@@ -13,6 +13,10 @@ NATIVE_SIZE = 96
 #: PCam labels a patch positive when this 32x32 square holds at least one tumour pixel.
 CENTRE_BOX = (32, 32, 64, 64)
 
+#: Test-time augmentation scores each patch in 8 views: the flips/rotations of the square
+#: (``pathview.model.dihedral_view``); per-view P(tumour) arrays are N x N_VIEWS.
+N_VIEWS = 8
+
 #: File extensions pathview lists as patches (lower case, with the dot).
 IMAGE_EXTENSIONS = frozenset({".tif", ".tiff", ".png", ".jpg", ".jpeg", ".webp"})
 

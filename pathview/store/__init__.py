@@ -1,5 +1,6 @@
 """The review store (SQLite event log), its migrations, and CSV export/import. No Qt."""
 
+from pathview.store.adjudication import record_adjudication
 from pathview.store.export import (
     LOG_COLUMNS,
     ConsensusRule,
@@ -43,6 +44,7 @@ __all__ = [
     "import_reviews",
     "locate_store",
     "open_store_for_folder",
+    "record_adjudication",
     "reviewed_labels",
     "store_path_for_folder",
     "write_labels_csv",

@@ -29,7 +29,7 @@ import numpy as np
 from pathview.io import read_labels, read_patch
 from pathview.model import load_model
 from pathview.model.bundle import read_metadata, write_metadata
-from pathview.model.metrics import summarise
+from pathview.stats import summarise
 
 log = logging.getLogger("pathview.training.evaluate")
 

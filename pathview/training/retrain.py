@@ -57,10 +57,10 @@ from pathview.io import FolderError, LabelsError
 from pathview.model import ModelLoadError, default_model_dir, read_metadata
 from pathview.model.bundle import sha256_file, write_metadata
 from pathview.model.codec import InputCodec
-from pathview.model.metrics import fit_temperature
 from pathview.model.network import NetConfig, PatchNet, count_parameters
 from pathview.model.quantised import int8_unavailable
 from pathview.model.runtime import tune_malloc
+from pathview.stats import fit_temperature
 from pathview.store import StoreError
 from pathview.training.checkpoint import (
     CHECKPOINT_FILE,

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from pathview.model import load_model
-from pathview.model.metrics import summarise
+from pathview.stats import summarise
 from pathview.training.data import PatchSet
 from pathview.training.retrain_inputs import Inputs
 

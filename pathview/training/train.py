@@ -46,9 +46,9 @@ from pathview.core import CancelToken
 from pathview.model import dihedral_view
 from pathview.model.bundle import read_metadata, verified_weights_path, write_model_dir
 from pathview.model.codec import CODEC_KEY, InputCodec
-from pathview.model.metrics import fit_platt, fit_temperature, sigmoid, summarise
 from pathview.model.network import NetConfig, PatchNet, count_parameters
 from pathview.model.runtime import tune_malloc
+from pathview.stats import fit_platt, fit_temperature, sigmoid, summarise
 from pathview.training.augment import AugmentConfig, Augmenter
 from pathview.training.checkpoint import capture_rng, restore_rng
 from pathview.training.data import PatchSet, channel_stats, holdout_mask, load_folder, through_codec

@@ -6,7 +6,9 @@ from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QPoint, 
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from pathview.pipeline.triage import FileStatus, LruCache, ReviewCode
+from pathview.core import LruCache
+from pathview.io import FileStatus
+from pathview.triage import ReviewCode
 from pathview.ui.models import (
     FileStatusRole,
     PatchIdRole,

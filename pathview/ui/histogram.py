@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from pathview.pipeline.triage import Histogram, PatchTable, ReviewCode, histogram_by
+from pathview.triage import Histogram, PatchTable, ReviewCode, histogram_by
 from pathview.ui.palette import REVIEW_COLOURS, TRUTH_COLOURS
 
 _COLOURS = {

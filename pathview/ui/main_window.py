@@ -34,9 +34,9 @@ from PySide6.QtWidgets import (
 )
 
 from pathview.core import Verdict
-from pathview.pipeline.evaluation import EvaluationReport
-from pathview.pipeline.triage import NEEDS_TTA, FilterSpec, ReviewCounts, ReviewFilter, SortKey
+from pathview.evaluation import EvaluationReport
 from pathview.store import ImportResult
+from pathview.triage import NEEDS_TTA, FilterSpec, ReviewCounts, ReviewFilter, SortKey
 from pathview.ui.actions import ACTIONS, MENUS, ActionSpec
 from pathview.ui.delegate import TILE, PatchDelegate
 from pathview.ui.histogram import HistogramPanel

@@ -1,6 +1,6 @@
 """The metrics panel: how good the model is on this folder, and how much reviewers agree.
 
-A thin skin over :mod:`pathview.pipeline.evaluation`: every number comes from an
+A thin skin over :mod:`pathview.evaluation`: every number comes from an
 :class:`EvaluationReport` (the same one ``pathview report`` writes), the widget only draws it.
 Shows the ROC curve with AUC, the confusion matrix at an adjustable threshold (sensitivity,
 specificity, accuracy), the reliability diagram with ECE, the disagreement rate per P(tumour)
@@ -36,16 +36,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pathview.pipeline.evaluation import (
-    SOURCES,
-    Evaluation,
-    EvaluationReport,
-    ReviewerSummary,
-    build_report,
-    record_adjudication,
-)
-from pathview.pipeline.report import REFERENCE_COLOURS, REFERENCE_NAMES, agreement_text
-from pathview.store import ReviewStore
+from pathview.evaluation import SOURCES, Evaluation, EvaluationReport, ReviewerSummary, build_report
+from pathview.evaluation.html import REFERENCE_COLOURS, REFERENCE_NAMES, agreement_text
+from pathview.store import ReviewStore, record_adjudication
 
 _BACKGROUND = (30, 30, 34)
 _SLIDER_STEPS = 100  # threshold resolution 0.01

@@ -9,8 +9,9 @@ import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QImage
 
-from pathview.core import PatchRef
-from pathview.pipeline.triage import FileStatus, LruCache, PatchTable, ReviewCode
+from pathview.core import LruCache, PatchRef
+from pathview.io import FileStatus
+from pathview.triage import PatchTable, ReviewCode
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QColor
 
-from pathview.pipeline.triage import ReviewCode
+from pathview.triage import ReviewCode
 
 #: Outline of the label-defining central 32x32 region (lime: visible on pink and purple H&E).
 BOX_COLOUR = QColor(0, 255, 102)

@@ -17,31 +17,10 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from pathview.core import IMAGE_EXTENSIONS, PatchRef, Verdict
-from pathview.io import LabelsError, find_labels_csv, read_labels
-from pathview.pipeline.evaluation import (
-    SOURCES,
-    EvaluationReport,
-    EvaluationRequest,
-    record_adjudication,
-)
-from pathview.pipeline.scoring import write_scores_csv
-from pathview.pipeline.triage import (
-    NEEDS_TTA,
-    DwellClock,
-    FileStatus,
-    FilterSpec,
-    LruCache,
-    PatchInfo,
-    PatchTable,
-    ReviewCode,
-    ScoreBatch,
-    SortKey,
-    filter_mask,
-    next_unreviewed,
-    ordered_rows,
-    review_counts,
-)
+from pathview.core import IMAGE_EXTENSIONS, LruCache, PatchRef, Verdict
+from pathview.evaluation import SOURCES, EvaluationReport, EvaluationRequest
+from pathview.io import FileStatus, LabelsError, PatchInfo, find_labels_csv, read_labels
+from pathview.scoring import ScoreBatch, write_scores_csv
 from pathview.store import (
     ImportResult,
     ReviewInput,
@@ -49,9 +28,22 @@ from pathview.store import (
     StoreError,
     import_reviews,
     open_store_for_folder,
+    record_adjudication,
 )
 from pathview.store import write_labels_csv as store_write_labels_csv
 from pathview.store import write_log_csv as store_write_log_csv
+from pathview.triage import (
+    NEEDS_TTA,
+    DwellClock,
+    FilterSpec,
+    PatchTable,
+    ReviewCode,
+    SortKey,
+    filter_mask,
+    next_unreviewed,
+    ordered_rows,
+    review_counts,
+)
 from pathview.ui.models import PatchListModel, ThumbnailCache, image_from_pixels
 from pathview.ui.review_panel import PatchFacts
 from pathview.workers import EvaluationWorker, FolderLister, ModelInfo, ModelWorker, ThumbnailLoader

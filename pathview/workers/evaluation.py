@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QRunnable, Signal
 
-from pathview.pipeline.evaluation import EvaluationReport, EvaluationRequest, evaluate_request
+from pathview.evaluation import EvaluationReport, EvaluationRequest, evaluate_request
 from pathview.workers.base import make_pool, next_request_id
 
-#: request -> report; the default is :func:`pathview.pipeline.evaluation.evaluate_request`.
+#: request -> report; the default is :func:`pathview.evaluation.evaluate_request`.
 Evaluator = Callable[[EvaluationRequest], EvaluationReport]
 
 

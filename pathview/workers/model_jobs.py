@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from pathview.core import Cancelled, CancelToken, PatchRef
+from pathview.core import Cancelled, CancelToken, PatchRef, RefSequence
 from pathview.explain import (
     DEFAULT_METHOD,
     METHODS,
@@ -38,7 +38,7 @@ from pathview.explain import (
     default_cam_layer,
     explain_patch,
 )
-from pathview.pipeline.triage import RefSequence, ScoreBatch, iter_score_batches
+from pathview.scoring import ScoreBatch, iter_score_batches
 from pathview.workers.base import next_request_id, register_thread
 from pathview.workers.scoring_process import ScoringProcess
 

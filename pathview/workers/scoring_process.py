@@ -1,4 +1,4 @@
-"""The app's side of the scoring child process (:mod:`pathview.pipeline.score_server`).
+"""The app's side of the scoring child process (:mod:`pathview.scoring.server`).
 
 A QProcess in the GUI thread: requests are written to the child's stdin, events are read
 from its stdout when Qt says bytes are there (no extra thread). The child's stderr is
@@ -17,9 +17,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-from pathview.core import PatchRef
-from pathview.pipeline.score_server import Message, batch_from_message, encode
-from pathview.pipeline.triage import RefSequence
+from pathview.core import PatchRef, RefSequence
+from pathview.scoring.server import Message, batch_from_message, encode
 from pathview.workers.base import register_process
 
 log = logging.getLogger(__name__)
@@ -163,7 +162,7 @@ class ScoringProcess(QObject):
         p.finished.connect(self._on_finished)
         p.errorOccurred.connect(self._on_error)
         self._buffer.clear()
-        p.start(sys.executable, ["-m", "pathview.pipeline.score_server"])
+        p.start(sys.executable, ["-m", "pathview.scoring.server"])
         if not p.waitForStarted(10000):
             reason = f"the scoring process did not start: {p.errorString()}"
             log.warning(reason)

@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QRunnable, Signal
 
 from pathview.core import PatchRef
-from pathview.pipeline.triage import PatchInfo, load_patch_info
+from pathview.io import PatchInfo, load_patch_info
 from pathview.workers.base import make_pool
 
 

@@ -1,4 +1,4 @@
-"""Scoring in a child process: ``python -m pathview.pipeline.score_server``.
+"""Scoring in a child process: ``python -m pathview.scoring.server``.
 
 The app scores a folder here rather than on a thread of its own process: decoding and
 inference then never hold the app's interpreter lock, so the GUI thread never waits for it
@@ -48,8 +48,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from pathview.core import Cancelled, CancelToken
-from pathview.pipeline.triage import RefSequence, ScoreBatch, iter_score_batches
+from pathview.core import N_VIEWS, Cancelled, CancelToken, RefSequence
+from pathview.scoring.batches import ScoreBatch, iter_score_batches
 
 #: Nice increment of the scoring process: the GUI process wins the CPU when both want it.
 PROCESS_NICE = 10
@@ -82,7 +82,7 @@ def batch_from_message(msg: Message) -> ScoreBatch:
         failed={str(k): str(v) for k, v in dict(msg.get("failed") or {}).items()},
         done=int(msg["done"]),
         total=int(msg["total"]),
-        views=None if views is None else np.asarray(views, dtype=np.float32).reshape(-1, 8),
+        views=None if views is None else np.asarray(views, dtype=np.float32).reshape(-1, N_VIEWS),
     )
 
 

@@ -1,4 +1,4 @@
-"""Classification metrics and temperature scaling in plain numpy (no sklearn at run time).
+"""Classification metrics and calibration fits in plain numpy (no sklearn at run time).
 
 All functions take P(tumour) or tumour logits and 0/1 labels as 1-D array-likes.
 """

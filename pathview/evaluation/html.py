@@ -14,7 +14,8 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 
 from pathview.core.files import atomic_text_writer
-from pathview.pipeline.evaluation import Evaluation, EvaluationReport, ProbabilityBin
+from pathview.evaluation.report import Evaluation, EvaluationReport
+from pathview.stats import ProbabilityBin
 from pathview.store.agreement import Agreement
 
 #: Colour of each reference in every plot and table.

@@ -1,1 +1,0 @@
-"""Model jobs combining io and model: scoring folders."""

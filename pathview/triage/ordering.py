@@ -1,0 +1,152 @@
+"""Which rows the grid shows and in what order: sort keys, filters, masks (no Qt)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from pathview.stats import instability
+from pathview.triage.table import PatchTable, ReviewCode
+
+
+class SortKey(str, enum.Enum):
+    """Orders the grid offers; every order breaks ties by name."""
+
+    NAME = "name"
+    P_TUMOUR = "P(tumour), highest first"
+    UNCERTAINTY = "uncertainty (closest to 0.5)"
+    TTA_SPREAD = "TTA spread, largest first"
+    DISAGREEMENT = "model vs truth disagreement"
+    UNSTABLE = "unstable under flips/rotations"
+
+
+#: Sort keys that need per-view scores (scoring with TTA); without them they sort nothing.
+NEEDS_TTA: frozenset[SortKey] = frozenset({SortKey.UNSTABLE})
+
+
+class ReviewFilter(str, enum.Enum):
+    ALL = "all"
+    UNREVIEWED = "unreviewed"
+    REVIEWED = "reviewed"
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """Which rows the grid shows. Defaults show everything."""
+
+    review: ReviewFilter = ReviewFilter.ALL
+    disagreements_only: bool = False
+    p_min: float = 0.0
+    p_max: float = 1.0
+    truth: int | None = None  # 0 or 1 keeps rows with that ground truth
+
+    @property
+    def p_range_active(self) -> bool:
+        return self.p_min > 0.0 or self.p_max < 1.0
+
+
+def disagreement_mask(p: np.ndarray, truth: np.ndarray, review: np.ndarray) -> np.ndarray:
+    """Rows where the model's call (P >= 0.5) differs from the ground truth, or the reviewer
+    disagreed with the model."""
+    with np.errstate(invalid="ignore"):
+        call = (p >= 0.5).astype(np.int8)
+    model_vs_truth = (truth >= 0) & ~np.isnan(p) & (call != truth)
+    return model_vs_truth | (review == ReviewCode.DISAGREE)
+
+
+Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def sort_values(
+    table: PatchTable, key: SortKey, threshold: float = 0.5, columns: Columns | None = None
+) -> np.ndarray:
+    """Per-row sort value, ascending sorts first; NaN (no value) sorts last.
+
+    ``threshold`` is the call threshold of ``SortKey.UNSTABLE``: the number of the 8
+    flips/rotations whose call differs from the majority (see
+    :func:`pathview.stats.instability`), least stable first. Rows scored
+    without TTA have no value.
+    """
+    key = SortKey(key)
+    if key is SortKey.UNSTABLE:
+        values = np.full(len(table), np.nan)
+        views = table.views()
+        if views is not None:
+            known = ~np.isnan(views).any(axis=1)
+            values[known] = -instability(views[known], threshold)
+        return values
+    if key is SortKey.NAME:
+        return np.zeros(len(table), dtype=np.float64)
+    p, spread, truth, _ = columns or table.arrays()
+    if key is SortKey.P_TUMOUR:
+        return -p
+    if key is SortKey.UNCERTAINTY:
+        return np.abs(p - 0.5)
+    if key is SortKey.TTA_SPREAD:
+        return -spread
+    if key is SortKey.DISAGREEMENT:
+        values = np.full(len(table), np.nan)
+        known = truth >= 0
+        values[known] = -np.abs(p[known] - truth[known])
+        return values
+    raise ValueError(key)
+
+
+def filter_mask(table: PatchTable, spec: FilterSpec, columns: Columns | None = None) -> np.ndarray:
+    """Boolean mask of the rows ``spec`` keeps (``columns``: ``table.arrays()`` if known)."""
+    mask = np.ones(len(table), dtype=bool)
+    if spec == FilterSpec():
+        return mask
+    p, _, truth, review = columns or table.arrays()
+    review_filter = ReviewFilter(spec.review)
+    if review_filter is ReviewFilter.UNREVIEWED:
+        mask &= review == ReviewCode.UNREVIEWED
+    elif review_filter is ReviewFilter.REVIEWED:
+        mask &= review != ReviewCode.UNREVIEWED
+    if spec.disagreements_only:
+        mask &= disagreement_mask(p, truth, review)
+    if spec.p_range_active:
+        with np.errstate(invalid="ignore"):
+            mask &= (p >= spec.p_min) & (p <= spec.p_max)
+    if spec.truth is not None:
+        mask &= truth == spec.truth
+    return mask
+
+
+def ordered_rows(
+    table: PatchTable, key: SortKey, spec: FilterSpec, threshold: float = 0.5
+) -> list[int]:
+    """Row indices the grid shows, in order: filtered by ``spec``, sorted by ``key`` (at
+    ``threshold`` for ``SortKey.UNSTABLE``), ties (and rows without a value, which go last)
+    by name."""
+    if len(table) == 0:
+        return []
+    key = SortKey(key)
+    # The columns once for both (converting a 220,025-row table's lists takes ~35 ms).
+    needs_columns = key not in (SortKey.NAME, SortKey.UNSTABLE) or spec != FilterSpec()
+    columns = table.arrays() if needs_columns else None
+    values = sort_values(table, key, threshold, columns)
+    missing = np.isnan(values)
+    if key is SortKey.NAME:
+        rank = table.name_rank()  # a permutation: its inverse is the name order
+        rows = np.empty_like(rank)
+        rows[rank] = np.arange(len(rank), dtype=rank.dtype)
+    else:
+        values = np.where(missing, 0.0, values)
+        rows = np.lexsort((table.name_rank(), values, missing))
+    keep = filter_mask(table, spec, columns)
+    return rows[keep[rows]].tolist()
+
+
+def next_unreviewed(order: Sequence[int], position: int, review: Sequence[int]) -> int | None:
+    """Position in ``order`` of the next unreviewed row after ``position`` (wrapping round);
+    None when every row in ``order`` is reviewed."""
+    n = len(order)
+    for step in range(1, n + 1):
+        pos = (position + step) % n
+        if review[order[pos]] == ReviewCode.UNREVIEWED:
+            return pos
+    return None

@@ -1,0 +1,69 @@
+"""What the status bar and the histogram show: review counts and P(tumour) histograms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pathview.triage.table import PatchTable, ReviewCode
+
+
+@dataclass(frozen=True)
+class ReviewCounts:
+    total: int
+    reviewed: int
+    agree: int
+    disagree: int
+    unsure: int
+
+    @property
+    def agreement_rate(self) -> float | None:
+        decided = self.agree + self.disagree
+        return None if decided == 0 else self.agree / decided
+
+    def summary(self) -> str:
+        rate = self.agreement_rate
+        rate_text = "agreement n/a" if rate is None else f"agreement {rate:.0%}"
+        return (
+            f"reviewed {self.reviewed:,} / {self.total:,} · {rate_text} "
+            f"({self.agree:,} agree, {self.disagree:,} disagree, {self.unsure:,} unsure)"
+        )
+
+
+def review_counts(table: PatchTable) -> ReviewCounts:
+    review = table.arrays()[3]
+    agree = int(np.count_nonzero(review == ReviewCode.AGREE))
+    disagree = int(np.count_nonzero(review == ReviewCode.DISAGREE))
+    unsure = int(np.count_nonzero(review == ReviewCode.UNSURE))
+    return ReviewCounts(len(table), agree + disagree + unsure, agree, disagree, unsure)
+
+
+@dataclass
+class Histogram:
+    """Counts of P(tumour) per bin, split by a category (verdict or truth)."""
+
+    edges: np.ndarray
+    counts: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def histogram_by(table: PatchTable, by: str = "verdict", bins: int = 20) -> Histogram:
+    """Histogram of P(tumour) over scored rows, split by review verdict or by ground truth."""
+    p, _, truth, review = table.arrays()
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    scored = ~np.isnan(p)
+    if by == "verdict":
+        groups = {
+            "unreviewed": review == ReviewCode.UNREVIEWED,
+            "agree": review == ReviewCode.AGREE,
+            "disagree": review == ReviewCode.DISAGREE,
+            "unsure": review == ReviewCode.UNSURE,
+        }
+    elif by == "truth":
+        groups = {"truth unknown": truth < 0, "truth 0": truth == 0, "truth 1": truth == 1}
+    else:
+        raise ValueError(f"unknown grouping {by!r}")
+    hist = Histogram(edges)
+    for name, mask in groups.items():
+        hist.counts[name], _ = np.histogram(p[scored & mask], bins=edges)
+    return hist
