@@ -23,6 +23,7 @@ import numpy as np
 from pathview.core import Verdict
 from pathview.io import pixel_sha1
 from pathview.model import load_model
+from pathview.scoring import score_pixels
 from pathview.store import ReviewInput, open_store_for_folder
 from pathview.training.data import load_folder
 
@@ -43,7 +44,7 @@ def main() -> int:
     ids, pixels = patches.ids, patches.pixels
     labels = dict(zip(ids, patches.labels.tolist(), strict=True))
     model = load_model(device="cpu")
-    p = model.predict(pixels).p
+    p = score_pixels(model, pixels).p
     order = np.argsort(np.abs(p - 0.5), kind="stable")[:REVIEWED]
     counts = {v: 0 for v in Verdict}
     with open_store_for_folder(dest) as store:

@@ -27,7 +27,6 @@ from pathview.evaluation import (
 )
 from pathview.model import Classifier, dihedral_view, load_model
 from pathview.scoring import score_folder
-from pathview.scoring.views import dihedral_pixels, score_folder_with_views, view_probabilities
 from pathview.stats import (
     Confusion,
     accuracy,
@@ -300,16 +299,6 @@ def test_instability_counts_and_ids() -> None:
         unstable_ids(["a"], views)
 
 
-def test_dihedral_pixels_match_the_model_views() -> None:
-    rng = np.random.default_rng(0)
-    pixels = rng.integers(0, 255, (2, 6, 6, 3), dtype=np.uint8)
-    tensor = torch.from_numpy(pixels).permute(0, 3, 1, 2)
-    for k in range(8):
-        expected = dihedral_view(tensor, k).permute(0, 2, 3, 1).numpy()
-        np.testing.assert_array_equal(dihedral_pixels(pixels, k), expected)
-        np.testing.assert_array_equal(dihedral_pixels(pixels[0], k), expected[0])
-
-
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("model") / "tiny")
@@ -327,33 +316,39 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_balanced_patches(src, tmp_path_factory.mktemp("patches"), 8)
 
 
-def test_view_probabilities_average_to_tta(folder: Path, tiny: Classifier) -> None:
+def test_model_views_are_the_flipped_patches_scores(folder: Path, tiny: Classifier) -> None:
     from pathview.io import read_patch
 
     pixels = np.stack([read_patch(p).pixels for p in sorted(folder.glob("*.tif"))[:3]])  # type: ignore[misc]
-    views = view_probabilities(tiny, pixels)
-    assert views.shape == (3, 8) and views.dtype == np.float32
     tta = tiny.predict(pixels, tta=True)
-    np.testing.assert_allclose(views.mean(axis=1), tta.p, atol=1e-5)
-    np.testing.assert_allclose(views.std(axis=1), tta.spread, atol=1e-5)  # type: ignore[arg-type]
-    np.testing.assert_allclose(views[:, 0], tiny.predict(pixels).p, atol=1e-6)
-    as_list = view_probabilities(tiny, list(pixels))
-    np.testing.assert_allclose(as_list, views, atol=1e-6)
+    assert tta.views is not None and tta.views.shape == (3, 8) and tta.views.dtype == np.float32
+    nchw = torch.from_numpy(pixels).permute(0, 3, 1, 2)
+    for k in range(8):
+        flipped = np.ascontiguousarray(dihedral_view(nchw, k).permute(0, 2, 3, 1).numpy())
+        np.testing.assert_allclose(tta.views[:, k], tiny.predict(flipped).p, atol=1e-5)
+    np.testing.assert_array_equal(tta.views[:, 0], tiny.predict(pixels).p)
+    np.testing.assert_allclose(tta.views.mean(axis=1), tta.p, atol=1e-6)
 
 
-def test_score_folder_with_views_keeps_the_scores(
+def test_score_folder_keeps_the_views_of_the_same_pass(
     folder: Path, tiny: Classifier, tmp_path: Path
 ) -> None:
     small = tmp_path / "small"
     small.mkdir()
     for path in sorted(folder.glob("*.tif"))[:5]:
         shutil.copy(path, small / path.name)
-    result, views = score_folder_with_views(small, tiny, batch_size=3)
     plain = score_folder(small, tiny, batch_size=3)
+    assert plain.views is None
+    result = score_folder(small, tiny, batch_size=3, views=True)
     assert result.ids == plain.ids and result.model_id == tiny.model_id
-    np.testing.assert_array_equal(result.p, plain.p)
-    assert views.shape == (len(result.ids), 8)
-    np.testing.assert_allclose(views[:, 0], plain.p, atol=1e-6)
+    np.testing.assert_array_equal(result.p, plain.p)  # views alone leave p the plain score
+    assert result.spread is None
+    assert result.views is not None and result.views.shape == (len(result.ids), 8)
+    np.testing.assert_array_equal(result.views[:, 0], plain.p)
+    tta = score_folder(small, tiny, batch_size=3, tta=True)
+    assert tta.views is not None
+    np.testing.assert_array_equal(tta.views, result.views)
+    np.testing.assert_allclose(tta.views.mean(axis=1), tta.p, atol=1e-6)
 
 
 # ------------------------------------------------------------------------------ = score CLI

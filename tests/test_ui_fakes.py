@@ -83,12 +83,14 @@ class ViewsFakeClassifier(FakeClassifier):
     model_id: str = "views-test-model"
 
     def predict(self, pixels: np.ndarray, tta: bool = False, batch_size: int = 256) -> Prediction:
-        from pathview.scoring.views import dihedral_pixels
+        from pathview.model import dihedral_view
 
         self.calls += 1
         if not tta:
             return Prediction(top_half_p(pixels), None)
-        views = np.stack([top_half_p(dihedral_pixels(pixels, k)) for k in range(8)], axis=1)
+        nchw = torch.from_numpy(np.ascontiguousarray(pixels)).permute(0, 3, 1, 2)
+        flipped = [dihedral_view(nchw, k).permute(0, 2, 3, 1).numpy() for k in range(8)]
+        views = np.stack([top_half_p(px) for px in flipped], axis=1)
         return Prediction(views.mean(axis=1), views.std(axis=1), views)
 
 

@@ -90,7 +90,7 @@ def score_args_folder(
     progress: ScoreProgress | None = None,
 ) -> tuple[ScoreResult, np.ndarray | None]:
     """Score ``args.folder`` as the scoring arguments say; with ``views`` also the P(tumour) of
-    each of the 8 flips/rotations (else None).
+    each of the 8 flips/rotations (else None), from the same pass (the TTA views).
 
     Unreadable files are listed on stderr; no patch files, none readable, a folder error or
     Ctrl+C raise :class:`CommandFailed`.
@@ -98,28 +98,16 @@ def score_args_folder(
     from pathview.io import FolderError
     from pathview.scoring import score_folder
 
-    view_scores = None
     try:
-        if views:
-            from pathview.scoring.views import score_folder_with_views
-
-            result, view_scores = score_folder_with_views(
-                args.folder,
-                classifier,
-                tta=args.tta,
-                batch_size=args.batch_size,
-                progress=progress,
-                recursive=args.recursive,
-            )
-        else:
-            result = score_folder(
-                args.folder,
-                classifier,
-                tta=args.tta,
-                batch_size=args.batch_size,
-                progress=progress,
-                recursive=args.recursive,
-            )
+        result = score_folder(
+            args.folder,
+            classifier,
+            tta=args.tta,
+            batch_size=args.batch_size,
+            progress=progress,
+            recursive=args.recursive,
+            views=views,
+        )
     except FolderError as exc:
         raise CommandFailed(str(exc)) from exc
     except KeyboardInterrupt as exc:
@@ -130,7 +118,7 @@ def score_args_folder(
         print(f"unreadable: {relpath}: {reason}", file=sys.stderr)
     if result.scored == 0:
         raise CommandFailed(f"none of the {result.total} files could be read; nothing written")
-    return result, view_scores
+    return result, result.views if views else None
 
 
 def exit_status(command: str, result: ScoreResult) -> int:

@@ -62,7 +62,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument(
         "--stability",
         action="store_true",
-        help="list patches whose call changes across the 8 flips/rotations (8 more passes)",
+        help=(
+            "list patches whose call changes across the 8 flips/rotations (scores the 8 views; "
+            "no extra pass with --tta)"
+        ),
     )
 
 

@@ -1,15 +1,32 @@
-"""Scoring patches with a classifier: a whole folder (``pathview score``), batch by batch for
-the app, in a child process (:mod:`pathview.scoring.server`), and the scores CSV."""
+"""Scoring patches with a classifier: the one scoring loop (:mod:`pathview.scoring.loop`),
+a whole folder for ``pathview score`` and ``pathview report``, batches for the app and its
+scoring child process (:mod:`pathview.scoring.server`), and the scores CSV."""
 
-from pathview.scoring.batches import Predictor, ScoreBatch, iter_score_batches
 from pathview.scoring.folder import ScoreProgress, ScoreResult, score_folder, write_scores_csv
+from pathview.scoring.loop import (
+    Predictor,
+    ScoreBatch,
+    ScoredBatch,
+    Scores,
+    concat_scores,
+    iter_score_batches,
+    predict_arrays,
+    score_patches,
+    score_pixels,
+)
 
 __all__ = [
     "Predictor",
     "ScoreBatch",
     "ScoreProgress",
     "ScoreResult",
+    "ScoredBatch",
+    "Scores",
+    "concat_scores",
     "iter_score_batches",
+    "predict_arrays",
     "score_folder",
+    "score_patches",
+    "score_pixels",
     "write_scores_csv",
 ]

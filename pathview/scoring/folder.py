@@ -1,42 +1,25 @@
-"""Headless scoring of a patch folder: decode in background threads, infer in batches.
-
-Decoding (TIFF/PNG/JPEG parsing, mostly outside the GIL) runs on a small thread pool a few
-batches ahead of the model, so the model never waits for the disk on the critical path.
-Unreadable files are collected with their reason and never stop the run.
+"""Headless scoring of a patch folder (``pathview score``, ``pathview report``): list it, run
+the scoring loop (:func:`pathview.scoring.loop.score_patches`) and collect the scores in
+listing order. Unreadable files are collected with their reason and never stop the run.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
-from pathview.core import CancelToken, PatchRef
+from pathview.core import Cancelled, CancelToken
 from pathview.core.files import atomic_text_writer
-from pathview.io import iter_patches, read_patch
+from pathview.io import iter_patches
+from pathview.scoring.loop import Predictor, Scores, concat_scores, score_patches
 
 #: Progress callback: (patches done, total).
 ScoreProgress = Callable[[int, int], None]
-
-
-class _Prediction(Protocol):
-    @property
-    def p(self) -> np.ndarray: ...
-    @property
-    def spread(self) -> np.ndarray | None: ...
-
-
-class _Predicts(Protocol):
-    def predict(
-        self, pixels: np.ndarray | Sequence[np.ndarray], tta: bool = False, batch_size: int = 256
-    ) -> _Prediction: ...
 
 
 @dataclass
@@ -44,8 +27,10 @@ class ScoreResult:
     """Scores of a folder in listing order (sorted by relative path).
 
     ``p`` is calibrated P(tumour) per scored patch; ``spread`` the TTA spread (None without
-    TTA); ``failed`` lists (relative path, reason) of files that could not be decoded.
-    ``cancelled`` is True when the run stopped early (the arrays hold what was done).
+    TTA); ``views`` each patch's P(tumour) under the 8 flips/rotations (N x 8, with TTA or
+    when asked for; else None); ``failed`` lists (relative path, reason) of files that could
+    not be decoded. ``cancelled`` is True when the run stopped early (the arrays hold what was
+    done).
     """
 
     folder: Path
@@ -53,6 +38,7 @@ class ScoreResult:
     relpaths: list[str] = field(default_factory=list)
     p: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     spread: np.ndarray | None = None
+    views: np.ndarray | None = None
     failed: list[tuple[str, str]] = field(default_factory=list)
     total: int = 0
     cancelled: bool = False
@@ -68,47 +54,26 @@ class ScoreResult:
         return dict(zip(self.ids, self.p.tolist(), strict=True))
 
 
-def _decode_chunk(
-    root: Path, refs: Sequence[PatchRef]
-) -> tuple[list[PatchRef], list[np.ndarray], list[tuple[str, str]]]:
-    ok_refs: list[PatchRef] = []
-    arrays: list[np.ndarray] = []
-    failed: list[tuple[str, str]] = []
-    for ref in refs:
-        decoded = read_patch(ref.path(root))
-        if decoded.pixels is None:
-            failed.append((ref.relpath, str(decoded.error)))
-        else:
-            ok_refs.append(ref)
-            arrays.append(decoded.pixels)
-    return ok_refs, arrays, failed
-
-
-def _stack(arrays: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
-    """One N x H x W x 3 array when all share a shape (the fast path), else the list."""
-    first = arrays[0].shape
-    if all(a.shape == first for a in arrays):
-        return np.stack(arrays)
-    return arrays
-
-
 def score_folder(
     folder: str | os.PathLike[str],
-    classifier: _Predicts,
+    classifier: Predictor,
     tta: bool = False,
     batch_size: int = 256,
     progress: ScoreProgress | None = None,
     cancel: CancelToken | None = None,
     recursive: bool = False,
     workers: int | None = None,
+    views: bool = False,
 ) -> ScoreResult:
     """Score every patch file in ``folder`` (sub-folders too with ``recursive``).
 
     ``classifier`` is a :class:`pathview.model.Classifier` (anything with its ``predict``).
     ``workers`` decoding threads (default: 2, at most the CPU count) stay up to
     ``workers + 1`` batches ahead of inference. ``progress(done, total)`` is called after each
-    batch; setting ``cancel`` stops between batches with ``cancelled=True``. Raises
-    :class:`pathview.io.FolderError` if the folder cannot be listed.
+    batch; setting ``cancel`` stops between batches with ``cancelled=True``. With ``views``
+    (or TTA) ``result.views`` holds each patch's P(tumour) under the 8 flips/rotations (with
+    ``views`` alone ``p`` stays the plain score). Raises :class:`pathview.io.FolderError` if
+    the folder cannot be listed.
     """
     t0 = time.perf_counter()
     root = Path(folder)
@@ -121,43 +86,27 @@ def score_folder(
     if cancel is not None and cancel.cancelled:
         result.cancelled = True
         return result
-    n_workers = workers or max(1, min(2, os.cpu_count() or 1))
-    chunks = [refs[i : i + batch_size] for i in range(0, len(refs), max(1, batch_size))]
-    probs: list[np.ndarray] = []
-    spreads: list[np.ndarray] = []
-    done = 0
+    parts: list[Scores] = []
     if progress is not None:
         progress(0, len(refs))
-    with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="decode") as pool:
-        pending: deque[Future[tuple[list[PatchRef], list[np.ndarray], list[tuple[str, str]]]]]
-        pending = deque()
-        next_chunk = 0
-        try:
-            while next_chunk < len(chunks) or pending:
-                while next_chunk < len(chunks) and len(pending) <= n_workers:
-                    pending.append(pool.submit(_decode_chunk, root, chunks[next_chunk]))
-                    next_chunk += 1
-                if cancel is not None and cancel.cancelled:
-                    result.cancelled = True
-                    break
-                ok_refs, arrays, failed = pending.popleft().result()
-                result.failed.extend(failed)
-                if arrays:
-                    pred = classifier.predict(_stack(arrays), tta=tta, batch_size=batch_size)
-                    probs.append(np.asarray(pred.p, np.float32).reshape(-1))
-                    if tta:
-                        spreads.append(np.asarray(pred.spread, np.float32).reshape(-1))
-                    result.ids.extend(r.id for r in ok_refs)
-                    result.relpaths.extend(r.relpath for r in ok_refs)
-                done += len(ok_refs) + len(failed)
-                if progress is not None:
-                    progress(done, len(refs))
-        finally:
-            for fut in pending:
-                fut.cancel()
-    result.p = np.concatenate(probs) if probs else np.zeros(0, np.float32)
-    if tta:
-        result.spread = np.concatenate(spreads) if spreads else np.zeros(0, np.float32)
+    batches = score_patches(
+        root, refs, classifier, tta, views, batch_size=batch_size, workers=workers, cancel=cancel
+    )
+    try:
+        for batch in batches:
+            result.failed.extend((ref.relpath, reason) for ref, reason in batch.failed)
+            if batch.refs:
+                parts.append(batch.scores)
+                result.ids.extend(r.id for r in batch.refs)
+                result.relpaths.extend(r.relpath for r in batch.refs)
+            if progress is not None:
+                progress(batch.done, len(refs))
+    except Cancelled:
+        result.cancelled = True
+    scores = concat_scores(parts, tta, views)
+    result.p = scores.p
+    result.spread = scores.spread
+    result.views = scores.views
     result.seconds = time.perf_counter() - t0
     return result
 

@@ -49,7 +49,7 @@ from typing import IO, Any
 import numpy as np
 
 from pathview.core import N_VIEWS, Cancelled, CancelToken, RefSequence
-from pathview.scoring.batches import ScoreBatch, iter_score_batches
+from pathview.scoring.loop import ScoreBatch, iter_score_batches
 
 #: Nice increment of the scoring process: the GUI process wins the CPU when both want it.
 PROCESS_NICE = 10

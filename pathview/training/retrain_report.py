@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from pathview.model import load_model
+from pathview.scoring import score_pixels
 from pathview.stats import summarise
 from pathview.training.data import PatchSet
 from pathview.training.retrain_inputs import Inputs
@@ -26,21 +27,21 @@ def evaluate_model(
     data: PatchSet,
     device: torch.device,
     tta: bool,
-    chunk: int = 2048,
+    batch_size: int = 256,
     precision: str = "float32",
 ) -> dict[str, Any]:
     """AUC / accuracy / ECE of a model directory on ``data`` through the app's Classifier,
     in float32 unless told (models are compared in the same number format)."""
     clf = load_model(model_dir, device=device.type, precision=precision)
+    # One pass with the app's scoring step: with TTA the plain score is the identity view.
+    scores = score_pixels(clf, data.pixels, tta=tta, batch_size=batch_size)
     out: dict[str, Any] = {}
-    for use_tta in (False, True) if tta else (False,):
-        p = np.concatenate(
-            [
-                clf.predict(data.pixels[i : i + chunk], tta=use_tta).p
-                for i in range(0, len(data), chunk)
-            ]
-        )
-        out["tta" if use_tta else "plain"] = summarise(p, data.labels)
+    if tta:
+        assert scores.views is not None  # a Classifier gives them with TTA
+        out["plain"] = summarise(scores.views[:, 0], data.labels)
+        out["tta"] = summarise(scores.p, data.labels)
+    else:
+        out["plain"] = summarise(scores.p, data.labels)
     return out
 
 

@@ -1,0 +1,295 @@
+"""The one scoring loop: decode ahead in threads, group by size, predict, keep the views.
+
+Every caller that scores patches files goes through :func:`score_patches`: ``pathview score``
+and ``pathview report`` (via :func:`pathview.scoring.score_folder`), the app's scoring child
+process and model thread (via :func:`iter_score_batches`) and training's evaluation
+(``pathview.training.evaluate``). Patches already decoded into memory (training's data sets)
+go through :func:`score_pixels`, the same per-batch step without the decoding.
+
+Decoding (TIFF/PNG/JPEG parsing, mostly outside the GIL) runs on a small thread pool a few
+batches ahead of the model, so the model never waits for the disk on the critical path.
+Unreadable files are reported with their reason and never stop the run. Each batch is
+predicted one N x H x W x 3 array per patch size (a folder of 96 x 96 patches is one
+array), and the results come back in the order of the input.
+
+With test-time augmentation the classifier scores the 8 flips/rotations; their P(tumour)
+(``Prediction.views``) are kept, so the stability of each call costs no extra pass. Asking for
+``views`` without TTA runs the same 8 views and keeps ``p`` the plain score: view 0 is the
+identity, scored exactly as without TTA.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from pathview.core import N_VIEWS, CancelToken, PatchRef
+from pathview.io import read_patch
+
+
+class ScoredPrediction(Protocol):
+    """What a predictor returns (:class:`pathview.model.Prediction` fits): ``p`` per patch;
+    with TTA ``spread`` and, where the predictor gives them, the ``views``' P(tumour)."""
+
+    @property
+    def p(self) -> np.ndarray: ...
+
+
+class Predictor(Protocol):
+    """What scoring needs of a classifier (:class:`pathview.model.Classifier` fits)."""
+
+    def predict(
+        self, pixels: np.ndarray, tta: bool = False, batch_size: int = 256
+    ) -> ScoredPrediction: ...
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Scores of a list of patches, rows in its order.
+
+    ``p``: float32 (n,) P(tumour); ``spread``: float32 (n,) the spread over the 8 views with
+    TTA (NaN where the predictor gives none), None without; ``views``: float32 (n, 8) each
+    view's P(tumour) when TTA or ``views`` was asked for and the predictor gives them, else
+    None.
+    """
+
+    p: np.ndarray
+    spread: np.ndarray | None = None
+    views: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.p.shape[0])
+
+
+@dataclass(frozen=True)
+class ScoredBatch:
+    """One batch of :func:`score_patches`: the patches scored (in input order) with their
+    :class:`Scores`, those that could not be decoded with the reason, and the progress."""
+
+    refs: list[PatchRef]
+    scores: Scores
+    failed: list[tuple[PatchRef, str]]
+    done: int
+    total: int
+
+
+def default_workers() -> int:
+    """Decoding threads of the loop: 2, at most the CPU count."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _optional(pred: object, name: str, n: int, shape: tuple[int, ...]) -> np.ndarray | None:
+    value = getattr(pred, name, None)
+    if value is None:
+        return None
+    return np.asarray(value, dtype=np.float32).reshape(n, *shape)
+
+
+def empty_scores(tta: bool = False, views: bool = False) -> Scores:
+    """No rows, with the arrays that ``tta`` and ``views`` give."""
+    return Scores(
+        np.zeros(0, np.float32),
+        np.zeros(0, np.float32) if tta else None,
+        np.zeros((0, N_VIEWS), np.float32) if tta or views else None,
+    )
+
+
+def predict_arrays(
+    classifier: Predictor,
+    arrays: np.ndarray | Sequence[np.ndarray],
+    tta: bool = False,
+    views: bool = False,
+    batch_size: int = 256,
+) -> Scores:
+    """Score decoded patches (H x W x 3 uint8 each, or one N x H x W x 3 array) with one
+    ``predict`` per patch size.
+
+    Rows come back in the order of ``arrays``. See the module docstring for ``tta`` and
+    ``views``; asking for ``views`` from a predictor that gives none raises ValueError.
+    """
+    n = len(arrays)
+    if n == 0:
+        return empty_scores(tta, views)
+    groups: list[tuple[np.ndarray, np.ndarray]]
+    if isinstance(arrays, np.ndarray):
+        groups = [(np.arange(n), arrays)]
+    elif all(a.shape == arrays[0].shape for a in arrays):  # the usual case: one array
+        groups = [(np.arange(n), np.stack(arrays))]
+    else:
+        by_size: dict[tuple[int, ...], list[int]] = {}
+        for i, a in enumerate(arrays):
+            by_size.setdefault(a.shape, []).append(i)
+        groups = [
+            (np.asarray(rows), np.stack([arrays[i] for i in rows])) for rows in by_size.values()
+        ]
+    p = np.empty(n, np.float32)
+    spread = np.full(n, np.nan, np.float32) if tta else None
+    view_p: np.ndarray | None = np.empty((n, N_VIEWS), np.float32) if tta or views else None
+    for rows, stack in groups:
+        pred = classifier.predict(stack, tta=tta or views, batch_size=batch_size)
+        got_views = _optional(pred, "views", len(rows), (N_VIEWS,))
+        if got_views is None:
+            if views:
+                raise ValueError("the classifier gives no per-view probabilities")
+            view_p = None  # a predictor without them: none for the whole batch
+        elif view_p is not None:
+            view_p[rows] = got_views
+        if tta:
+            p[rows] = np.asarray(pred.p, dtype=np.float32).reshape(-1)
+            got_spread = _optional(pred, "spread", len(rows), ())
+            if spread is not None and got_spread is not None:
+                spread[rows] = got_spread
+        elif views:
+            assert got_views is not None
+            p[rows] = got_views[:, 0]  # the identity view: the plain score
+        else:
+            p[rows] = np.asarray(pred.p, dtype=np.float32).reshape(-1)
+    return Scores(p, spread, view_p)
+
+
+def score_pixels(
+    classifier: Predictor,
+    pixels: np.ndarray,
+    tta: bool = False,
+    views: bool = False,
+    batch_size: int = 256,
+) -> Scores:
+    """Score patches already in memory (N x H x W x 3 uint8), ``batch_size`` at a time, as
+    :func:`score_patches` scores decoded files."""
+    step = max(1, batch_size)
+    parts = [
+        predict_arrays(classifier, pixels[i : i + step], tta, views, batch_size)
+        for i in range(0, len(pixels), step)
+    ]
+    return concat_scores(parts, tta, views)
+
+
+def concat_scores(parts: Sequence[Scores], tta: bool, views: bool) -> Scores:
+    """The rows of ``parts`` as one :class:`Scores` (views only if every part has them)."""
+    if not parts:
+        return empty_scores(tta, views)
+    spread = None
+    if tta:
+        spread = np.concatenate([s.spread for s in parts if s.spread is not None])
+    view_list = [s.views for s in parts]
+    all_views = None
+    if all(v is not None for v in view_list):
+        all_views = np.concatenate([v for v in view_list if v is not None])
+    return Scores(np.concatenate([s.p for s in parts]), spread, all_views)
+
+
+_Decoded = tuple[list[PatchRef], list[np.ndarray], list[tuple[PatchRef, str]]]
+
+
+def _decode_chunk(root: Path, refs: Sequence[PatchRef]) -> _Decoded:
+    ok_refs: list[PatchRef] = []
+    arrays: list[np.ndarray] = []
+    failed: list[tuple[PatchRef, str]] = []
+    for ref in refs:
+        decoded = read_patch(ref.path(root))
+        if decoded.pixels is None:
+            failed.append((ref, str(decoded.error)))
+        else:
+            ok_refs.append(ref)
+            arrays.append(decoded.pixels)
+    return ok_refs, arrays, failed
+
+
+def score_patches(
+    root: Path,
+    refs: Sequence[PatchRef],
+    classifier: Predictor,
+    tta: bool = False,
+    views: bool = False,
+    batch_size: int = 256,
+    workers: int | None = None,
+    cancel: CancelToken | None = None,
+) -> Iterator[ScoredBatch]:
+    """Score the patch files ``refs`` under ``root`` batch by batch (see the module docstring).
+
+    ``workers`` decoding threads (default :func:`default_workers`) stay up to ``workers + 1``
+    batches ahead of inference; a caller can stop between batches (the app's model thread
+    interleaves Grad-CAM requests this way). Setting ``cancel`` raises
+    :class:`pathview.core.Cancelled` before the next batch is scored.
+    """
+    total = len(refs)
+    step = max(1, batch_size)
+    starts = range(0, total, step)
+    n_workers = workers or default_workers()
+    done = 0
+    with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="decode") as pool:
+        pending: deque[Future[_Decoded]] = deque()
+        next_start = iter(starts)
+        try:
+            while True:
+                while len(pending) <= n_workers:
+                    start = next(next_start, None)
+                    if start is None:
+                        break
+                    pending.append(pool.submit(_decode_chunk, root, refs[start : start + step]))
+                if not pending:
+                    return
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                ok_refs, arrays, failed = pending.popleft().result()
+                scores = predict_arrays(classifier, arrays, tta, views, batch_size)
+                done += len(ok_refs) + len(failed)
+                yield ScoredBatch(ok_refs, scores, failed, done, total)
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+@dataclass(frozen=True)
+class ScoreBatch:
+    """One batch of scores as the app receives it (from its scoring process or model
+    thread), keyed by patch id, plain lists so that it crosses the process boundary as JSON.
+
+    ``p`` per scored id; with TTA ``spread`` and (when the classifier gives them, as
+    :class:`pathview.model.Classifier` does) ``views``: float32 len(ids) x 8 per-view
+    P(tumour), rows aligned with ``ids``. ``failed``: id -> why it could not be scored.
+    """
+
+    ids: list[str]
+    p: list[float]
+    spread: list[float] | None
+    failed: dict[str, str]
+    done: int
+    total: int
+    views: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, batch: ScoredBatch) -> ScoreBatch:
+        """The app's form of a batch of :func:`score_patches`."""
+        s = batch.scores
+        return cls(
+            ids=[r.id for r in batch.refs],
+            p=s.p.tolist(),
+            spread=None if s.spread is None else s.spread.tolist(),
+            failed={ref.id: reason for ref, reason in batch.failed},
+            done=batch.done,
+            total=batch.total,
+            views=s.views,
+        )
+
+
+def iter_score_batches(
+    root: Path,
+    refs: Sequence[PatchRef],
+    classifier: Predictor,
+    tta: bool = False,
+    batch_size: int = 128,
+    cancel: CancelToken | None = None,
+) -> Iterator[ScoreBatch]:
+    """:func:`score_patches` for the app: batches as :class:`ScoreBatch`. Unreadable files
+    are reported, not raised; ``cancel`` raises :class:`pathview.core.Cancelled` between
+    batches."""
+    for batch in score_patches(root, refs, classifier, tta, batch_size=batch_size, cancel=cancel):
+        yield ScoreBatch.of(batch)
