@@ -1,6 +1,6 @@
 """The one scoring loop: decode ahead in threads, group by size, predict, keep the views.
 
-Every caller that scores patches files goes through :func:`score_patches`: ``pathview score``
+Every caller that scores patch files goes through :func:`score_patches`: ``pathview score``
 and ``pathview report`` (via :func:`pathview.scoring.score_folder`), the app's scoring child
 process and model thread (via :func:`iter_score_batches`) and training's evaluation
 (``pathview.training.evaluate``). Patches already decoded into memory (training's data sets)
