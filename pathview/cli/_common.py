@@ -1,9 +1,12 @@
-"""What ``pathview score`` and ``pathview report`` share: the scoring arguments, loading the
-model, scoring a folder and the exit statuses.
+"""What the headless commands share: the one place known errors become a message and an exit
+status (:func:`run_command`), and for ``pathview score`` and ``pathview report`` the scoring
+arguments, loading the model, reading ground truth, scoring a folder and the exit statuses.
 
-A failure that writes nothing is raised as :class:`CommandFailed` and turned into a message on
-stderr and exit status 1 by :func:`run_command`. Heavy modules (torch via the model) are
-imported inside the functions, so registering a sub-command stays cheap.
+A failure that writes nothing is raised as :class:`CommandFailed` - or is one of the known
+error types of the layers below (see :func:`known_errors`) - and turned into a message on
+stderr and exit status 1 by :func:`run_command`; anything else is a bug and keeps its
+traceback. Heavy modules (torch via the model) are imported inside the functions, so
+registering a sub-command stays cheap.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pathview.cli import DEVICE_CHOICES, PRECISION_CHOICES
+from pathview.core.files import UnsafePathError, printable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,25 +29,59 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_PARTIAL = 3
+#: At most this many bad rows are listed one by one.
+MAX_LISTED = 50
 
 
 class CommandFailed(Exception):
     """Nothing was written: the message goes to stderr and the exit status is 1."""
 
 
+def known_errors() -> tuple[type[BaseException], ...]:
+    """The error types whose message is the whole story: the store's (StoreError, and with it
+    SchemaError and StoreBusy), unreadable label tables and folders, file-system errors, and
+    a refused path."""
+    from pathview.io import FolderError, LabelsError
+    from pathview.store import StoreError
+
+    return (CommandFailed, StoreError, LabelsError, FolderError, UnsafePathError, OSError)
+
+
 def run_command(
     command: str, body: Callable[[argparse.Namespace], int], args: argparse.Namespace
 ) -> int:
-    """``body(args)``, or :data:`EXIT_FAILED` with ``pathview COMMAND: message`` on stderr."""
+    """``body(args)``, or :data:`EXIT_FAILED` with ``pathview COMMAND: message`` on stderr
+    when it raises one of :func:`known_errors`."""
     try:
         return body(args)
-    except CommandFailed as exc:
+    except Exception as exc:
+        if not isinstance(exc, known_errors()):
+            raise
         warn(command, str(exc))
         return EXIT_FAILED
 
 
 def warn(command: str, message: str) -> None:
-    print(f"pathview {command}: {message}", file=sys.stderr)
+    """``pathview COMMAND: message`` on stderr (undecodable file-name bytes shown as \\xNN)."""
+    print(f"pathview {command}: {printable(message)}", file=sys.stderr)
+
+
+def read_truth_labels(command: str, path: Path) -> dict[str, int]:
+    """The id -> 0/1 labels of a ground-truth CSV; the rows it cannot use (bad labels, ids
+    listed with both labels...) are listed on stderr by line number."""
+    from pathview.io import LabelsError, read_labels
+
+    try:
+        table = read_labels(path)
+    except LabelsError as exc:
+        raise CommandFailed(str(exc)) from exc
+    if table.problems:
+        warn(command, f"{len(table.problems)} rows of {path} not used:")
+        for problem in table.problems[:MAX_LISTED]:
+            print(f"  {printable(str(problem))}", file=sys.stderr)
+        if len(table.problems) > MAX_LISTED:
+            print(f"  ... and {len(table.problems) - MAX_LISTED} more", file=sys.stderr)
+    return dict(table.labels)
 
 
 def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
@@ -115,7 +153,7 @@ def score_args_folder(
     if result.total == 0:
         raise CommandFailed(f"no patch files in {args.folder}")
     for relpath, reason in result.failed:
-        print(f"unreadable: {relpath}: {reason}", file=sys.stderr)
+        print(printable(f"unreadable: {relpath}: {reason}"), file=sys.stderr)
     if result.scored == 0:
         raise CommandFailed(f"none of the {result.total} files could be read; nothing written")
     return result, result.views if views else None

@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from pathview.cli._common import run_command
 from pathview.store import (
     ConsensusRule,
     ReviewStore,
-    StoreError,
     locate_store,
     write_labels_csv,
     write_log_csv,
@@ -38,18 +38,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``pathview export``: 0 written, 1 failed (message on stderr), 2 usage."""
+    return run_command("export", _export, args)
+
+
+def _export(args: argparse.Namespace) -> int:
     if args.labels is None and args.log is None:
         print("pathview export: give --labels OUT.csv and/or --log OUT.csv", file=sys.stderr)
         return 2
-    try:
-        with ReviewStore(locate_store(args.source), create=False) as store:
-            if args.labels is not None:
-                n = write_labels_csv(store, args.labels, args.rule, args.reviewer)
-                print(f"wrote {n} reviewed labels to {args.labels}")
-            if args.log is not None:
-                n = write_log_csv(store, args.log)
-                print(f"wrote {n} review events to {args.log}")
-    except (StoreError, OSError) as exc:
-        print(f"pathview export: {exc}", file=sys.stderr)
-        return 1
+    # Read-only: takes no lock a reviewer's app would wait for; works in a read-only folder.
+    with ReviewStore.open_readonly(locate_store(args.source)) as store:
+        if args.labels is not None:
+            n = write_labels_csv(store, args.labels, args.rule, args.reviewer)
+            print(f"wrote {n} reviewed labels to {args.labels}")
+        if args.log is not None:
+            n = write_log_csv(store, args.log)
+            print(f"wrote {n} review events to {args.log}")
     return 0

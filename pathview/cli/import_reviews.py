@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from pathview.store import ReviewStore, StoreError, import_reviews, locate_store
+from pathview.cli._common import run_command
+from pathview.store import ReviewStore, import_reviews, locate_store
 from pathview.store.reviews import open_store_for_folder
 
 
@@ -23,18 +23,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        target: Path = args.into
-        store = (
-            open_store_for_folder(target)
-            if target.is_dir()
-            else ReviewStore(locate_store(target), create=False)
-        )
-        with store:
-            for source in args.sources:
-                result = import_reviews(store, source)
-                print(f"{source}: {result.read} events read, {result.added} new")
-    except (StoreError, OSError) as exc:
-        print(f"pathview import: {exc}", file=sys.stderr)
-        return 1
+    """Run ``pathview import``: 0 merged, 1 failed (message on stderr; that source added
+    nothing, the ones before it stay merged)."""
+    return run_command("import", _import, args)
+
+
+def _import(args: argparse.Namespace) -> int:
+    target: Path = args.into
+    store = (
+        open_store_for_folder(target)
+        if target.is_dir()
+        else ReviewStore(locate_store(target), create=False)
+    )
+    with store:
+        for source in args.sources:
+            result = import_reviews(store, source)
+            print(f"{source}: {result.read} events read, {result.added} new")
     return 0

@@ -23,6 +23,7 @@ from pathview.cli._common import (
     check_scoring_arguments,
     exit_status,
     load_classifier,
+    read_truth_labels,
     run_command,
     score_args_folder,
 )
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from pathview.evaluation import build_report, review_labels, score_line, summarise_reviewers
     from pathview.evaluation.html import write_html_report
-    from pathview.io import LabelsError, find_labels_csv, read_labels
+    from pathview.io import find_labels_csv
     from pathview.stats import unstable_ids
     from pathview.store import ReviewStore, StoreError, locate_store
 
@@ -87,10 +88,7 @@ def _report(args: argparse.Namespace) -> int:
     labels_path = args.labels if args.labels is not None else find_labels_csv(args.folder)
     truth: dict[str, int] = {}
     if labels_path is not None:
-        try:
-            truth = dict(read_labels(labels_path).labels)
-        except LabelsError as exc:
-            raise CommandFailed(str(exc)) from exc
+        truth = read_truth_labels("report", labels_path)
     reviews: dict[str, int] = {}
     summary = None
     store_path: Path | None = None
@@ -100,7 +98,8 @@ def _report(args: argparse.Namespace) -> int:
         store_path = None  # nothing reviewed here yet
     if store_path is not None:
         try:
-            with ReviewStore(store_path, create=False) as store:
+            # Read-only: no lock a reviewer's app would wait for; fine in a read-only folder.
+            with ReviewStore.open_readonly(store_path) as store:
                 reviews = review_labels(store, args.rule)
                 summary = summarise_reviewers(store)
         except StoreError as exc:

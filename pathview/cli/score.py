@@ -21,6 +21,7 @@ from pathview.cli._common import (
     check_scoring_arguments,
     exit_status,
     load_classifier,
+    read_truth_labels,
     run_command,
     score_args_folder,
 )
@@ -80,17 +81,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from pathview.io import LabelsError, read_labels
     from pathview.scoring import write_scores_csv
     from pathview.stats import accuracy, expected_calibration_error, roc_auc
 
     check_scoring_arguments(args)
-    labels = None
-    if args.labels is not None:
-        try:
-            labels = read_labels(args.labels).labels
-        except LabelsError as exc:
-            raise CommandFailed(str(exc)) from exc
+    labels = None if args.labels is None else read_truth_labels("score", args.labels)
     classifier = load_classifier("score", args)
     result, _ = score_args_folder(args, classifier, progress=_ProgressBar(sys.stderr))
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from pathview.core import Cancelled, CancelToken
-from pathview.core.files import atomic_text_writer
+from pathview.core.files import atomic_text_writer, csv_cell, spreadsheet_safe
 from pathview.io import iter_patches
 from pathview.scoring.loop import Predictor, Scores, concat_scores, score_patches
 
@@ -116,12 +116,13 @@ def write_scores_csv(
 ) -> int:
     """Write ``id,label`` rows (label = P(tumour), the Kaggle submission format) atomically.
 
-    Returns the number of rows. The file appears complete or not at all.
+    Returns the number of rows. The file appears complete or not at all. An id a spreadsheet
+    would run as a formula gets a leading ``'`` (see ``pathview.core.files.spreadsheet_safe``).
     """
     if len(ids) != len(p):
         raise ValueError(f"{len(ids)} ids but {len(p)} scores")
     with atomic_text_writer(path) as handle:
         handle.write("id,label\n")
         for pid, prob in zip(ids, np.asarray(p, dtype=np.float64).tolist(), strict=True):
-            handle.write(f"{pid},{prob:.6f}\n")
+            handle.write(f"{csv_cell(spreadsheet_safe(pid))},{prob:.6f}\n")
     return len(ids)

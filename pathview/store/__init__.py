@@ -1,6 +1,7 @@
 """The review store (SQLite event log), its migrations, and CSV export/import. No Qt."""
 
 from pathview.store.adjudication import record_adjudication
+from pathview.store.errors import SchemaError, StoreBusy, StoreError
 from pathview.store.export import (
     LOG_COLUMNS,
     ConsensusRule,
@@ -19,12 +20,11 @@ from pathview.store.reviews import (
     ReviewEvent,
     ReviewInput,
     ReviewStore,
-    StoreError,
     locate_store,
     open_store_for_folder,
     store_path_for_folder,
 )
-from pathview.store.schema import SCHEMA_VERSION, SchemaError
+from pathview.store.schema import SCHEMA_VERSION
 
 __all__ = [
     "ADJUDICATOR",
@@ -38,6 +38,7 @@ __all__ = [
     "ReviewInput",
     "ReviewStore",
     "SchemaError",
+    "StoreBusy",
     "StoreError",
     "adjudication_queue",
     "consensus_label",

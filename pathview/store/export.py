@@ -15,28 +15,53 @@ the patches whose reviewers disagree and that no adjudication has settled yet.
 
 Log CSV: the whole event history, one row per event, columns in ``LOG_COLUMNS`` order (fixed;
 scripts rely on it). Both files are written atomically.
+
+Both are opened in spreadsheets, so every text cell that a spreadsheet would run as a formula
+(starting with ``= + - @``, a tab or a carriage return) is written with a leading ``'``, as
+OWASP recommends; so is a text cell already starting with ``'``. Numbers are written as they
+are (``-0.5`` stays a number). Importing a log removes that one ``'`` again, so a log
+round-trips exactly.
+
+Importing a log or another store is all-or-nothing: every row is checked first (UTF-8 text,
+fields of at most ``MAX_FIELD_CHARS``, known kinds, verdicts and roles, a parseable UTC time, a
+label that agrees with its verdict and P(tumour), P(tumour) in [0, 1], no control characters
+in names and ids, relative paths that stay inside their folder) and a single bad row refuses
+the whole source, naming the lines.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import enum
+import io
 import math
 import os
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pathview.core import Verdict
-from pathview.core.files import atomic_text_writer
+from pathview.core import Verdict, implied_label
+from pathview.core.files import (
+    atomic_text_writer,
+    csv_cell,
+    from_spreadsheet_safe,
+    printable,
+    relpath_problem,
+    spreadsheet_safe,
+)
+from pathview.store.errors import StoreError
 from pathview.store.reviews import (
     EVENT_COLUMNS,
+    MAX_FIELD_CHARS,
     PatchState,
     ReviewEvent,
     ReviewStore,
-    StoreError,
+    check_text_fields,
 )
+
+#: Bad rows named one by one in an import's refusal.
+MAX_NAMED_ROWS = 10
 
 #: Column order of the review log CSV.
 LOG_COLUMNS: tuple[str, ...] = EVENT_COLUMNS
@@ -112,31 +137,32 @@ def write_labels_csv(
     """Write ``id,label`` for the reviewed patches, sorted by id; returns the row count."""
     labels = reviewed_labels(store, rule, reviewer)
     with atomic_text_writer(out) as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["id", "label"])
+        handle.write("id,label\n")
         for patch_id in sorted(labels):
-            writer.writerow([patch_id, labels[patch_id]])
+            handle.write(f"{csv_cell(spreadsheet_safe(patch_id))},{labels[patch_id]}\n")
     return len(labels)
 
 
 def _cell(value: object) -> str:
+    """One log cell: numbers as numbers, text neutralised against spreadsheet formulas."""
     if value is None:
         return ""
     if isinstance(value, enum.Enum):
         return str(value.value)
     if isinstance(value, float):
         return repr(value)
-    return str(value)
+    if isinstance(value, int):
+        return str(value)
+    return spreadsheet_safe(str(value))
 
 
 def write_log_csv(store: ReviewStore, out: str | os.PathLike[str]) -> int:
     """Write every event of the store, oldest first, in LOG_COLUMNS order; returns the count."""
     count = 0
     with atomic_text_writer(out) as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(LOG_COLUMNS)
+        handle.write(",".join(LOG_COLUMNS) + "\n")
         for event in store.iter_events():
-            writer.writerow([_cell(getattr(event, name)) for name in LOG_COLUMNS])
+            handle.write(",".join(csv_cell(_cell(getattr(event, n))) for n in LOG_COLUMNS) + "\n")
             count += 1
     return count
 
@@ -155,36 +181,72 @@ _REQUIRED = ("event_uid", "kind", "patch_id", "reviewer", "created_utc")
 def _optional_float(text: str | None, name: str) -> float | None:
     if text is None or text == "":
         return None
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} {text[:40]!r} is not a number") from None
     if not math.isfinite(value):
         raise ValueError(f"{name} is not finite")
     return value
 
 
+def _check_time(text: str) -> None:
+    try:
+        dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"created_utc {text[:40]!r} is not an ISO 8601 timestamp") from None
+
+
 def _event_from_mapping(values: dict[str, object]) -> ReviewEvent:
+    """One event from a log row or a store row; ValueError says what is wrong with it."""
+
     def text(name: str) -> str:
         value = values.get(name)
         return "" if value is None else str(value)
 
+    check_text_fields({name: text(name) for name in values})
     kind = text("kind")
     if kind not in ("review", "retract"):
-        raise ValueError(f"unknown event kind {kind!r}")
+        raise ValueError(f"unknown event kind {kind[:40]!r}")
     for name in _REQUIRED:
-        if not text(name):
+        if not text(name).strip():
             raise ValueError(f"empty {name}")
+    _check_time(text("created_utc"))
     verdict_text = text("verdict")
-    verdict = Verdict(verdict_text) if verdict_text else None
+    try:
+        verdict = Verdict(verdict_text) if verdict_text else None
+    except ValueError:
+        raise ValueError(f"unknown verdict {verdict_text[:40]!r}") from None
     if kind == "review" and verdict is None:
         raise ValueError("a review event without a verdict")
     if kind == "retract" and not text("target_uid"):
         raise ValueError("a retract event without a target")
     role = text("role") or "reviewer"  # logs and stores from before adjudication existed
     if role not in ("reviewer", "adjudicator"):
-        raise ValueError(f"unknown role {role!r}")
+        raise ValueError(f"unknown role {role[:40]!r}")
     label_text = text("label")
-    label = int(label_text) if label_text else None
+    try:
+        label = int(label_text) if label_text else None
+    except ValueError:
+        raise ValueError(f"label {label_text[:40]!r} is not 0 or 1") from None
     if label not in (None, 0, 1):
         raise ValueError(f"label {label} is not 0 or 1")
+    p_tumour = _optional_float(text("p_tumour"), "p_tumour")
+    if p_tumour is not None and not 0.0 <= p_tumour <= 1.0:
+        raise ValueError(f"p_tumour {p_tumour} is outside [0, 1]")
+    if kind == "review" and verdict is not None:
+        expected = implied_label(verdict, p_tumour)
+        if label != expected:
+            raise ValueError(
+                f"label {label_text or 'empty'} contradicts verdict {verdict.value} at "
+                f"P(tumour) {p_tumour} (which implies {'none' if expected is None else expected})"
+            )
+    elif label is not None:
+        raise ValueError("a retract event with a label")
+    relpath = text("relpath")
+    problem = relpath_problem(relpath)
+    if problem is not None:
+        raise ValueError(f"relpath {relpath[:80]!r} {problem}")
     return ReviewEvent(
         event_id=0,
         event_uid=text("event_uid"),
@@ -192,14 +254,14 @@ def _event_from_mapping(values: dict[str, object]) -> ReviewEvent:
         target_uid=text("target_uid") or None,
         patch_id=text("patch_id"),
         pixel_sha1=text("pixel_sha1"),
-        relpath=text("relpath"),
+        relpath=relpath,
         verdict=verdict,
         label=label,
         reviewer=text("reviewer"),
         created_utc=text("created_utc"),
         seconds_spent=_optional_float(text("seconds_spent"), "seconds_spent"),
         model_id=text("model_id"),
-        p_tumour=_optional_float(text("p_tumour"), "p_tumour"),
+        p_tumour=p_tumour,
         explanation_method=text("explanation_method"),
         explanation_layer=text("explanation_layer"),
         centre_focus=_optional_float(text("centre_focus"), "centre_focus"),
@@ -209,50 +271,79 @@ def _event_from_mapping(values: dict[str, object]) -> ReviewEvent:
     )
 
 
+def _refusal(source: Path, problems: list[str]) -> StoreError:
+    shown = "; ".join(problems[:MAX_NAMED_ROWS])
+    hidden = len(problems) - MAX_NAMED_ROWS
+    more = f" ... and {hidden} more" if hidden > 0 else ""
+    noun = "bad row" if len(problems) == 1 else "bad rows"
+    return StoreError(f"{source}: {len(problems)} {noun}, nothing imported ({shown}{more})")
+
+
 def read_log_csv(path: str | os.PathLike[str]) -> list[ReviewEvent]:
-    """Parse a review log CSV written by ``write_log_csv``; all rows valid or StoreError."""
+    """Parse a review log CSV written by ``write_log_csv``; all rows valid or StoreError.
+
+    The refusal names the bad lines (a byte that is not UTF-8, a field over
+    ``MAX_FIELD_CHARS``, and every row the checks of the module docstring reject).
+    """
     p = Path(path)
     try:
-        with p.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            missing = [c for c in _REQUIRED if c not in (reader.fieldnames or [])]
-            if missing:
-                raise StoreError(f"{p} is not a pathview review log: missing {', '.join(missing)}")
-            events: list[ReviewEvent] = []
-            problems: list[str] = []
-            for row in reader:
-                try:
-                    events.append(_event_from_mapping(dict(row)))
-                except ValueError as exc:
-                    problems.append(f"line {reader.line_num}: {exc}")
+        data = p.read_bytes()
     except OSError as exc:
         raise StoreError(f"cannot read review log {p}: {exc}") from exc
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise _refusal(
+            p, [f"line {line}: byte 0x{data[exc.start]:02x} is not UTF-8 text"]
+        ) from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    events: list[ReviewEvent] = []
+    problems: list[str] = []
+    try:
+        fieldnames = reader.fieldnames or []
+        missing = [c for c in _REQUIRED if c not in fieldnames]
+        if missing:
+            raise StoreError(
+                f"{printable(str(p))} is not a pathview review log: missing {', '.join(missing)}"
+            )
+        for row in reader:
+            if None in row:  # more cells than the header names
+                problems.append(f"line {reader.line_num}: more cells than columns")
+                continue
+            values = {k: from_spreadsheet_safe(v) if v else v for k, v in row.items()}
+            try:
+                events.append(_event_from_mapping(values))
+            except ValueError as exc:
+                problems.append(f"line {reader.line_num}: {exc}")
+    except csv.Error as exc:
+        reason = str(exc)
+        if "field larger than field limit" in reason:
+            reason = f"a field is too long (over {MAX_FIELD_CHARS:,} characters)"
+        problems.append(f"line {reader.line_num + 1}: {reason}")
     if problems:
-        shown = "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else "")
-        raise StoreError(f"{p}: {len(problems)} bad rows, nothing imported ({shown})")
+        raise _refusal(p, problems)
     return events
 
 
 def read_store_events(path: str | os.PathLike[str]) -> tuple[list[ReviewEvent], str]:
-    """Read another store's events without modifying it; returns (events, its store uid)."""
+    """Read another store's events without modifying it or taking its write lock; returns
+    (events, its store uid). A store from a newer pathview raises SchemaError; a store holding
+    an invalid event is refused whole (StoreError naming the events)."""
     p = Path(path)
-    try:
-        conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot open review store {p}: {exc}") from exc
-    try:
-        conn.row_factory = sqlite3.Row
-        rows = conn.execute("SELECT * FROM events ORDER BY event_id").fetchall()
-        uid_row = conn.execute("SELECT value FROM meta WHERE key = 'store_uid'").fetchone()
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{p} is not a review store: {exc}") from exc
-    finally:
-        conn.close()
-    try:
-        events = [_event_from_mapping(dict(row)) for row in rows]
-    except ValueError as exc:
-        raise StoreError(f"{p} holds an invalid event: {exc}") from exc
-    return events, (str(uid_row[0]) if uid_row else p.name)
+    with ReviewStore.open_readonly(p) as source:
+        rows = source._query("SELECT * FROM events ORDER BY event_id")
+        uid = source.store_uid
+    events: list[ReviewEvent] = []
+    problems: list[str] = []
+    for row in rows:
+        try:
+            events.append(_event_from_mapping(dict(row)))
+        except ValueError as exc:
+            problems.append(f"event {row['event_id']}: {exc}")
+    if problems:
+        raise _refusal(p, problems)
+    return events, (uid or p.name)
 
 
 def import_reviews(store: ReviewStore, source: str | os.PathLike[str]) -> ImportResult:

@@ -6,23 +6,35 @@ returns, so a crash, ``kill -9`` or power cut loses nothing already recorded. Un
 of a patch is derived from the log: for each reviewer, their latest review that has not been
 retracted. A review made in the ``adjudicator`` role is a final verdict on a patch that
 reviewers disagree on; it is kept apart from the reviewers' own reviews (see ``adjudications``).
-Several processes may share one store (busy timeout, ``BEGIN IMMEDIATE`` writes).
+Several processes may share one store: every write runs in one transaction helper
+(``BEGIN IMMEDIATE``, waiting up to ``BUSY_TIMEOUT_MS`` for another writer, retried where
+SQLite refuses to wait), and a lock held longer than that is a :class:`StoreBusy`. Reading
+takes no write lock: :meth:`ReviewStore.open_readonly` (used by export and report) opens the
+file read-only and works in a folder the user cannot write to. Every failure is a
+:class:`StoreError`, never a raw ``sqlite3`` error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
+import random
+import re
 import sqlite3
 import threading
+import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any, TypeVar
 
 from pathview.core import Verdict, implied_label
-from pathview.store.schema import SCHEMA_VERSION, migrate
+from pathview.core.files import printable, relpath_problem
+from pathview.store.errors import SchemaError, StoreBusy, StoreError
+from pathview.store.schema import SCHEMA_VERSION, check_version, migrate, schema_version
 
 STORE_DIR_NAME = ".pathview"
 STORE_FILE_NAME = "reviews.sqlite"
@@ -30,9 +42,43 @@ REVIEWER = "reviewer"
 ADJUDICATOR = "adjudicator"
 BUSY_TIMEOUT_MS = 10_000
 
+T = TypeVar("T")
+#: SQLite's primary result codes for "another connection holds the lock".
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 
-class StoreError(Exception):
-    """The review store cannot be opened or written."""
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _store_error(exc: sqlite3.Error, path: Path, doing: str) -> StoreError:
+    """The store's own error for a sqlite3 error met while ``doing`` something."""
+    if _is_busy(exc):
+        return StoreBusy(
+            f"review store {path} is busy: another process held its lock for more than "
+            f"{BUSY_TIMEOUT_MS / 1000:g} s while {doing}; try again"
+        )
+    return StoreError(f"review store {path}: {doing} failed: {exc}")
+
+
+def _retry_while_busy(op: Callable[[], T], deadline: float) -> T:
+    """``op()``, retried while SQLite reports the database locked, until ``deadline``.
+
+    SQLite's busy handler does not cover every lock wait (switching a new database to WAL
+    while another connection is creating it is refused at once), so this covers the rest.
+    """
+    delay = 0.005
+    while True:
+        try:
+            return op()
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay * (0.5 + random.random()))
+        delay = min(delay * 2, 0.1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +157,55 @@ def utc_now() -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
+def check_relpath(relpath: str) -> None:
+    """Refuse (ValueError) a recorded relative path that would leave its patch folder."""
+    problem = relpath_problem(relpath)
+    if problem is not None:
+        raise ValueError(f"relpath {relpath!r} {problem}: refused")
+
+
+#: The longest text field an event may hold (the csv module's own limit, 128 KiB).
+MAX_FIELD_CHARS = 131_072
+#: Fields that name things: no control characters at all (a note may hold line breaks).
+_NAME_FIELDS = frozenset(
+    {
+        "event_uid",
+        "target_uid",
+        "patch_id",
+        "pixel_sha1",
+        "relpath",
+        "reviewer",
+        "created_utc",
+        "model_id",
+        "explanation_method",
+        "explanation_layer",
+        "origin",
+        "role",
+        "kind",
+        "verdict",
+    }
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_text_fields(values: Mapping[str, str]) -> None:
+    """Refuse (ValueError) text an event must not hold: over ``MAX_FIELD_CHARS``, a NUL
+    anywhere, other control characters in names and ids, text that is not valid UTF-8.
+
+    ``record`` and every import apply the same checks, so whatever a store holds its own
+    exported log can be imported again.
+    """
+    for name, value in values.items():
+        if len(value) > MAX_FIELD_CHARS:
+            raise ValueError(f"{name} is too long ({len(value):,} characters)")
+        if "\x00" in value or (name in _NAME_FIELDS and _CONTROL.search(value)):
+            raise ValueError(f"{name} holds a control character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{name} {printable(value)!r} is not valid UTF-8") from None
+
+
 def _row_to_event(row: sqlite3.Row) -> ReviewEvent:
     values = dict(row)
     verdict = values["verdict"]
@@ -119,14 +214,37 @@ def _row_to_event(row: sqlite3.Row) -> ReviewEvent:
 
 
 class ReviewStore:
-    """An open review store file. Thread-safe; close it (or use ``with``) when done."""
+    """An open review store file. Thread-safe; close it (or use ``with``) when done.
 
-    def __init__(self, path: str | os.PathLike[str], create: bool = True) -> None:
+    ``create=False`` refuses a missing file. Use :meth:`open_readonly` to read without
+    taking any lock a writer would wait for.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], create: bool = True, readonly: bool = False
+    ) -> None:
         self.path = Path(path)
-        if not create and not self.path.is_file():
+        self.readonly = readonly
+        in_memory = str(path) == ":memory:"
+        if (readonly or not create) and not in_memory and not self.path.is_file():
             raise StoreError(f"no review store at {self.path}")
+        self._lock = threading.RLock()
+        self._conn = self._connect_readonly() if readonly else self._connect(in_memory)
+
+    @classmethod
+    def open_readonly(cls, path: str | os.PathLike[str]) -> ReviewStore:
+        """Open an existing store for reading only: no write lock, no migration of the file.
+
+        Works in a folder the user cannot write to. A store from an older pathview is read
+        through a migrated in-memory copy; one from a newer pathview raises SchemaError.
+        """
+        return cls(path, create=False, readonly=True)
+
+    def _connect(self, in_memory: bool) -> sqlite3.Connection:
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not in_memory:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
                 self.path,
                 isolation_level=None,
@@ -137,25 +255,118 @@ class ReviewStore:
             raise StoreError(f"cannot open review store {self.path}: {exc}") from exc
         conn.row_factory = sqlite3.Row
         self._conn = conn
-        self._lock = threading.RLock()
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            if not in_memory:
+                _retry_while_busy(lambda: self._use_wal(conn), deadline)
             # FULL: a commit survives a power cut, not only a process crash.
             conn.execute("PRAGMA synchronous = FULL")
-            migrate(conn)
-            self._ensure_store_uid()
+            migrate(conn, transaction=lambda: self._transaction("upgrading its schema", deadline))
+            self._ensure_store_uid(deadline)
         except sqlite3.DatabaseError as exc:
             conn.close()
+            if _is_busy(exc):
+                raise _store_error(exc, self.path, "opening it") from exc
             raise StoreError(f"{self.path} is not a usable review store: {exc}") from exc
         except BaseException:
             conn.close()
             raise
+        return conn
+
+    @staticmethod
+    def _use_wal(conn: sqlite3.Connection) -> None:
+        # WAL is a property of the file: once set (by whoever created the store) it stays.
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        uri = self.path.resolve().as_uri() + "?mode=ro"
+        try:
+            conn = sqlite3.connect(
+                uri, uri=True, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+            )
+            try:
+                version = schema_version(conn)
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                if _is_busy(exc):
+                    raise
+                # A WAL store in a folder we cannot write to: SQLite cannot create its
+                # shared-memory file. Nobody can write there either, so it is safe to read
+                # the file as immutable - unless a crashed writer left changes in a WAL file.
+                wal = self.path.with_name(self.path.name + "-wal")
+                if wal.is_file() and wal.stat().st_size > 0:
+                    raise StoreError(
+                        f"review store {self.path} has changes not yet merged into it (a -wal "
+                        "file) in a folder this user cannot write to; open it once where it "
+                        "can be written, or copy the folder elsewhere"
+                    ) from exc
+                conn = sqlite3.connect(uri + "&immutable=1", uri=True, check_same_thread=False)
+                version = schema_version(conn)
+            conn.row_factory = sqlite3.Row
+            check_version(version, self.path)
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            if version < 1 or "events" not in tables:
+                conn.close()
+                raise StoreError(f"{self.path} is not a review store")
+            if version < SCHEMA_VERSION:
+                # Read an older store through a migrated copy; the file stays as it is.
+                memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+                conn.backup(memory)
+                conn.close()
+                memory.row_factory = sqlite3.Row
+                migrate(memory)
+                conn = memory
+        except SchemaError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            if _is_busy(exc):
+                raise _store_error(exc, self.path, "opening it to read") from exc
+            raise StoreError(f"{self.path} is not a usable review store: {exc}") from exc
+        return conn
+
+    # -- the one transaction helper -----------------------------------------------------
+    @contextlib.contextmanager
+    def _transaction(
+        self, doing: str, deadline: float | None = None
+    ) -> Iterator[sqlite3.Connection]:
+        """A write transaction: ``BEGIN IMMEDIATE`` (waiting for other writers up to the busy
+        timeout), COMMIT on success, ROLLBACK on any exception. SQLite errors come out as
+        StoreError (StoreBusy when the lock stayed taken); other exceptions pass unchanged."""
+        if self.readonly:
+            raise StoreError(f"review store {self.path} is open read-only; cannot {doing}")
+        if deadline is None:
+            deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        with self._lock:
+            conn = self._conn
+            try:
+                _retry_while_busy(lambda: conn.execute("BEGIN IMMEDIATE"), deadline)
+            except sqlite3.Error as exc:
+                raise _store_error(exc, self.path, doing) from exc
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise _store_error(exc, self.path, doing) from exc
+                raise
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """Rows of one read; SQLite errors come out as StoreError."""
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise _store_error(exc, self.path, "reading") from exc
 
     # -- housekeeping -------------------------------------------------------------------
-    def _ensure_store_uid(self) -> None:
-        with self._lock:
-            self._conn.execute(
+    def _ensure_store_uid(self, deadline: float | None = None) -> None:
+        if self._conn.execute("SELECT 1 FROM meta WHERE key = 'store_uid'").fetchone():
+            return  # an existing store: opening it writes nothing
+        with self._transaction("naming the new store", deadline) as conn:
+            conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('store_uid', ?)",
                 (uuid.uuid4().hex,),
             )
@@ -163,12 +374,12 @@ class ReviewStore:
     @property
     def store_uid(self) -> str:
         """A random id fixed when the store was created; names it as an import origin."""
-        row = self._conn.execute("SELECT value FROM meta WHERE key = 'store_uid'").fetchone()
-        return str(row[0])
+        rows = self._query("SELECT value FROM meta WHERE key = 'store_uid'")
+        return str(rows[0][0]) if rows else ""
 
     @property
     def schema_version(self) -> int:
-        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        return int(self._query("PRAGMA user_version")[0][0])
 
     def close(self) -> None:
         with self._lock:
@@ -182,7 +393,11 @@ class ReviewStore:
 
     # -- writing ------------------------------------------------------------------------
     def record(self, review: ReviewInput) -> ReviewEvent:
-        """Append one verdict and commit it before returning. Returns the stored event."""
+        """Append one verdict and commit it before returning. Returns the stored event.
+
+        Raises ValueError for an invalid review (nothing stored) and StoreError (StoreBusy
+        when another process held the lock past the busy timeout) when it cannot be stored.
+        """
         if not review.patch_id:
             raise ValueError("a review needs a patch id")
         if not review.reviewer.strip():
@@ -192,43 +407,44 @@ class ReviewStore:
             raise ValueError(f"unknown role {review.role!r}")
         if review.p_tumour is not None and not 0.0 <= review.p_tumour <= 1.0:
             raise ValueError(f"P(tumour) {review.p_tumour} is outside [0, 1]")
+        check_relpath(review.relpath)
+        check_text_fields(
+            {
+                f.name: getattr(review, f.name)
+                for f in fields(review)
+                if isinstance(getattr(review, f.name), str)
+            }
+        )
         label = implied_label(verdict, review.p_tumour)
         uid = uuid.uuid4().hex
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                cur = self._conn.execute(
-                    """INSERT INTO events (event_uid, kind, target_uid, patch_id, pixel_sha1,
-                           relpath, verdict, label, reviewer, created_utc, seconds_spent,
-                           model_id, p_tumour, explanation_method, explanation_layer,
-                           centre_focus, note, origin, role)
-                       VALUES (?, 'review', NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '',
-                               ?)""",
-                    (
-                        uid,
-                        review.patch_id,
-                        review.pixel_sha1,
-                        review.relpath,
-                        verdict.value,
-                        label,
-                        review.reviewer.strip(),
-                        utc_now(),
-                        review.seconds_spent,
-                        review.model_id,
-                        review.p_tumour,
-                        review.explanation_method,
-                        review.explanation_layer,
-                        review.centre_focus,
-                        review.note,
-                        review.role,
-                    ),
-                )
-                event_id = cur.lastrowid
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            return self._event(int(event_id or 0))
+        with self._transaction("recording a review") as conn:
+            cur = conn.execute(
+                """INSERT INTO events (event_uid, kind, target_uid, patch_id, pixel_sha1,
+                       relpath, verdict, label, reviewer, created_utc, seconds_spent,
+                       model_id, p_tumour, explanation_method, explanation_layer,
+                       centre_focus, note, origin, role)
+                   VALUES (?, 'review', NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?)""",
+                (
+                    uid,
+                    review.patch_id,
+                    review.pixel_sha1,
+                    review.relpath,
+                    verdict.value,
+                    label,
+                    review.reviewer.strip(),
+                    utc_now(),
+                    review.seconds_spent,
+                    review.model_id,
+                    review.p_tumour,
+                    review.explanation_method,
+                    review.explanation_layer,
+                    review.centre_focus,
+                    review.note,
+                    review.role,
+                ),
+            )
+            event_id = cur.lastrowid
+        return self._event(int(event_id or 0))
 
     def undo(self, reviewer: str | None = None) -> ReviewEvent | None:
         """Retract the latest review still in effect (of ``reviewer`` if given).
@@ -236,117 +452,99 @@ class ReviewStore:
         Appends a 'retract' event and returns it, or returns None when there is nothing left to
         undo. Calling it again undoes the review before, and so on.
         """
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                # Only this store's own reviews: imported ones are colleagues' history.
-                query = """SELECT * FROM events e WHERE e.kind = 'review' AND e.origin = ''
-                           AND NOT EXISTS (SELECT 1 FROM events r WHERE r.kind = 'retract'
-                                           AND r.target_uid = e.event_uid)"""
-                params: tuple[str, ...] = ()
-                if reviewer is not None:
-                    query += " AND e.reviewer = ?"
-                    params = (reviewer,)
-                target = self._conn.execute(
-                    query + " ORDER BY e.event_id DESC LIMIT 1", params
-                ).fetchone()
-                if target is None:
-                    self._conn.execute("COMMIT")
-                    return None
-                cur = self._conn.execute(
-                    """INSERT INTO events (event_uid, kind, target_uid, patch_id, pixel_sha1,
-                           relpath, verdict, label, reviewer, created_utc, model_id, origin,
-                           role)
-                       VALUES (?, 'retract', ?, ?, ?, ?, NULL, NULL, ?, ?, ?, '', ?)""",
-                    (
-                        uuid.uuid4().hex,
-                        target["event_uid"],
-                        target["patch_id"],
-                        target["pixel_sha1"],
-                        target["relpath"],
-                        reviewer if reviewer is not None else target["reviewer"],
-                        utc_now(),
-                        target["model_id"],
-                        target["role"],
-                    ),
-                )
-                event_id = cur.lastrowid
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            return self._event(int(event_id or 0))
+        with self._transaction("undoing a review") as conn:
+            # Only this store's own reviews: imported ones are colleagues' history.
+            query = """SELECT * FROM events e WHERE e.kind = 'review' AND e.origin = ''
+                       AND NOT EXISTS (SELECT 1 FROM events r WHERE r.kind = 'retract'
+                                       AND r.target_uid = e.event_uid)"""
+            params: tuple[str, ...] = ()
+            if reviewer is not None:
+                query += " AND e.reviewer = ?"
+                params = (reviewer,)
+            target = conn.execute(query + " ORDER BY e.event_id DESC LIMIT 1", params).fetchone()
+            if target is None:
+                return None
+            cur = conn.execute(
+                """INSERT INTO events (event_uid, kind, target_uid, patch_id, pixel_sha1,
+                       relpath, verdict, label, reviewer, created_utc, model_id, origin,
+                       role)
+                   VALUES (?, 'retract', ?, ?, ?, ?, NULL, NULL, ?, ?, ?, '', ?)""",
+                (
+                    uuid.uuid4().hex,
+                    target["event_uid"],
+                    target["patch_id"],
+                    target["pixel_sha1"],
+                    target["relpath"],
+                    reviewer if reviewer is not None else target["reviewer"],
+                    utc_now(),
+                    target["model_id"],
+                    target["role"],
+                ),
+            )
+            event_id = cur.lastrowid
+        return self._event(int(event_id or 0))
 
     def add_events(self, events: Iterable[ReviewEvent], origin: str) -> int:
         """Insert events from another store or log, keeping their uids; returns how many were new.
 
         Idempotent: an event whose uid is already here is skipped, so importing the same source
-        twice changes nothing. Runs in one transaction.
+        twice changes nothing. Runs in one transaction: all are added or none.
         """
         added = 0
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                for ev in events:
-                    cur = self._conn.execute(
-                        """INSERT OR IGNORE INTO events (event_uid, kind, target_uid, patch_id,
-                               pixel_sha1, relpath, verdict, label, reviewer, created_utc,
-                               seconds_spent, model_id, p_tumour, explanation_method,
-                               explanation_layer, centre_focus, note, origin, role)
-                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                        (
-                            ev.event_uid,
-                            ev.kind,
-                            ev.target_uid,
-                            ev.patch_id,
-                            ev.pixel_sha1,
-                            ev.relpath,
-                            ev.verdict.value if ev.verdict else None,
-                            ev.label,
-                            ev.reviewer,
-                            ev.created_utc,
-                            ev.seconds_spent,
-                            ev.model_id,
-                            ev.p_tumour,
-                            ev.explanation_method,
-                            ev.explanation_layer,
-                            ev.centre_focus,
-                            ev.note,
-                            ev.origin or origin,
-                            ev.role,
-                        ),
-                    )
-                    added += cur.rowcount
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._transaction("importing reviews") as conn:
+            for ev in events:
+                cur = conn.execute(
+                    """INSERT OR IGNORE INTO events (event_uid, kind, target_uid, patch_id,
+                           pixel_sha1, relpath, verdict, label, reviewer, created_utc,
+                           seconds_spent, model_id, p_tumour, explanation_method,
+                           explanation_layer, centre_focus, note, origin, role)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (
+                        ev.event_uid,
+                        ev.kind,
+                        ev.target_uid,
+                        ev.patch_id,
+                        ev.pixel_sha1,
+                        ev.relpath,
+                        ev.verdict.value if ev.verdict else None,
+                        ev.label,
+                        ev.reviewer,
+                        ev.created_utc,
+                        ev.seconds_spent,
+                        ev.model_id,
+                        ev.p_tumour,
+                        ev.explanation_method,
+                        ev.explanation_layer,
+                        ev.centre_focus,
+                        ev.note,
+                        ev.origin or origin,
+                        ev.role,
+                    ),
+                )
+                added += cur.rowcount
         return added
 
     # -- reading ------------------------------------------------------------------------
     def _event(self, event_id: int) -> ReviewEvent:
-        row = self._conn.execute("SELECT * FROM events WHERE event_id = ?", (event_id,)).fetchone()
-        return _row_to_event(row)
+        rows = self._query("SELECT * FROM events WHERE event_id = ?", (event_id,))
+        return _row_to_event(rows[0])
 
     def events(self) -> list[ReviewEvent]:
         """The whole log, oldest first."""
         return list(self.iter_events())
 
     def iter_events(self) -> Iterator[ReviewEvent]:
-        with self._lock:
-            rows = self._conn.execute("SELECT * FROM events ORDER BY event_id").fetchall()
-        for row in rows:
+        for row in self._query("SELECT * FROM events ORDER BY event_id"):
             yield _row_to_event(row)
 
     def _effective_reviews(self) -> list[PatchState]:
         """Reviews not retracted, in chronological order (UTC time, then log order)."""
-        with self._lock:
-            rows = self._conn.execute(
-                """SELECT * FROM events e WHERE e.kind = 'review'
-                   AND NOT EXISTS (SELECT 1 FROM events r WHERE r.kind = 'retract'
-                                   AND r.target_uid = e.event_uid)
-                   ORDER BY e.created_utc, e.event_id"""
-            ).fetchall()
+        rows = self._query(
+            """SELECT * FROM events e WHERE e.kind = 'review'
+               AND NOT EXISTS (SELECT 1 FROM events r WHERE r.kind = 'retract'
+                               AND r.target_uid = e.event_uid)
+               ORDER BY e.created_utc, e.event_id"""
+        )
         return [
             PatchState(
                 patch_id=row["patch_id"],
@@ -384,8 +582,7 @@ class ReviewStore:
         }
 
     def reviewers(self) -> list[str]:
-        rows = self._conn.execute("SELECT DISTINCT reviewer FROM events ORDER BY reviewer")
-        return [r[0] for r in rows.fetchall()]
+        return [r[0] for r in self._query("SELECT DISTINCT reviewer FROM events ORDER BY reviewer")]
 
 
 # -- where a folder's store lives ---------------------------------------------------------
@@ -467,7 +664,11 @@ __all__ = [
     "ReviewEvent",
     "ReviewInput",
     "ReviewStore",
+    "SchemaError",
+    "StoreBusy",
     "StoreError",
+    "check_relpath",
+    "check_text_fields",
     "locate_store",
     "open_store_for_folder",
     "store_path_for_folder",

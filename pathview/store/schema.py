@@ -6,7 +6,12 @@ transaction each; a database newer than this code knows is refused rather than g
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+
+from pathview.store.errors import SchemaError
 
 #: Ordered migrations: index 0 creates version 1, index 1 brings 1 -> 2, and so on.
 MIGRATIONS: tuple[str, ...] = (
@@ -53,37 +58,57 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class SchemaError(Exception):
-    """The database's schema version is not one this code can use."""
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SchemaError", "check_version", "migrate"]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+def check_version(current: int, where: object = "review store") -> None:
+    """Raise SchemaError for a schema newer than this code knows: refused, not guessed at."""
+    if current > SCHEMA_VERSION:
+        raise SchemaError(
+            f"{where} has schema version {current}, newer than this pathview "
+            f"({SCHEMA_VERSION}); upgrade pathview to open it"
+        )
+
+
+@contextlib.contextmanager
+def _plain_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def migrate(
+    conn: sqlite3.Connection,
+    target: int = SCHEMA_VERSION,
+    transaction: Callable[[], AbstractContextManager[object]] | None = None,
+) -> int:
     """Apply the pending migrations up to ``target``; returns the version reached.
 
     ``conn`` must be in autocommit mode (isolation_level=None). Each step runs in its own
-    ``BEGIN IMMEDIATE`` transaction, so two processes opening one old store migrate it once.
+    write transaction (``transaction()``, by default a plain ``BEGIN IMMEDIATE``), so two
+    processes opening one old store migrate it once. A store already at ``target`` is only
+    read: no write lock is taken.
     """
-    while True:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+    begin = transaction or (lambda: _plain_transaction(conn))
+    current = schema_version(conn)
+    check_version(current)
+    while current < target:
+        with begin():
             current = schema_version(conn)
-            if current > SCHEMA_VERSION:
-                raise SchemaError(
-                    f"review store has schema version {current}, newer than this pathview "
-                    f"({SCHEMA_VERSION}); upgrade pathview to open it"
-                )
+            check_version(current)
             if current >= target:
-                conn.execute("COMMIT")
-                return current
+                break
             for statement in MIGRATIONS[current].split(";"):
                 if statement.strip():
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {current + 1}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            current += 1
+    return current
