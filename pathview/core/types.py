@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
+from pathview.core.files import join_inside
+
 #: Side of a PatchCamelyon / Kaggle patch in pixels.
 NATIVE_SIZE = 96
 
@@ -49,4 +51,5 @@ class PatchRef:
     relpath: str
 
     def path(self, root: Path) -> Path:
-        return root / self.relpath
+        """The file under ``root``; UnsafePathError for a relpath that would leave it."""
+        return join_inside(root, self.relpath)

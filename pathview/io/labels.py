@@ -4,7 +4,8 @@ Tolerated: a header row (detected when the label cell is not a number), extra co
 and the like; with a header the ``id`` and ``label`` columns are found by name), ids written with
 an image extension (``<id>.tif``), surrounding whitespace, a UTF-8 byte-order mark and blank lines.
 Reported by line number, never raised: rows with too few cells, empty ids, labels other than 0/1,
-and ids listed twice with different labels (such ids are dropped, both rows reported).
+rows the CSV parser cannot read (a field over 128 KiB), and ids listed twice with different
+labels (such ids are dropped, both rows reported).
 """
 
 from __future__ import annotations
@@ -80,7 +81,22 @@ def read_labels(path: str | os.PathLike[str]) -> LabelTable:
     seen_data = False
     line_of: dict[str, int] = {}
     conflicted: set[str] = set()
-    for lineno, row in enumerate(csv.reader(text.splitlines()), start=1):
+    lines = text.splitlines()
+    reader = csv.reader(lines)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            lineno = reader.line_num
+            raw = lines[lineno - 1] if 0 < lineno <= len(lines) else ""
+            reason = str(exc)
+            if "field limit" in reason:
+                reason = "a cell is too long (over 128 KiB)"
+            table.problems.append(LabelProblem(lineno, raw[:80], f"unreadable row: {reason}"))
+            continue
+        lineno = reader.line_num
         cells = [c.strip() for c in row]
         if not any(cells):
             continue

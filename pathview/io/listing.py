@@ -3,7 +3,9 @@
 Listing never stats or decodes a file: on a flat folder of 220,025 patches it is one pass of
 ``os.scandir`` (whose entries carry the file type on Linux and macOS without a stat call), and
 the caller gets the first batch after ``batch_size`` names. Hidden entries (a leading dot, e.g.
-the ``.pathview`` store folder) are skipped.
+the ``.pathview`` store folder) are skipped. A broken symbolic link with a patch name
+(dangling, or part of a loop) is listed like a file, so that reading it reports why instead of
+the patch silently disappearing; symbolic links to folders are not followed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,20 @@ def _is_patch_name(name: str) -> bool:
         return False
     dot = name.rfind(".")
     return dot > 0 and name[dot:].lower() in IMAGE_EXTENSIONS
+
+
+def _is_listed_file(entry: os.DirEntry[str]) -> bool:
+    """A regular file (or a link to one), or a broken link; not a folder or a link to one."""
+    try:
+        if entry.is_file():
+            return True
+    except OSError:
+        pass  # a link loop raises ELOOP here
+    # A link whose target is missing or loops is no file either: list it anyway.
+    try:
+        return entry.is_symlink() and not os.path.exists(entry.path)
+    except OSError:
+        return False
 
 
 def iter_patches(
@@ -59,11 +75,7 @@ def iter_patches(
             for entry in scan:
                 name = entry.name
                 if _is_patch_name(name):
-                    try:
-                        is_file = entry.is_file()
-                    except OSError:
-                        continue
-                    if not is_file:
+                    if not _is_listed_file(entry):
                         continue
                     batch.append(PatchRef(id=name[: name.rfind(".")], relpath=prefix + name))
                     if len(batch) >= batch_size:

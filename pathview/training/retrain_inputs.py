@@ -173,8 +173,9 @@ def mismatch_report(matched: MatchedReviews, missing_allowed: bool) -> str | Non
     if matched.mismatches:
         lines.append(
             f"{len(matched.mismatches)} reviewed patches do not match their image "
-            "(the pixels' SHA-1 differs from the one recorded with the review, or the file "
-            "is unreadable); refusing to train on them:"
+            "(the pixels' SHA-1 differs from the one recorded with the review, the file "
+            "is unreadable, or its recorded path leaves the --images folders); refusing to "
+            "train on them:"
         )
         lines += [f"  {m}" for m in matched.mismatches]
     if matched.missing and not missing_allowed:

@@ -8,6 +8,8 @@ chosen rule (latest / majority / unanimous), and an adjudication overrides the r
 
 A reviewed patch is used only when its image is found and its pixels still hash to the SHA-1
 recorded with the review: a renamed or edited file must not silently take another patch's label.
+Nothing outside the image folders is ever read: a recorded relative path that is absolute or
+climbs out with ``..`` is refused (reported as a mismatch), never followed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from pathview.core import Verdict
+from pathview.core.files import UnsafePathError, join_inside
 from pathview.io import list_patches, pixel_sha1, read_patch
 from pathview.store import ConsensusRule, ReviewStore, StoreError, reviewed_labels
 from pathview.store.export import read_log_csv, read_store_events
@@ -158,7 +161,8 @@ def match_reviews_to_images(
     """Find each reviewed patch's image in ``folders`` and check its pixel SHA-1.
 
     The recorded relative path is tried first in each folder, then any file with the patch's
-    id. Unreadable files and pixels that no longer match the recorded SHA-1 are reported as
+    id. Unreadable files, pixels that no longer match the recorded SHA-1 and recorded paths
+    that would leave the folders (absolute, or climbing with ``..``) are reported as
     mismatches and left out; patches whose image is not found are listed as missing.
     """
     index: dict[str, Path] = {}
@@ -170,11 +174,23 @@ def match_reviews_to_images(
     for patch_id in sorted(review_labels.labels):
         item = review_labels.labels[patch_id]
         path = None
-        for folder in folders:
-            candidate = Path(folder) / item.relpath
-            if item.relpath and candidate.is_file():
-                path = candidate
-                break
+        try:
+            for folder in folders:
+                candidate = join_inside(folder, item.relpath)
+                if item.relpath and candidate.is_file():
+                    path = candidate
+                    break
+        except UnsafePathError as exc:
+            out.mismatches.append(
+                Mismatch(
+                    patch_id,
+                    item.relpath,
+                    item.pixel_sha1,
+                    "",
+                    f"recorded path leaves the image folders: {exc}",
+                )
+            )
+            continue
         path = path or index.get(patch_id)
         if path is None:
             out.missing.append(patch_id)
