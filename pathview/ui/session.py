@@ -611,21 +611,25 @@ class TriageSession(QObject):
         expl = self.explanation
         shown = expl is not None and self.heatmap_enabled and getattr(expl, "map", None) is not None
         model = self.model_worker.info
-        self.store.record(
-            ReviewInput(
-                patch_id=t.ids[row],
-                verdict=verdict,
-                reviewer=self.reviewer,
-                pixel_sha1=(info.sha1 or "") if info is not None else "",
-                relpath=t.relpaths[row],
-                seconds_spent=round(self.clock.seconds(), 3),
-                model_id=model.model_id if (model is not None and p is not None) else "",
-                p_tumour=p,
-                explanation_method=getattr(expl, "method", "") if shown else "",
-                explanation_layer=getattr(expl, "layer", "") if shown else "",
-                centre_focus=getattr(expl, "centre_focus", None) if shown else None,
+        try:
+            self.store.record(
+                ReviewInput(
+                    patch_id=t.ids[row],
+                    verdict=verdict,
+                    reviewer=self.reviewer,
+                    pixel_sha1=(info.sha1 or "") if info is not None else "",
+                    relpath=t.relpaths[row],
+                    seconds_spent=round(self.clock.seconds(), 3),
+                    model_id=model.model_id if (model is not None and p is not None) else "",
+                    p_tumour=p,
+                    explanation_method=getattr(expl, "method", "") if shown else "",
+                    explanation_layer=getattr(expl, "layer", "") if shown else "",
+                    centre_focus=getattr(expl, "centre_focus", None) if shown else None,
+                )
             )
-        )
+        except (StoreError, ValueError) as exc:  # locked past the timeout, or refused
+            self.message.emit(f"The verdict was not saved: {exc}")
+            return False
         self.table.set_review(t.ids[row], verdict)
         self.model.rows_changed([row])
         self.clock.restart()
@@ -641,7 +645,11 @@ class TriageSession(QObject):
         """Retract this reviewer's latest verdict; selects the patch it was about."""
         if self.store is None:
             return None
-        event = self.store.undo(self.reviewer or None)
+        try:
+            event = self.store.undo(self.reviewer or None)
+        except StoreError as exc:  # locked past the timeout
+            self.message.emit(f"Nothing was undone: {exc}")
+            return None
         if event is None:
             self.message.emit("Nothing to undo.")
             return None
