@@ -207,7 +207,7 @@ def test_importing_log_shaped_rows_fails_cleanly_or_imports_all(
 REVIEW_TEXT = st.text(max_size=20)
 
 
-@FUZZ
+@settings(FUZZ, max_examples=40)  # two stores per example, each commit fsynced
 @given(
     reviews=st.lists(
         st.tuples(REVIEW_TEXT, REVIEW_TEXT, REVIEW_TEXT, st.sampled_from(list(Verdict))),
