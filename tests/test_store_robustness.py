@@ -289,3 +289,16 @@ def test_importing_from_a_newer_store_is_refused(
         assert mine.events() == []
     assert run_cli("import", tmp_path / "future.sqlite", "--into", tmp_path / "mine.sqlite") == 1
     assert "newer" in capsys.readouterr().err
+
+
+def test_reading_something_that_is_not_a_store_is_a_store_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(StoreError, match="not a usable review store"):
+        ReviewStore.open_readonly(junk)
+    empty_db = tmp_path / "empty.sqlite"
+    sqlite3.connect(empty_db).execute("CREATE TABLE x (a)").connection.close()
+    with pytest.raises(StoreError, match="not a review store"):
+        ReviewStore.open_readonly(empty_db)
+    with pytest.raises(StoreError, match="no review store"):
+        ReviewStore.open_readonly(tmp_path / "missing.sqlite")

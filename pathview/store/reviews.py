@@ -280,50 +280,67 @@ class ReviewStore:
             conn.execute("PRAGMA journal_mode = WAL")
 
     def _connect_readonly(self) -> sqlite3.Connection:
-        uri = self.path.resolve().as_uri() + "?mode=ro"
         try:
-            conn = sqlite3.connect(
-                uri, uri=True, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
-            )
-            try:
-                version = schema_version(conn)
-            except sqlite3.OperationalError as exc:
-                conn.close()
-                if _is_busy(exc):
-                    raise
-                # A WAL store in a folder we cannot write to: SQLite cannot create its
-                # shared-memory file. Nobody can write there either, so it is safe to read
-                # the file as immutable - unless a crashed writer left changes in a WAL file.
-                wal = self.path.with_name(self.path.name + "-wal")
-                if wal.is_file() and wal.stat().st_size > 0:
-                    raise StoreError(
-                        f"review store {self.path} has changes not yet merged into it (a -wal "
-                        "file) in a folder this user cannot write to; open it once where it "
-                        "can be written, or copy the folder elsewhere"
-                    ) from exc
-                conn = sqlite3.connect(uri + "&immutable=1", uri=True, check_same_thread=False)
-                version = schema_version(conn)
-            conn.row_factory = sqlite3.Row
+            conn = self._open_file_readonly()
+        except sqlite3.DatabaseError as exc:
+            raise self._open_error(exc) from exc
+        try:
+            version = schema_version(conn)
             check_version(version, self.path)
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
             if version < 1 or "events" not in tables:
-                conn.close()
                 raise StoreError(f"{self.path} is not a review store")
             if version < SCHEMA_VERSION:
                 # Read an older store through a migrated copy; the file stays as it is.
                 memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
                 conn.backup(memory)
                 conn.close()
-                memory.row_factory = sqlite3.Row
-                migrate(memory)
                 conn = memory
-        except SchemaError:
+                migrate(conn)
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise self._open_error(exc) from exc
             raise
-        except sqlite3.DatabaseError as exc:
-            if _is_busy(exc):
-                raise _store_error(exc, self.path, "opening it to read") from exc
-            raise StoreError(f"{self.path} is not a usable review store: {exc}") from exc
+        conn.row_factory = sqlite3.Row
         return conn
+
+    def _open_file_readonly(self) -> sqlite3.Connection:
+        """A read-only connection (``mode=ro``) that has read the schema version once."""
+        uri = self.path.resolve().as_uri() + "?mode=ro"
+        conn = sqlite3.connect(
+            uri, uri=True, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+        )
+        try:
+            schema_version(conn)
+            return conn
+        except sqlite3.Error as exc:
+            conn.close()
+            if not isinstance(exc, sqlite3.OperationalError) or _is_busy(exc):
+                raise  # not a database at all, or locked: no second try
+            failure = exc
+        # A WAL store in a folder we cannot write to: SQLite cannot create its shared-memory
+        # file. Nobody can write there either, so it is safe to read the file as immutable -
+        # unless a crashed writer left changes in a WAL file, which immutable would ignore.
+        wal = self.path.with_name(self.path.name + "-wal")
+        if wal.is_file() and wal.stat().st_size > 0:
+            raise StoreError(
+                f"review store {self.path} has changes not yet merged into it (a -wal file) "
+                "in a folder this user cannot write to; open it once where it can be written, "
+                "or copy the folder elsewhere"
+            ) from failure
+        conn = sqlite3.connect(uri + "&immutable=1", uri=True, check_same_thread=False)
+        try:
+            schema_version(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _open_error(self, exc: sqlite3.Error) -> StoreError:
+        if _is_busy(exc):
+            return _store_error(exc, self.path, "opening it to read")
+        return StoreError(f"{self.path} is not a usable review store: {exc}")
 
     # -- the one transaction helper -----------------------------------------------------
     @contextlib.contextmanager
