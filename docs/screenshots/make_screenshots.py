@@ -1,9 +1,9 @@
 """Regenerate the README screenshots of the real window (run under Xvfb, or any display).
 
     xvfb-run -s "-screen 0 1600x1000x24" python docs/screenshots/make_screenshots.py \
-        --model resources/model/pcam-default
+        --model pathview/resources/model/pcam-default
 
-Works on a temporary copy of resources/demo (so no review store is written into the repo)
+Works on a temporary copy of the bundled demo (so no review store is written into the repo)
 and a temporary settings folder. Writes grid_scores.png, patch_heatmap.png,
 review_progress.png, metrics_panel.png and errors_no_model.png next to this file.
 """
@@ -31,7 +31,9 @@ def main() -> int:
     os.environ["PATHVIEW_CONFIG_DIR"] = str(work / "config")
     os.environ["PATHVIEW_DATA_DIR"] = str(work / "data")
     demo = work / "demo"
-    shutil.copytree(REPO / "resources" / "demo", demo)
+    from pathview.core.resources import demo_folder
+
+    shutil.copytree(demo_folder(), demo)
 
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication, QWidget

@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pathview.core.resources import demo_folder
+
 #: Sub-command name -> module under pathview.cli with add_parser(subparsers) and run(args).
 SUBCOMMANDS = {
     "score": "score",
@@ -23,11 +25,6 @@ SUBCOMMANDS = {
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 PRECISION_CHOICES = ("auto", "float32", "int8")
-
-
-def demo_folder() -> Path:
-    """The bundled demo patches (resources/demo in the source tree)."""
-    return Path(__file__).resolve().parents[2] / "resources" / "demo"
 
 
 def _app_parser() -> argparse.ArgumentParser:
