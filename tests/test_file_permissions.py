@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from pathview.core.files import atomic_text_writer, current_umask
-from pathview.pipeline.scoring import write_scores_csv
+from pathview.scoring import write_scores_csv
 
 
 def mode(path: Path) -> int:
