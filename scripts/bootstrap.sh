@@ -7,9 +7,10 @@
 #   scripts/bootstrap.sh
 #
 # Environment:
-#   PATHVIEW_TORCH=cpu   install PyTorch's CPU-only build (about 1 GB instead of 5-6 GB of CUDA
-#                        libraries) from PyTorch's own index, TORCH_INDEX_URL (default
-#                        https://download.pytorch.org/whl/cpu); for machines without an NVIDIA GPU
+#   PATHVIEW_TORCH=cpu   install PyTorch's CPU-only build (a venv of about 1.8 GB instead of
+#                        6.3 GB, 4.1 GB of it CUDA) from PyTorch's own index, TORCH_INDEX_URL
+#                        (default https://download.pytorch.org/whl/cpu); for machines without
+#                        an NVIDIA GPU
 #   VENV, PYTHON         the venv folder (default .venv) and the Python that creates it (python3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
