@@ -9,7 +9,7 @@ Loads the bundled model (``pathview.model.default_model_dir()``) unless ``--mode
 names another; when no bundled model exists yet it falls back to an untrained network of
 the bundled architecture (training's "pv-small"; same cost, but say so in any figure you
 report). Patches come from
-``resources/demo`` (or ``tests/data/kaggle``). Prints median and p90 milliseconds per
+the bundled demo patches (or ``tests/data/kaggle``). Prints median and p90 milliseconds per
 patch. Not a test: timings depend on the machine.
 """
 
@@ -28,6 +28,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pathview.core.resources import demo_folder  # noqa: E402
 from pathview.explain import METHODS, default_cam_layer, explain_batch, explain_patch  # noqa: E402
 from pathview.io.decode import read_patch  # noqa: E402
 
@@ -77,7 +78,7 @@ def load_classifier(model_dir: Path | None) -> Any:
 def load_patches(n: int) -> np.ndarray:
     """``n`` real 96 x 96 patches (cycled if fewer exist), or random pixels as a last resort."""
     files: list[Path] = []
-    for folder in (ROOT / "resources" / "demo", ROOT / "tests" / "data" / "kaggle"):
+    for folder in (demo_folder(), ROOT / "tests" / "data" / "kaggle"):
         files.extend(sorted(folder.glob("*.tif")))
     pixels = [p for p in (read_patch(f).pixels for f in files[:n]) if p is not None]
     pixels = [p for p in pixels if p.shape == (96, 96, 3)]

@@ -7,7 +7,7 @@ ticks longer than the interval is time the event loop could not run (a stall).
 
     python benchmarks/bench_gui_responsiveness.py                  # 20,000 patches
     python benchmarks/bench_gui_responsiveness.py --n 220025 --no-score   # listing only
-    python benchmarks/bench_gui_responsiveness.py --tta --model resources/model/pcam-default
+    python benchmarks/bench_gui_responsiveness.py --tta --model DIR   # DIR: a model folder
 
 Prints one JSON object. Runs offscreen unless QT_QPA_PLATFORM says otherwise. Exit status 1
 when the worst stall exceeds --budget-ms (default 50).
@@ -27,10 +27,12 @@ import time
 import traceback
 from pathlib import Path
 
+from pathview.core.resources import demo_folder
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO = REPO / "resources" / "demo"
+DEMO = demo_folder()
 HEARTBEAT_MS = 5
 
 

@@ -1,10 +1,12 @@
 """Set up the README's retraining example: a reviewed copy of the test fixture patches.
 
-    python docs/make_retrain_example.py DEST
-    python -m pathview.training.retrain --images DEST --run-dir runs/ann-round1 \
+    DEST=$(python docs/make_retrain_example.py)      # or: python docs/make_retrain_example.py DEST
+    pathview-train --images "$DEST" --run-dir runs/ann-round1 \
         --review-weight 2 --batch-size 32 --epochs 3
 
-Copies the 240 real Kaggle patches of ``tests/data/kaggle`` (with their ``labels.csv``) to
+Without DEST the copy goes to a new folder under the system's temporary directory (never
+into the checkout); the folder's path is the one line printed on stdout. Copies the 240 real
+Kaggle patches of ``tests/data/kaggle`` (with their ``labels.csv``) to
 DEST and records, in DEST's review store, reviewer "ann" reviewing the 40 patches the bundled
 model is least sure of (P(tumour) closest to 0.5): unsure on the 3 closest, otherwise agree
 when the model's call (P >= 0.5) matches the patch's label and disagree when it does not,
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +38,16 @@ UNSURE = 3
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dest", type=Path, help="new folder for the reviewed copy")
-    dest: Path = parser.parse_args().dest
-    if dest.exists():
-        parser.error(f"{dest} exists; give a new folder")
+    parser.add_argument(
+        "dest",
+        type=Path,
+        nargs="?",
+        help="new folder for the reviewed copy (default: a new temporary folder)",
+    )
+    given: Path | None = parser.parse_args().dest
+    if given is not None and given.exists():
+        parser.error(f"{given} exists; give a new folder")
+    dest = given or Path(tempfile.mkdtemp(prefix="pathview-retrain-example-")) / "patches"
     shutil.copytree(FIXTURES, dest)
     patches = load_folder(dest, dest / "labels.csv", workers=2)
     ids, pixels = patches.ids, patches.pixels
@@ -69,7 +78,8 @@ def main() -> int:
                 )
             )
     summary = ", ".join(f"{n} {v.value}" for v, n in counts.items())
-    sys.stdout.write(f"{dest}: ann reviewed {REVIEWED} of {len(ids)} patches ({summary})\n")
+    sys.stderr.write(f"{dest}: ann reviewed {REVIEWED} of {len(ids)} patches ({summary})\n")
+    sys.stdout.write(f"{dest}\n")
     return 0
 
 

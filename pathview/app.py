@@ -11,9 +11,15 @@ from PySide6.QtWidgets import QApplication
 from pathview import __version__
 
 
-def run_app(folder: Path | None = None, model_dir: Path | None = None, device: str = "auto") -> int:
+def run_app(
+    folder: Path | None = None,
+    model_dir: Path | None = None,
+    device: str = "auto",
+    quit_after_ms: int | None = None,
+) -> int:
     """Show the main window (on ``folder`` if given), load the model in the background and run
-    the event loop; returns the exit status."""
+    the event loop; returns the exit status. ``quit_after_ms`` closes the window that long
+    after the event loop starts (a smoke test that the installed app starts)."""
     from pathview.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -27,6 +33,9 @@ def run_app(folder: Path | None = None, model_dir: Path | None = None, device: s
     if folder is not None:
         # After the window is on screen, so the first tiles stream into a visible grid.
         QTimer.singleShot(0, lambda: window.open_folder(Path(folder)))
+    if quit_after_ms is not None:
+        QTimer.singleShot(quit_after_ms, window.close)
+        QTimer.singleShot(quit_after_ms, app.quit)
     return int(app.exec())
 
 

@@ -1,4 +1,4 @@
-"""Rebuild tests/data/ and resources/demo/ from a local copy of the PCam/Kaggle patches.
+"""Rebuild tests/data/ and pathview/resources/demo/ from a local copy of the PCam/Kaggle patches.
 
 Maintainers only: the app and the tests never read the source folder; they use the committed
 copies. Usage: python scripts/build_fixtures.py /path/to/pcam  (the folder holding kaggle-tif/,
@@ -49,7 +49,7 @@ def main(src: Path) -> None:
         shutil.copy2(src / "kaggle-tif" / "images" / f"{pid}.tif", out / f"{pid}.tif")
     _write_labels(out / "labels.csv", tests_kaggle)
 
-    demo_dir = ROOT / "resources" / "demo"
+    demo_dir = ROOT / "pathview" / "resources" / "demo"
     shutil.rmtree(demo_dir, ignore_errors=True)
     demo_dir.mkdir(parents=True)
     for pid, _ in demo:

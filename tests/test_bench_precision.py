@@ -27,9 +27,10 @@ def bench():
 
 @pytest.fixture(scope="module")
 def bundled_classifier():
+    from pathview.core.resources import bundled_model_dir
     from pathview.model import load_model
 
-    return load_model(ROOT / "resources" / "model" / "pcam-default", "cpu")
+    return load_model(bundled_model_dir(), "cpu")
 
 
 @pytest.fixture(scope="module")

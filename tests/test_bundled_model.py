@@ -1,4 +1,4 @@
-"""The bundled model in resources/model: metadata, integrity and accuracy on real patches."""
+"""The bundled model (pathview/resources/model): metadata, integrity, accuracy on real patches."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from pathview.core.resources import bundled_model_dir
 from pathview.io import read_patch
 from pathview.model import Classifier, load_model
 from pathview.model.classifier import default_model_dir
@@ -17,7 +18,7 @@ from pathview.stats import accuracy, roc_auc
 
 @pytest.fixture(scope="module")
 def bundled() -> Classifier:
-    return load_model(Path(__file__).resolve().parents[1] / "resources/model/pcam-default", "cpu")
+    return load_model(bundled_model_dir(), "cpu")
 
 
 def test_bundled_model_metadata(bundled: Classifier, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,7 +70,7 @@ def test_bundled_model_separates_real_fixture_patches(bundled: Classifier, data_
 def test_bundled_int8_weights_score_like_float32_on_real_patches(data_dir: Path) -> None:
     from pathview.model.quantised import int8_unavailable
 
-    model_dir = Path(__file__).resolve().parents[1] / "resources/model/pcam-default"
+    model_dir = bundled_model_dir()
     fp32 = load_model(model_dir, "cpu", precision="float32")
     record = fp32.metadata["int8"]
     assert record["source_sha256"] == fp32.model_id

@@ -138,7 +138,7 @@ def test_default_model_dir_and_env_override(
     monkeypatch.delenv("PATHVIEW_MODEL_DIR", raising=False)
     default = default_model_dir()
     assert default.parts[-3:] == ("resources", "model", "pcam-default")
-    assert default.parent.parent.parent == Path(__file__).resolve().parents[1]
+    assert default.parents[2] == Path(__file__).resolve().parents[1] / "pathview"
     monkeypatch.setenv("PATHVIEW_MODEL_DIR", str(tiny_dir))
     assert default_model_dir() == tiny_dir
     assert load_model(device="cpu").metadata["name"] == "tiny-test"

@@ -117,7 +117,8 @@ def test_card_describes_int8_weights_and_their_figures_only_when_present() -> No
     assert "int8 weights `weights-int8.pt` (0.73 MB, sha256 `abababababab`)" in card
     assert "observed on 1,024 patches of PCam `pcam-jpeg`" in card
     assert "| 1500 | 0.9877 | 0.9123 | 0.0123 |" in card
-    assert "8-view TTA, int8 | 1500 | 0.9889 |" in card
+    model_id = meta["weights"]["sha256"][:12]
+    assert f"8-view TTA | `{model_id}`, int8, cpu, JPEG q75 (4:2:0) | 1500 | 0.9889 |" in card
     assert "by 0.0042 on average (largest 0.0706)" in card
 
 
@@ -130,3 +131,23 @@ def test_card_states_the_input_codec_when_the_model_has_one() -> None:
     assert "- Input codec (JPEG quality 75, 4:2:0): every patch is JPEG-encoded" in card
     meta.pop(CODEC_KEY)
     assert "Input codec" not in render_card(meta)
+
+
+def test_every_metrics_row_names_model_number_format_device_and_codec() -> None:
+    meta = read_metadata(default_model_dir())
+    card = render_card(meta)
+    rows = [line for line in card.splitlines() if line.startswith("| ")]
+    metric_rows = [r for r in rows if "single view |" in r or "8-view TTA |" in r]
+    assert len(metric_rows) == 6  # held-out 2, kaggle-tif float32 2, kaggle-tif int8 2
+    model_id = meta["weights"]["sha256"][:12]
+    for row in metric_rows:
+        assert f"`{model_id}`" in row
+        assert ", float32, " in row or ", int8, " in row
+        assert ", cpu, " in row and "JPEG q75 (4:2:0)" in row
+    assert sum(", int8, " in r for r in metric_rows) == 2
+    # A block that records its device says so; one without an input codec says "none".
+    meta = {**meta, "input_codec": None}
+    external = {**meta["validation"]["external"], "device": "cuda", "input_codec": None}
+    meta["validation"] = {"external": {k: v for k, v in external.items() if k != "int8"}}
+    rows = [r for r in render_card(meta).splitlines() if "kaggle-tif" in r and "| 1500 |" in r]
+    assert rows and all(", float32, cuda, none |" in r for r in rows)

@@ -144,6 +144,11 @@ def test_cli_writes_report_with_truth_reviews_and_agreement(
     assert f"<li>{ids[0]}</li>" in page  # the adjudication queue
     assert "Stability under the 8 flips/rotations" in page
     assert "tiny-test" in page and str(folder.resolve()) in page
+    # What scored it: the tiny model has no int8 weights and no input codec.
+    assert "<td>number format</td><td>float32</td>" in page
+    assert "<td>device</td><td>cpu</td>" in page
+    assert "<td>input codec</td><td>none</td>" in page
+    assert "float32 on cpu, input codec none" in captured.out
 
 
 def test_cli_source_and_threshold(

@@ -24,6 +24,7 @@ import torch
 from pytestqt.qtbot import QtBot
 
 from pathview.core import Verdict
+from pathview.core.resources import bundled_model_dir
 from pathview.io import pixel_sha1, read_labels, read_patch
 from pathview.model import load_model, read_metadata
 from pathview.model.quantised import int8_unavailable
@@ -56,7 +57,7 @@ def parent_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     code = run_retrain(
         "--images", KAGGLE, "--labels", KAGGLE / "labels.csv", "--no-discover",
         "--from-scratch", "--arch", "pv-tiny", "--epochs", "1", "--lr", "3e-3",
-        "--parent", REPO / "resources" / "model" / "pcam-default",
+        "--parent", bundled_model_dir(),
         "--run-dir", run, *FAST,
     )  # fmt: skip
     assert code == 0

@@ -14,7 +14,7 @@ from pathview.io.tiff_fast import decode_rgb8, read_file
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_TIFFS = sorted(
-    p for p in (*ROOT.glob("tests/data/**/*.tif"), *ROOT.glob("resources/**/*.tif"))
+    p for p in (*ROOT.glob("tests/data/**/*.tif"), *ROOT.glob("pathview/resources/**/*.tif"))
 )
 
 

@@ -1,10 +1,10 @@
 """Regenerate the README screenshots of the real window (run under Xvfb, or any display).
 
-    xvfb-run -s "-screen 0 1600x1000x24" python docs/screenshots/make_screenshots.py \
-        --model resources/model/pcam-default
+    xvfb-run -a -s "-screen 0 1600x1000x24" python docs/screenshots/make_screenshots.py \
+        --model pathview/resources/model/pcam-default [--out DIR]
 
-Works on a temporary copy of resources/demo (so no review store is written into the repo)
-and a temporary settings folder. Writes grid_scores.png, patch_heatmap.png,
+Works on a temporary copy of the bundled demo (so no review store is written into the repo)
+and a temporary settings folder. Writes first_run.png, grid_scores.png, patch_heatmap.png,
 review_progress.png, metrics_panel.png and errors_no_model.png next to this file.
 """
 
@@ -31,7 +31,9 @@ def main() -> int:
     os.environ["PATHVIEW_CONFIG_DIR"] = str(work / "config")
     os.environ["PATHVIEW_DATA_DIR"] = str(work / "data")
     demo = work / "demo"
-    shutil.copytree(REPO / "resources" / "demo", demo)
+    from pathview.core.resources import demo_folder
+
+    shutil.copytree(demo_folder(), demo)
 
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication, QWidget
@@ -44,7 +46,8 @@ def main() -> int:
     from pathview.ui.settings import Preferences
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setStyle("Fusion")
+    app.setApplicationName("pathview")  # as pathview.app.run_app
+    app.setOrganizationName("pathview")
 
     def wait(ms: int) -> None:
         loop = QEventLoop()
@@ -62,6 +65,20 @@ def main() -> int:
         path = args.out / name
         window.grab().save(str(path))
         print("wrote", path)
+
+    # 0. A first run, as `pathview --demo` shows it (pathview.app.run_app): no settings yet, so
+    #    the default window size, sort order and grid; the model on the default device.
+    os.environ["PATHVIEW_CONFIG_DIR"] = str(work / "config-first-run")
+    first = MainWindow()
+    first.show()
+    first.session.load_model(args.model, "auto")
+    QTimer.singleShot(0, lambda: first.open_folder(demo))
+    wait_for(first.session.scoring_finished)
+    wait(1500)
+    shoot(first, "first_run.png")
+    first.close()
+    os.environ["PATHVIEW_CONFIG_DIR"] = str(work / "config")
+    app.setStyle("Fusion")  # the other shots, as they always were
 
     prefs = Preferences()
     prefs.reviewer = "Dr A. Pathologist"

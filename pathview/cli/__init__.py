@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from pathview.core.resources import demo_folder
 
 #: Sub-command name -> module under pathview.cli with add_parser(subparsers) and run(args).
 SUBCOMMANDS = {
@@ -23,25 +26,58 @@ SUBCOMMANDS = {
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 PRECISION_CHOICES = ("auto", "float32", "int8")
-
-
-def demo_folder() -> Path:
-    """The bundled demo patches (resources/demo in the source tree)."""
-    return Path(__file__).resolve().parents[2] / "resources" / "demo"
+DEVICE_HELP = (
+    "where the model runs: auto = CUDA, then Apple MPS, then the CPU; a device that is not "
+    "available falls back to the CPU with a note"
+)
 
 
 def _app_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pathview",
         description="Review histopathology patches with a CNN at your side.",
-        epilog="Headless commands: " + ", ".join(SUBCOMMANDS) + " (pathview COMMAND --help).",
+        epilog=(
+            "Headless commands: "
+            + ", ".join(SUBCOMMANDS)
+            + " (pathview COMMAND --help). Retrain the model on your reviews with pathview-train"
+            " (pathview-train --help), then open the new model with --model DIR."
+        ),
     )
     parser.add_argument("folder", nargs="?", type=Path, help="patch folder to open")
     parser.add_argument("--demo", action="store_true", help="open the bundled demo patches")
     parser.add_argument("--model", type=Path, default=None, help="model directory to use")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_HELP)
+    parser.add_argument(
+        "--quit-after-ms",
+        type=int,
+        default=None,
+        metavar="MS",
+        help="quit MS milliseconds after the window opens (a smoke test of the installation)",
+    )
     parser.add_argument("--version", action="version", version=_version())
     return parser
+
+
+#: What to run instead when there is no screen (xvfb-run comes with the xvfb package).
+XVFB_HINT = 'xvfb-run -a -s "-screen 0 1600x1000x24" pathview --demo'
+
+
+def no_display_message(environ: Mapping[str, str], platform: str = sys.platform) -> str | None:
+    """Why the window cannot open here, or None when it can (or Qt is told where to draw).
+
+    On Linux Qt needs an X11 or Wayland display; without one it aborts with a message about
+    missing xcb libraries, which sends people the wrong way.
+    """
+    if not platform.startswith("linux"):
+        return None
+    if any(environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
+        return None
+    return (
+        "pathview: no display (neither DISPLAY nor WAYLAND_DISPLAY is set), so the window "
+        "cannot open. On a machine without a screen, run it on a virtual one:\n"
+        f"  {XVFB_HINT}\n"
+        "or use the headless commands (pathview score|report|export|import)."
+    )
 
 
 def _version() -> str:
@@ -73,9 +109,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if folder is not None and not folder.is_dir():
         print(f"pathview: not a folder: {folder}", file=sys.stderr)
         return 2
+    if args.quit_after_ms is not None and args.quit_after_ms < 0:
+        print("pathview: --quit-after-ms must be 0 or more", file=sys.stderr)
+        return 2
+    problem = no_display_message(os.environ)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
     from pathview.app import run_app
 
-    return int(run_app(folder, args.model, args.device))
+    return int(run_app(folder, args.model, args.device, quit_after_ms=args.quit_after_ms))
 
 
 if __name__ == "__main__":

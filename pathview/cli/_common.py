@@ -12,12 +12,13 @@ registering a sub-command stays cheap.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pathview.cli import DEVICE_CHOICES, PRECISION_CHOICES
+from pathview.cli import DEVICE_CHOICES, DEVICE_HELP, PRECISION_CHOICES
 from pathview.core.files import UnsafePathError, printable
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ def read_truth_labels(command: str, path: Path) -> dict[str, int]:
 def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     """The options that say which model scores a folder, where and how."""
     parser.add_argument("--model", type=Path, help="model directory (default: bundled model)")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_HELP)
     parser.add_argument(
         "--precision",
         choices=PRECISION_CHOICES,
@@ -111,10 +112,17 @@ def load_classifier(command: str, args: argparse.Namespace) -> Classifier:
     """The model of ``--model`` on ``--device``; a device fallback is noted on stderr."""
     from pathview.model import ModelLoadError, load_model
 
+    # The device and precision notes are logged as warnings too; with no logging set up
+    # Python would print them bare on stderr, and then once more below.
+    model_log = logging.getLogger("pathview.model.classifier")
+    level = model_log.level
+    model_log.setLevel(logging.ERROR)
     try:
         classifier = load_model(args.model, device=args.device, precision=args.precision)
     except ModelLoadError as exc:
         raise CommandFailed(f"cannot load model: {exc}") from exc
+    finally:
+        model_log.setLevel(level)
     for note in (classifier.device_note, classifier.precision_note):
         if note:
             warn(command, note)

@@ -79,6 +79,7 @@ def _report(args: argparse.Namespace) -> int:
     from pathview.evaluation import build_report, review_labels, score_line, summarise_reviewers
     from pathview.evaluation.html import write_html_report
     from pathview.io import find_labels_csv
+    from pathview.model.provenance import scoring_details, scoring_line
     from pathview.stats import unstable_ids
     from pathview.store import ReviewStore, StoreError, locate_store
 
@@ -126,7 +127,9 @@ def _report(args: argparse.Namespace) -> int:
         reviewers=summary,
         unstable=unstable,
     )
-    details = {"ground truth": str(labels_path) if labels_path else "none"}
+    scored_with = scoring_details(classifier)
+    details = {k: scored_with[k] for k in ("number format", "device", "input codec")}
+    details["ground truth"] = str(labels_path) if labels_path else "none"
     details["reviews"] = (
         f"{store_path} ({len(reviews)} labelled patches, rule {args.rule})"
         if store_path
@@ -138,7 +141,7 @@ def _report(args: argparse.Namespace) -> int:
         write_html_report(args.out, report, details=details)
     except OSError as exc:
         raise CommandFailed(f"cannot write {args.out}: {exc}") from exc
-    print(f"scored {result.scored} patches with {report.model_name} {classifier.model_id[:12]}")
+    print(f"scored {result.scored} patches with {scoring_line(classifier)}")
     for note in report.notes:
         print(f"note: {note}")
     for ev in report.evaluations:

@@ -1,6 +1,7 @@
 """``pathview score FOLDER --out SCORES.csv [--labels L.csv] [--tta] [--device ...] [--model DIR]``.
 
-Writes the Kaggle submission format (``id,label`` with label = P(tumour)). Exit status:
+Writes the Kaggle submission format (``id,label`` with label = P(tumour)). With ground truth
+(``--labels``, else the folder's own labels CSV) it prints AUC, accuracy and ECE. Exit status:
 0 all patches scored; 1 nothing written (bad folder, model, labels or output path; no patches;
 cancelled); 3 the CSV was written but some files could not be read (listed on stderr).
 """
@@ -41,7 +42,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument("folder", type=Path, help="folder of patch files (.tif, .png, .jpg, ...)")
     parser.add_argument("--out", type=Path, required=True, help="CSV to write (id,label)")
     parser.add_argument(
-        "--labels", type=Path, help="ground truth id,label: print AUC, accuracy, ECE"
+        "--labels",
+        type=Path,
+        help="ground truth id,label: print AUC, accuracy, ECE (default: the folder's own "
+        "labels.csv or train_labels.csv, as the app and `pathview report` use)",
     )
     add_scoring_arguments(parser)
 
@@ -81,11 +85,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
+    from pathview.io import find_labels_csv
     from pathview.scoring import write_scores_csv
     from pathview.stats import accuracy, expected_calibration_error, roc_auc
 
     check_scoring_arguments(args)
-    labels = None if args.labels is None else read_truth_labels("score", args.labels)
+    labels = None
+    labels_path = args.labels if args.labels is not None else find_labels_csv(args.folder)
+    if labels_path is not None:
+        labels = read_truth_labels("score", labels_path)
     classifier = load_classifier("score", args)
     result, _ = score_args_folder(args, classifier, progress=_ProgressBar(sys.stderr))
     try:
@@ -102,6 +110,8 @@ def _score(args: argparse.Namespace) -> int:
         f"{f', inputs through {codec.describe()}' if codec else ''}; wrote {args.out}"
     )
     if labels is not None:
+        found = "" if args.labels is not None else " (found with the folder; --labels overrides)"
+        print(f"labels: {labels_path}{found}")
         known = [i for i, pid in enumerate(result.ids) if pid in labels]
         if known:
             y = np.array([labels[result.ids[i]] for i in known])

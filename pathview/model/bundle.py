@@ -166,5 +166,3 @@ def write_metadata(model_dir: str | os.PathLike[str], metadata: dict[str, Any]) 
     with atomic_text_writer(Path(model_dir) / METADATA_FILE, newline="\n") as handle:
         json.dump(metadata, handle, indent=2, sort_keys=False)
         handle.write("\n")
-    # mkstemp creates 0600 files; a model directory is meant to be shared and committed.
-    os.chmod(Path(model_dir) / METADATA_FILE, 0o644)

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pathview.core.resources import bundled_model_dir
 from pathview.model.bundle import (
     ModelLoadError,
     load_state_dict,
@@ -37,8 +38,6 @@ log = logging.getLogger(__name__)
 
 #: Environment variable that points the app at another default model directory.
 MODEL_DIR_ENV = "PATHVIEW_MODEL_DIR"
-#: Name of the bundled model under resources/model/.
-DEFAULT_MODEL_NAME = "pcam-default"
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 #: Number formats of scoring: "auto" = int8 on a CPU when the model directory has int8 weights
 #: and this machine runs them, float32 otherwise.
@@ -49,12 +48,13 @@ TTA_VIEWS = tuple(range(8))
 
 
 def default_model_dir() -> Path:
-    """The bundled model (``resources/model/pcam-default`` in the source tree), unless the
-    ``PATHVIEW_MODEL_DIR`` environment variable names another model directory."""
+    """The bundled model (``pathview/resources/model/pcam-default``, installed with the
+    package), unless the ``PATHVIEW_MODEL_DIR`` environment variable names another model
+    directory."""
     override = os.environ.get(MODEL_DIR_ENV)
     if override:
         return Path(override).expanduser()
-    return Path(__file__).resolve().parents[2] / "resources" / "model" / DEFAULT_MODEL_NAME
+    return bundled_model_dir()
 
 
 def resolve_device(name: str = "auto") -> tuple[torch.device, str | None]:

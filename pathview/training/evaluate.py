@@ -31,6 +31,7 @@ from pathview.core import PatchRef
 from pathview.io import read_labels
 from pathview.model import Classifier, load_model
 from pathview.model.bundle import read_metadata, write_metadata
+from pathview.model.provenance import codec_text
 from pathview.scoring import Scores, concat_scores, score_patches
 from pathview.stats import summarise
 
@@ -90,6 +91,9 @@ def evaluate_folder(
         "tool": (
             "python -m pathview.training.evaluate (pathview.model.Classifier, temperature applied)"
         ),
+        # What the float32 rows were scored with (the int8 block is scored on the CPU).
+        "device": str(clf.device),
+        "input_codec": codec_text(clf.codec),
     }
     reference = {False: plain, True: tta_p}
     for tta in (False, True):
@@ -98,7 +102,7 @@ def evaluate_folder(
         int8 = load_model(model_dir, device="cpu", precision="int8")
         if int8.precision != "int8":
             raise SystemExit(f"cannot measure the int8 weights: {int8.precision_note}")
-        block: dict[str, Any] = {"sha256": int8.metadata["int8"]["sha256"]}
+        block: dict[str, Any] = {"sha256": int8.metadata["int8"]["sha256"], "device": "cpu"}
         int8_ids, int8_plain, int8_tta = score_plain_and_tta(int8, images, refs)
         if int8_ids != ids:
             raise SystemExit(f"{images} changed while it was being measured")

@@ -18,6 +18,7 @@ from typing import Any
 
 from pathview.core.files import atomic_text_writer
 from pathview.model.bundle import read_metadata
+from pathview.model.provenance import metadata_codec_text
 
 CARD_NAME = "MODEL_CARD.md"
 
@@ -34,16 +35,33 @@ def _data_name(path: str) -> str:
     return f"`{Path(path).parent.name}/{Path(path).name}`"
 
 
-def _row(label: str, m: dict[str, Any]) -> str:
-    return f"| {label} | {m['n']} | {m['auc']:.4f} | {m['accuracy']:.4f} | {m['ece']:.4f} |"
+def _row(label: str, scored_with: str, m: dict[str, Any]) -> str:
+    return (
+        f"| {label} | {scored_with} | {m['n']} | {m['auc']:.4f} | {m['accuracy']:.4f} | "
+        f"{m['ece']:.4f} |"
+    )
 
 
-def _metrics_table(validation: dict[str, Any]) -> list[str]:
+def _scored_with(meta: dict[str, Any], block: dict[str, Any], precision: str) -> str:
+    """Model id, number format, device and input codec of one block of metrics.
+
+    A block records its device and codec (``pathview.training.evaluate`` writes both); an older
+    block falls back to the training device and the codec the model records, which every
+    evaluation of the model applies.
+    """
+    model_id = str(meta.get("weights", {}).get("sha256", ""))[:12]
+    device = block.get("device") or meta.get("training", {}).get("device") or "not recorded"
+    codec = block.get("input_codec") or metadata_codec_text(meta)
+    return f"`{model_id}`, {precision}, {device}, {codec}"
+
+
+def _metrics_table(meta: dict[str, Any]) -> list[str]:
     lines = [
-        "| data | n | ROC AUC | accuracy (P >= 0.5) | ECE (15 bins) |",
-        "|---|---:|---:|---:|---:|",
+        "| data | model, number format, device, input codec | n | ROC AUC | "
+        "accuracy (P >= 0.5) | ECE (15 bins) |",
+        "|---|---|---:|---:|---:|---:|",
     ]
-    for key, block in validation.items():
+    for key, block in meta.get("validation", {}).items():
         data = block.get("data")
         name = _data_name(str(data.get("images", ""))) if isinstance(data, dict) else str(data)
         if key == "heldout":
@@ -52,11 +70,12 @@ def _metrics_table(validation: dict[str, Any]) -> list[str]:
         for view in ("plain", "tta"):
             if view in block:
                 label = f"{name}, {'8-view TTA' if view == 'tta' else 'single view'}"
-                lines.append(_row(label + (", float32" if int8 else ""), block[view]))
+                lines.append(_row(label, _scored_with(meta, block, "float32"), block[view]))
         for view in ("plain", "tta"):
             if isinstance(int8, dict) and view in int8:
-                label = f"{name}, {'8-view TTA' if view == 'tta' else 'single view'}, int8"
-                lines.append(_row(label, int8[view]))
+                label = f"{name}, {'8-view TTA' if view == 'tta' else 'single view'}"
+                int8_block = {**block, "device": "cpu", **int8}  # int8 runs on CPUs
+                lines.append(_row(label, _scored_with(meta, int8_block, "int8"), int8[view]))
     return lines
 
 
@@ -234,7 +253,7 @@ def render_card(meta: dict[str, Any], throughput: dict[str, Any] | None = None) 
         "views' probabilities), and are what `pathview score --labels` prints. The held-out "
         "rows come from the training code (TTA there averages the 8 views' logits).",
         "",
-        *_metrics_table(meta.get("validation", {})),
+        *_metrics_table(meta),
         "",
         "Reproduce the `kaggle-tif` rows with the command line: "
         "`pathview score kaggle-tif/images --labels kaggle-tif/labels.csv --out scores.csv "

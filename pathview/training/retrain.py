@@ -128,8 +128,9 @@ MODE_DEFAULTS: dict[str, tuple[float, float]] = {
 def build_parser() -> argparse.ArgumentParser:
     """The command line, in argument groups."""
     p = argparse.ArgumentParser(
-        prog="python -m pathview.training.retrain",
-        description=__doc__.split("\n")[0] if __doc__ else None,
+        prog="pathview-train",
+        description=(__doc__.split("\n")[0] if __doc__ else "")
+        + " (also run as: python -m pathview.training.retrain)",
         epilog="See docs/RETRAINING.md for the label rule, the validation set and torchrun.",
         allow_abbrev=False,
     )

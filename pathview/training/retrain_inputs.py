@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,10 +47,9 @@ class RetrainError(Exception):
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write a run or model file atomically, readable by all (mkstemp would leave it 0600)."""
+    """Write a run or model file atomically (with the permissions the user's umask gives)."""
     with atomic_text_writer(path, newline="\n") as handle:
         handle.write(text)
-    os.chmod(path, 0o644)
 
 
 @dataclass

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from pathview.model import load_model
+from pathview.model.provenance import metadata_codec_text
 from pathview.scoring import score_pixels
 from pathview.stats import summarise
 from pathview.training.data import PatchSet
@@ -127,6 +128,9 @@ def summary_text(
             f"{fixed['data']['description']}",
             "",
             comparison_table(parent_metrics, fixed, "parent" if parent else "baseline"),
+            f"(both scored in float32 on {meta['training'].get('device', 'cpu')}; the new "
+            "model's input codec "
+            f"{metadata_codec_text(meta)})",
         ]
     else:
         lines.append("  validation: none (no before/after numbers)")

@@ -1,9 +1,10 @@
 """Train the patch classifier from scratch (or from a parent model) and export a model directory.
 
-Usage (the bundled model; see resources/model/MODEL_CARD.md for the exact command)::
+Usage (the bundled model; its exact command is in
+pathview/resources/model/pcam-default/MODEL_CARD.md)::
 
     python -m pathview.training.train --images DIR --labels CSV [--images DIR2 --labels CSV2 ...] \
-        --holdout-split valid --run-dir runs/NAME --export resources/model/NAME
+        --holdout-split valid --run-dir runs/NAME --export pathview/resources/model/NAME
 
 Steps: decode every patch once into memory; hold out part of it (the CSV's ``split`` column or
 a seeded fraction) for checkpoint selection and temperature scaling; train with device-side

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from pathview.core import Verdict
+from pathview.core.resources import demo_folder
 from pathview.evaluation import EvaluationReport
 from pathview.store import ImportResult
 from pathview.triage import NEEDS_TTA, FilterSpec, ReviewCounts, ReviewFilter, SortKey
@@ -47,7 +48,7 @@ from pathview.ui.session import TriageSession
 from pathview.ui.settings import Preferences
 from pathview.workers import ModelInfo
 
-DEMO_FOLDER = Path(__file__).resolve().parents[2] / "resources" / "demo"
+DEMO_FOLDER = demo_folder()
 HISTOGRAM_THROTTLE_MS = 500
 METRICS_DOCK_WIDTH = 560
 PROGRESS_INTERVAL_S = 0.25
