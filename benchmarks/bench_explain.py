@@ -47,7 +47,7 @@ class _UntrainedClassifier:
             config = NetConfig()
         self.network = PatchNet(config).eval()
         self.device = torch.device("cpu")
-        self.metadata: dict[str, Any] = {"temperature": 1.0}
+        self.temperature = 1.0
         sides = self.network.feature_sides(96)
         self.cam_layers = {
             "default": max((k for k, v in sides.items() if v == 12 and k.count(".") == 1)),

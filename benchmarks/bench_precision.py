@@ -115,7 +115,7 @@ def main() -> int:
             probs[name] = torch.sigmoid(fn(x_all).float() / clf.temperature).numpy()
     y = np.array([labels.get(f.stem, -1) for f in files])
     have = y >= 0
-    print(f"\nmodel {clf.metadata.get('name')} ({count_parameters(network):,} parameters)")
+    print(f"\nmodel {clf.metadata.name} ({count_parameters(network):,} parameters)")
     print(f"{'format':<18} {'patches/s':>10} {'max |dP|':>9} {'mean |dP|':>10} {'AUC':>7}")
     ref = probs["fp32 (BN folded)"]
     for name, fn in runs.items():

@@ -77,7 +77,7 @@ def main() -> int:
 
     clf = load_model(args.model, device=args.device, precision=args.precision)
     print(
-        f"model {clf.metadata.get('name')} {clf.model_id[:12]} on {clf.device} in "
+        f"model {clf.metadata.name} {clf.model_id[:12]} on {clf.device} in "
         f"{clf.precision}{f' ({clf.precision_note})' if clf.precision_note else ''}; "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, N={args.n}"
     )

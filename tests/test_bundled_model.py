@@ -25,14 +25,14 @@ def test_bundled_model_metadata(bundled: Classifier, monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("PATHVIEW_MODEL_DIR", raising=False)
     assert bundled.model_dir == default_model_dir()
     meta = bundled.metadata
-    assert meta["input_size"] == 96
-    assert meta["classes"] == {"0": "normal", "1": "tumour"}
-    assert meta["parent_model"] is None
-    assert meta["resize_policy"] in ("centre_crop", "resize")
-    assert 0.05 < meta["temperature"] < 20
-    assert len(meta["normalisation"]["mean"]) == len(meta["normalisation"]["std"]) == 3
-    assert "external" in meta["validation"]
-    weights = bundled.model_dir / meta["weights"]["file"]  # type: ignore[operator]
+    assert meta.input_size == 96
+    assert meta.classes == {"0": "normal", "1": "tumour"}
+    assert meta.parent_model is None
+    assert meta.resize_policy in ("centre_crop", "resize")
+    assert 0.05 < meta.temperature < 20
+    assert len(meta.normalisation.mean) == len(meta.normalisation.std) == 3
+    assert meta.block("external") is not None
+    weights = bundled.model_dir / meta.weights.file  # type: ignore[operator]
     assert weights.stat().st_size < 20_000_000
 
 
@@ -72,10 +72,11 @@ def test_bundled_int8_weights_score_like_float32_on_real_patches(data_dir: Path)
 
     model_dir = bundled_model_dir()
     fp32 = load_model(model_dir, "cpu", precision="float32")
-    record = fp32.metadata["int8"]
-    assert record["source_sha256"] == fp32.model_id
-    assert (model_dir / record["file"]).stat().st_size < 20_000_000
-    assert "int8" in fp32.metadata["validation"]["external"]  # measured, not assumed
+    record = fp32.metadata.int8
+    assert record is not None and record.source_sha256 == fp32.model_id
+    assert (model_dir / record.file).stat().st_size < 20_000_000
+    external = fp32.metadata.block("external")
+    assert external is not None and external.int8 is not None  # measured, not assumed
     if int8_unavailable() is not None:
         pytest.skip(f"no x86 int8 kernels here: {int8_unavailable()}")
     int8 = load_model(model_dir, "cpu")

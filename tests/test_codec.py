@@ -122,15 +122,15 @@ def test_training_sees_what_the_classifier_scores(tmp_path: Path, data_dir: Path
     net, meta = load_network(model)
     clf = load_model(model, device="cpu", precision="float32")
     pixels = kaggle_pixels(data_dir, 40)
-    codec = InputCodec.from_metadata(meta)
+    codec = meta.codec
     z = predict_logits(
         net,
         through_codec(pixels, codec, chunk=16),
-        meta["normalisation"]["mean"],
-        meta["normalisation"]["std"],
+        meta.normalisation.mean,
+        meta.normalisation.std,
         torch.device("cpu"),
     )
-    p = torch.sigmoid(torch.from_numpy(z) / meta["temperature"]).numpy()
+    p = torch.sigmoid(torch.from_numpy(z) / meta.temperature).numpy()
     np.testing.assert_allclose(p, clf.predict(pixels).p, atol=1e-5)
     assert through_codec(pixels, None) is pixels
 

@@ -87,7 +87,7 @@ class FakeClassifier:
     cam_layers: dict[str, Any] | None = field(
         default_factory=lambda: {"default": "features", "candidates": {"features": 12}}
     )
-    metadata: dict[str, Any] = field(default_factory=lambda: {"temperature": 1.0})
+    temperature: float = 1.0
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     def preprocess(self, pixels: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor:
@@ -237,7 +237,7 @@ def test_normal_call_explains_normal_by_default(method: str) -> None:
 
 
 def test_probability_uses_the_temperature() -> None:
-    clf = FakeClassifier(SquareNet(), metadata={"temperature": 4.0})
+    clf = FakeClassifier(SquareNet(), temperature=4.0)
     e = explain_patch(clf, square_patch())
     assert e.p_tumour == pytest.approx(1.0 / (1.0 + np.exp(-e.logit / 4.0)))
     # Extreme logits saturate without overflow warnings (warnings are errors here).

@@ -89,7 +89,7 @@ def test_load_model_exposes_the_documented_attributes(tiny: Classifier, tiny_dir
     assert tiny.model_id == meta["weights"]["sha256"]
     assert len(tiny.model_id) == 64
     assert tiny.device == torch.device("cpu")
-    assert tiny.metadata["temperature"] == 1.5
+    assert tiny.metadata.temperature == 1.5
     assert not tiny.network.training
     assert tiny.cam_layers["default"] in dict(tiny.network.named_modules())
     assert tiny.device_note is None
@@ -141,7 +141,7 @@ def test_default_model_dir_and_env_override(
     assert default.parents[2] == Path(__file__).resolve().parents[1] / "pathview"
     monkeypatch.setenv("PATHVIEW_MODEL_DIR", str(tiny_dir))
     assert default_model_dir() == tiny_dir
-    assert load_model(device="cpu").metadata["name"] == "tiny-test"
+    assert load_model(device="cpu").metadata.name == "tiny-test"
 
 
 def test_device_fallback_to_cpu_with_warning(

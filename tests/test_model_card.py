@@ -9,7 +9,7 @@ from pathview.training.model_card import CARD_NAME, main, render_card
 
 
 def test_card_carries_the_recorded_numbers() -> None:
-    meta = read_metadata(default_model_dir())
+    meta = read_metadata(default_model_dir()).to_dict()
     card = render_card(meta, {"command": "bench", "figures": {"model only": 2345.6}})
     assert meta["weights"]["sha256"] in card
     external = meta["validation"]["external"]
@@ -28,11 +28,11 @@ def test_card_is_written_beside_the_weights(tmp_path: Path) -> None:
             (model / f.name).write_bytes(f.read_bytes())
     assert main([str(model)]) == 0
     text = (model / CARD_NAME).read_text()
-    assert text.startswith(f"# Model card: {read_metadata(model)['name']}")
+    assert text.startswith(f"# Model card: {read_metadata(model).name}")
 
 
 def test_card_names_the_distillation_teachers() -> None:
-    meta = read_metadata(default_model_dir())
+    meta = read_metadata(default_model_dir()).to_dict()
     model = {
         "path": "runs/teacher/model",
         "name": "teacher-net",
@@ -57,7 +57,7 @@ def test_card_names_the_distillation_teachers() -> None:
 
 
 def test_card_states_the_prior_the_probabilities_are_calibrated_for() -> None:
-    meta = read_metadata(default_model_dir())
+    meta = read_metadata(default_model_dir()).to_dict()
     meta["calibration"] = {
         **meta["calibration"],
         "prior_shift": {
@@ -75,7 +75,7 @@ def test_card_states_the_prior_the_probabilities_are_calibrated_for() -> None:
 
 
 def test_card_states_the_translation_augmentation_only_when_used() -> None:
-    meta = read_metadata(default_model_dir())
+    meta = read_metadata(default_model_dir()).to_dict()
     args = meta["training"]["arguments"]
     meta["training"]["arguments"] = {**args, "shift": 0}
     assert "random translations" not in render_card(meta)
@@ -84,7 +84,7 @@ def test_card_states_the_translation_augmentation_only_when_used() -> None:
 
 
 def test_card_says_which_weights_training_started_from() -> None:
-    meta = read_metadata(default_model_dir())
+    meta = read_metadata(default_model_dir()).to_dict()
     init = {"sha256": "ef" * 32, "training": {"epochs": 60, "n_train": 23928}}
     meta["training"] = {**meta.get("training", {}), "initialised_from": init}
     card = render_card(meta)
@@ -94,7 +94,7 @@ def test_card_says_which_weights_training_started_from() -> None:
 
 
 def test_card_describes_int8_weights_and_their_figures_only_when_present() -> None:
-    meta = read_metadata(default_model_dir())
+    meta = read_metadata(default_model_dir()).to_dict()
     meta.pop("int8", None)
     external = meta["validation"]["external"]
     external.pop("int8", None)
@@ -125,7 +125,7 @@ def test_card_describes_int8_weights_and_their_figures_only_when_present() -> No
 def test_card_states_the_input_codec_when_the_model_has_one() -> None:
     from pathview.model.codec import CODEC_KEY, InputCodec
 
-    meta = read_metadata(default_model_dir())
+    meta = read_metadata(default_model_dir()).to_dict()
     meta[CODEC_KEY] = InputCodec(quality=75).to_dict()
     card = render_card(meta)
     assert "- Input codec (JPEG quality 75, 4:2:0): every patch is JPEG-encoded" in card
@@ -134,7 +134,7 @@ def test_card_states_the_input_codec_when_the_model_has_one() -> None:
 
 
 def test_every_metrics_row_names_model_number_format_device_and_codec() -> None:
-    meta = read_metadata(default_model_dir())
+    meta = read_metadata(default_model_dir()).to_dict()
     card = render_card(meta)
     rows = [line for line in card.splitlines() if line.startswith("| ")]
     metric_rows = [r for r in rows if "single view |" in r or "8-view TTA |" in r]

@@ -13,7 +13,7 @@ from helpers import run_cli
 from test_model import make_tiny_model
 
 from pathview.io import read_patch
-from pathview.model import load_model
+from pathview.model import load_model, read_metadata
 from pathview.model.classifier import _int8_network
 from pathview.model.network import PatchNet
 from pathview.model.quantised import int8_unavailable, load_int8, quantise
@@ -121,7 +121,7 @@ def test_precision_requests_without_int8(tmp_path: Path, int8_dir: Path) -> None
     with pytest.raises(ValueError, match="unknown precision"):
         load_model(plain, device="cpu", precision="fp16")
     # On a GPU the float32 network scores; asking for int8 there says so.
-    meta = json.loads((int8_dir / "model.json").read_text())
+    meta = read_metadata(int8_dir)
     net = load_model(int8_dir, device="cpu", precision="float32").network
     assert isinstance(net, PatchNet)
     module, note = _int8_network(int8_dir, meta, net, torch.device("cuda"), "int8")

@@ -158,8 +158,8 @@ def finetuned(
 def test_retrained_model_loads_scores_and_records_its_lineage(
     finetuned: dict[str, Any], parent_model: Path, reviewed: dict[str, Any]
 ) -> None:
-    meta = read_metadata(finetuned["model"])
-    parent_meta = read_metadata(parent_model)
+    meta = read_metadata(finetuned["model"]).to_dict()
+    parent_meta = read_metadata(parent_model).to_dict()
     assert meta["parent_model"] == {
         "name": parent_meta["name"],
         "sha256": parent_meta["weights"]["sha256"],
@@ -387,10 +387,10 @@ def test_torchrun_two_cpu_processes_write_one_model(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert [p.name for p in run.iterdir() if p.is_dir()] == ["model"]
-    meta = read_metadata(run / "model")
+    meta = read_metadata(run / "model").to_dict()
     assert meta["training"]["world_size"] == 2 and meta["training"]["backend"] == "gloo"
     assert meta["reviews"]["count"] == 4 and meta["reviews"]["reviewers"] == ["ann"]
-    assert meta["parent_model"]["sha256"] == read_metadata(parent_model)["weights"]["sha256"]
+    assert meta["parent_model"]["sha256"] == read_metadata(parent_model).model_id
     assert "retraining" in meta["validation"]
     assert load_model(run / "model", device="cpu").model_id == meta["weights"]["sha256"]
     # Rank 0 alone wrote and printed: one table, one log.
@@ -422,7 +422,7 @@ def test_the_app_records_the_new_model_id_with_each_review(
         event = session.store.events()[-1]
     finally:
         session.shutdown()
-    new_id = read_metadata(finetuned["model"])["weights"]["sha256"]
+    new_id = read_metadata(finetuned["model"]).model_id
     assert event.model_id == new_id and event.p_tumour is not None
     qtbot.waitUntil(lambda: running_workers() == [], timeout=10000)
 
@@ -483,7 +483,7 @@ def test_the_from_scratch_training_script_still_runs(tmp_path: Path) -> None:
     ]  # fmt: skip
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    meta = read_metadata(tmp_path / "run" / "model")
+    meta = read_metadata(tmp_path / "run" / "model").to_dict()
     assert meta["training"]["epochs"] == 1 and meta["parent_model"] is None
     assert "heldout" in meta["validation"]
     clf = load_model(tmp_path / "run" / "model", device="cpu")
@@ -498,15 +498,17 @@ def test_the_from_scratch_training_script_still_runs(tmp_path: Path) -> None:
 
     if int8_unavailable() is None:
         add_int8(tmp_path / "run" / "model", KAGGLE, KAGGLE / "labels.csv", n=16, workers=1)
-        assert "int8" in read_metadata(tmp_path / "run" / "model")
-    out = recalibrate(tmp_path / "run", tmp_path / "recalibrated", "platt")
+        assert read_metadata(tmp_path / "run" / "model").int8 is not None
+    out = recalibrate(tmp_path / "run", tmp_path / "recalibrated", "platt").to_dict()
     assert "int8" not in out
     assert out["calibration"]["recalibrated_from"] == meta["weights"]["sha256"]
     assert out["validation"]["heldout"]["plain"]["n"] == meta["validation"]["heldout"]["plain"]["n"]
     assert load_model(tmp_path / "recalibrated", device="cpu").model_id == out["weights"]["sha256"]
     # With a prevalence the prior is shifted after the fit; the recorded held-out figures are
     # those of the shifted network, as measured again through the network.
-    shifted = recalibrate(tmp_path / "run", tmp_path / "shifted", "platt", "cpu", 0.3, "test")
+    shifted = recalibrate(
+        tmp_path / "run", tmp_path / "shifted", "platt", "cpu", 0.3, "test"
+    ).to_dict()
     shift = shifted["calibration"]["prior_shift"]
     assert shift["to_prevalence"] == 0.3 and shift["prevalence_source"] == "test"
     heldout = shifted["validation"]["heldout"]["plain"]
@@ -514,7 +516,9 @@ def test_the_from_scratch_training_script_still_runs(tmp_path: Path) -> None:
     assert heldout["auc"] == pytest.approx(out["validation"]["heldout"]["plain"]["auc"], abs=1e-4)
     # With an input codec the calibration and the recorded figures are measured on coded
     # patches, and the codec is recorded for the app to apply.
-    coded = recalibrate(tmp_path / "run", tmp_path / "coded", "platt", "cpu", input_jpeg_quality=75)
+    coded = recalibrate(
+        tmp_path / "run", tmp_path / "coded", "platt", "cpu", input_jpeg_quality=75
+    ).to_dict()
     assert coded["input_codec"]["quality"] == 75 and "input_codec" not in meta
     assert load_model(tmp_path / "coded", device="cpu").codec is not None
     assert coded["calibration"]["recalibrated_from"] == meta["weights"]["sha256"]
@@ -528,12 +532,13 @@ def test_fine_tuning_keeps_the_parents_input_codec(
     import pathview.training.retrain as retrain_module
     from pathview.model.bundle import write_metadata
     from pathview.model.codec import CODEC_KEY, InputCodec
+    from pathview.model.metadata import ModelMetadata
 
     parent = tmp_path / "parent"
     shutil.copytree(parent_model, parent)
-    meta = read_metadata(parent)
+    meta = read_metadata(parent).to_dict()
     meta[CODEC_KEY] = InputCodec(quality=75).to_dict()
-    write_metadata(parent, meta)
+    write_metadata(parent, ModelMetadata.parse(meta))
     coded: list[int] = []
     real = retrain_module.through_codec
 
@@ -549,9 +554,9 @@ def test_fine_tuning_keeps_the_parents_input_codec(
         "--parent", parent, "--epochs", "1", "--min-holdout", "5", "--run-dir", run, *FAST,
     )  # fmt: skip
     assert code == 0
-    child = read_metadata(run / "model")
+    child = read_metadata(run / "model").to_dict()
     assert child[CODEC_KEY] == meta[CODEC_KEY]
     assert len(coded) == 2 and coded[0] > coded[1] > 0  # training, then held-out patches
     assert load_model(run / "model", device="cpu").codec == InputCodec(quality=75)
     # The parent without a codec trains on the patches as they are.
-    assert CODEC_KEY not in read_metadata(parent_model)
+    assert read_metadata(parent_model).input_codec is None

@@ -18,6 +18,7 @@ import torch
 
 from pathview.core import NATIVE_SIZE
 from pathview.explain import ExplainStatus, Explanation
+from pathview.model.metadata import ModelMetadata
 from pathview.model.network import NetConfig, PatchNet
 
 TINY = NetConfig(stem=((8, 2),), stages=((8, 1, 1), (16, 1, 2)))
@@ -44,7 +45,8 @@ class FakeClassifier:
     model_id: str = "tiny-test-model"
     network: torch.nn.Module = field(default_factory=lambda: PatchNet(TINY).eval())
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    metadata: dict[str, Any] = field(default_factory=lambda: {"temperature": 1.0})
+    metadata: ModelMetadata = field(default_factory=ModelMetadata)
+    temperature: float = 1.0
     cam_layers: dict[str, Any] = field(
         default_factory=lambda: {"default": "stages.0", "candidates": {"stages.0": 48, "stem": 48}}
     )

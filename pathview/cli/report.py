@@ -122,7 +122,7 @@ def _report(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         data_name=str(args.folder.resolve()),
         model_id=classifier.model_id,
-        model_name=str(classifier.metadata.get("name", "model")),
+        model_name=classifier.metadata.name or "model",
         tta=args.tta,
         reviewers=summary,
         unstable=unstable,

@@ -100,7 +100,7 @@ def _score(args: argparse.Namespace) -> int:
         write_scores_csv(args.out, result.ids, result.p)
     except OSError as exc:
         raise CommandFailed(f"cannot write {args.out}: {exc}") from exc
-    name = classifier.metadata.get("name", "model")
+    name = classifier.metadata.name or "model"
     rate = result.scored / max(result.seconds, 1e-9)
     codec = getattr(classifier, "codec", None)
     print(

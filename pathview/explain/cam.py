@@ -54,7 +54,7 @@ import enum
 import math
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -123,14 +123,16 @@ class ExplainableClassifier(Protocol):
     """What explain needs from :class:`pathview.model.Classifier`.
 
     Also read when present: ``cam_layers`` (``{"default": name, "candidates": {name:
-    side}}``); ``metadata["temperature"]`` (default 1).
+    side}}``).
     """
 
     @property
     def network(self) -> nn.Module: ...
 
     @property
-    def metadata(self) -> Mapping[str, Any]: ...
+    def temperature(self) -> float:
+        """The calibration temperature: P(tumour) = sigmoid(logit / temperature)."""
+        ...
 
     def preprocess(self, pixels: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor: ...
 
@@ -457,12 +459,12 @@ def explain_batch(
     Works in chunks of ``batch_size`` (patches of different sizes are passed to
     ``classifier.preprocess`` as a list, which must bring them to one size), checks
     ``cancel`` and reports ``progress(done, total)`` after each chunk. P(tumour) uses the
-    model's calibration temperature (``metadata["temperature"]``, default 1).
+    model's calibration temperature (``classifier.temperature``).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     layer_name = layer or default_cam_layer(classifier)
-    temperature = float(classifier.metadata.get("temperature", 1.0))
+    temperature = float(classifier.temperature)
     total = len(pixels_batch)
     results: list[Explanation] = []
     for start in range(0, total, batch_size):

@@ -18,36 +18,42 @@ import hashlib
 import io
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from pathview.core.files import atomic_text_writer
+from pathview.model.metadata import (
+    FORMAT_VERSION,
+    REQUIRED_KEYS,
+    RESIZE_POLICIES,
+    ModelLoadError,
+    ModelMetadata,
+    WeightsRecord,
+)
 
 METADATA_FILE = "model.json"
 DEFAULT_WEIGHTS_FILE = "weights.pt"
-FORMAT_VERSION = 1
 
-#: Keys every model.json must have for the app to use it.
-REQUIRED_KEYS = (
-    "architecture",
-    "input_size",
-    "normalisation",
-    "classes",
-    "temperature",
-    "resize_policy",
-    "weights",
-    "cam_layers",
-)
-
-#: Values of ``resize_policy``: how a patch that is not input_size x input_size is brought to it.
-RESIZE_POLICIES = ("centre_crop", "resize")
-
-
-class ModelLoadError(Exception):
-    """A model directory cannot be used: missing files, bad metadata or a weights checksum
-    mismatch. The message says which and names the path."""
+__all__ = [
+    "DEFAULT_WEIGHTS_FILE",
+    "FORMAT_VERSION",
+    "METADATA_FILE",
+    "REQUIRED_KEYS",
+    "RESIZE_POLICIES",
+    "ModelLoadError",
+    "ModelMetadata",
+    "load_state_dict",
+    "read_metadata",
+    "sha256_file",
+    "verified_file",
+    "verified_weights_path",
+    "write_metadata",
+    "write_model_dir",
+    "write_weights_file",
+]
 
 
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
@@ -59,8 +65,9 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def read_metadata(model_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """Parse and sanity-check ``model.json``; raises ModelLoadError with a clear reason."""
+def read_metadata(model_dir: str | os.PathLike[str]) -> ModelMetadata:
+    """Parse and validate ``model.json``; raises ModelLoadError with a clear reason (a missing
+    or unreadable file, a missing required key, a value of the wrong type, naming the key)."""
     path = Path(model_dir) / METADATA_FILE
     if not Path(model_dir).is_dir():
         raise ModelLoadError(f"model directory not found: {model_dir}")
@@ -72,24 +79,22 @@ def read_metadata(model_dir: str | os.PathLike[str]) -> dict[str, Any]:
         raise ModelLoadError(f"model metadata unreadable: {path}: {exc}") from exc
     if not isinstance(meta, dict):
         raise ModelLoadError(f"model metadata is not a JSON object: {path}")
-    missing = [k for k in REQUIRED_KEYS if k not in meta]
-    if missing:
-        raise ModelLoadError(f"model metadata {path} lacks {', '.join(missing)}")
-    if meta["resize_policy"] not in RESIZE_POLICIES:
-        raise ModelLoadError(f"unknown resize_policy {meta['resize_policy']!r} in {path}")
-    return meta
+    try:
+        return ModelMetadata.parse(meta)
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"{exc} (in {path})") from exc
 
 
-def verified_weights_path(model_dir: str | os.PathLike[str], meta: dict[str, Any]) -> Path:
+def verified_weights_path(model_dir: str | os.PathLike[str], meta: ModelMetadata) -> Path:
     """Path of the weights file after checking it exists and matches the recorded sha256."""
-    return verified_file(model_dir, meta.get("weights") or {}, DEFAULT_WEIGHTS_FILE)
+    return verified_file(model_dir, meta.weights, DEFAULT_WEIGHTS_FILE)
 
 
-def verified_file(model_dir: str | os.PathLike[str], record: dict[str, Any], default: str) -> Path:
+def verified_file(model_dir: str | os.PathLike[str], record: WeightsRecord, default: str) -> Path:
     """Path of the file a metadata record (``file``, ``sha256``) names, after checking it is a
     plain file name in ``model_dir``, exists and matches the recorded sha256."""
-    name = record.get("file", default)
-    expected = str(record.get("sha256", "")).lower()
+    name = record.file or default
+    expected = record.sha256.lower()
     path = Path(model_dir) / name
     if Path(name).name != name:
         raise ModelLoadError(f"weights file name must be a plain file name, got {name!r}")
@@ -120,19 +125,25 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
 def write_model_dir(
     model_dir: str | os.PathLike[str],
     state_dict: dict[str, torch.Tensor],
-    metadata: dict[str, Any],
+    metadata: ModelMetadata | Mapping[str, Any],
     weights_file: str = DEFAULT_WEIGHTS_FILE,
-) -> dict[str, Any]:
-    """Write weights and metadata (sha256, size and file name filled in); returns the metadata.
+) -> ModelMetadata:
+    """Write weights and metadata (sha256, size and file name filled in); returns the metadata
+    (a copy: ``metadata`` is not changed).
 
     The weights are written first and the metadata last, each atomically, so a crash never
     leaves a model.json that points at half-written weights.
     """
     out = Path(model_dir)
     out.mkdir(parents=True, exist_ok=True)
-    meta = dict(metadata)
-    meta.setdefault("format_version", FORMAT_VERSION)
-    meta["weights"] = write_weights_file(
+    if isinstance(metadata, ModelMetadata):
+        meta = metadata.copy()
+    else:
+        # The weights record is filled in below: a placeholder keeps the key order.
+        meta = ModelMetadata.parse({**metadata, "weights": metadata.get("weights") or {}})
+    if meta.format_version is None:
+        meta.format_version = FORMAT_VERSION
+    meta.weights = write_weights_file(
         out, {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}, weights_file
     )
     write_metadata(out, meta)
@@ -141,7 +152,7 @@ def write_model_dir(
 
 def write_weights_file(
     model_dir: Path, state_dict: dict[str, Any], weights_file: str
-) -> dict[str, Any]:
+) -> WeightsRecord:
     """Atomically write a state_dict into ``model_dir``; returns its metadata record (file,
     sha256, bytes, format)."""
     buffer = io.BytesIO()
@@ -153,16 +164,16 @@ def write_weights_file(
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, model_dir / weights_file)
-    return {
-        "file": weights_file,
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "bytes": len(data),
-        "format": "torch state_dict (torch.save), load with weights_only=True",
-    }
+    return WeightsRecord(
+        file=weights_file,
+        sha256=hashlib.sha256(data).hexdigest(),
+        bytes=len(data),
+        format="torch state_dict (torch.save), load with weights_only=True",
+    )
 
 
-def write_metadata(model_dir: str | os.PathLike[str], metadata: dict[str, Any]) -> None:
+def write_metadata(model_dir: str | os.PathLike[str], metadata: ModelMetadata) -> None:
     """Atomically (re)write ``model.json`` (used to add validation metrics after training)."""
     with atomic_text_writer(Path(model_dir) / METADATA_FILE, newline="\n") as handle:
-        json.dump(metadata, handle, indent=2, sort_keys=False)
+        json.dump(metadata.to_dict(), handle, indent=2, sort_keys=False)
         handle.write("\n")

@@ -30,7 +30,8 @@ from pathview.model.bundle import (
     verified_weights_path,
 )
 from pathview.model.codec import InputCodec
-from pathview.model.network import BasicBlock, NetConfig, PatchNet
+from pathview.model.metadata import ModelMetadata
+from pathview.model.network import BasicBlock, PatchNet
 from pathview.model.quantised import INT8_WEIGHTS_FILE, int8_unavailable, load_int8, quiet
 from pathview.model.runtime import tune_malloc
 
@@ -156,7 +157,7 @@ class Classifier:
     def __init__(
         self,
         network: PatchNet,
-        metadata: dict[str, Any],
+        metadata: ModelMetadata,
         device: torch.device,
         model_dir: Path | None = None,
         device_note: str | None = None,
@@ -165,20 +166,20 @@ class Classifier:
     ) -> None:
         self.metadata = metadata
         self.model_dir = model_dir
-        self.model_id: str = str(metadata["weights"]["sha256"])
+        self.model_id: str = metadata.model_id
         self.device = device
         #: Why the device is not the one asked for (None when it is).
         self.device_note = device_note
-        self.cam_layers: dict[str, Any] = dict(metadata["cam_layers"])
-        self.temperature = float(metadata["temperature"])
-        self.input_size = int(metadata["input_size"])
-        self.resize_policy = str(metadata["resize_policy"])
+        self.cam_layers: dict[str, Any] = metadata.cam_layers.as_dict()
+        self.temperature = float(metadata.temperature)
+        self.input_size = metadata.input_size
+        self.resize_policy = metadata.resize_policy
         #: The codec every input goes through before normalisation (None: none); see
         #: :mod:`pathview.model.codec`.
-        self.codec = InputCodec.from_metadata(metadata)
-        norm = metadata["normalisation"]
-        mean = torch.tensor(norm["mean"], dtype=torch.float32, device=device).view(1, 3, 1, 1)
-        std = torch.tensor(norm["std"], dtype=torch.float32, device=device).view(1, 3, 1, 1)
+        self.codec: InputCodec | None = metadata.codec
+        norm = metadata.normalisation
+        mean = torch.tensor(norm.mean, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+        std = torch.tensor(norm.std, dtype=torch.float32, device=device).view(1, 3, 1, 1)
         # (pixels / 255 - mean) / std == pixels * scale + shift, one pass in _to_tensor.
         self._scale = 1.0 / (255.0 * std)
         self._shift = -mean / std
@@ -198,7 +199,7 @@ class Classifier:
 
     def __repr__(self) -> str:
         return (
-            f"Classifier({self.metadata.get('name')!r}, {self.model_id[:12]}, {self.device}, "
+            f"Classifier({self.metadata.name!r}, {self.model_id[:12]}, {self.device}, "
             f"{self.precision})"
         )
 
@@ -348,17 +349,9 @@ def load_model(
             f"unknown precision {precision!r}; choose one of {', '.join(PRECISION_CHOICES)}"
         )
     directory = Path(model_dir) if model_dir is not None else default_model_dir()
-    meta = read_metadata(directory)
+    meta = read_metadata(directory)  # validated: architecture, codec, every type
     weights = verified_weights_path(directory, meta)
-    try:
-        config = NetConfig.from_dict(meta["architecture"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelLoadError(f"unsupported architecture in {directory}: {exc}") from exc
-    try:
-        InputCodec.from_metadata(meta)
-    except ValueError as exc:
-        raise ModelLoadError(f"unsupported input codec in {directory}: {exc}") from exc
-    network = PatchNet(config)
+    network = PatchNet(meta.architecture.config)
     try:
         network.load_state_dict(load_state_dict(weights))
     except RuntimeError as exc:
@@ -369,20 +362,20 @@ def load_model(
 
 
 def _int8_network(
-    directory: Path, meta: dict[str, Any], network: PatchNet, device: torch.device, precision: str
+    directory: Path, meta: ModelMetadata, network: PatchNet, device: torch.device, precision: str
 ) -> tuple[nn.Module | None, str | None]:
     """The int8 network to score with (None: float32) and, when int8 was asked for
     explicitly or is damaged, the reason it is not used."""
     if precision == "float32":
         return None, None
     explicit = precision == "int8"
-    record = meta.get("int8")
+    record = meta.int8
     reason: str | None = None
     if device.type != "cpu":
         reason = f"int8 runs on the CPU only; scoring in float32 on {device.type}"
-    elif not isinstance(record, dict):
+    elif record is None:
         reason = f"{directory} has no int8 weights; scoring in float32"
-    elif record.get("source_sha256") != meta["weights"]["sha256"]:
+    elif record.source_sha256 != meta.model_id:
         reason = f"the int8 weights in {directory} were made from other weights; scoring in float32"
         explicit = True  # a stale record is worth a warning even under 'auto'
     else:
@@ -395,12 +388,12 @@ def _int8_network(
             return None, reason
         log.info(reason)
         return None, None
-    assert isinstance(record, dict)
+    assert record is not None
     try:
         path = verified_file(directory, record, INT8_WEIGHTS_FILE)
         with quiet():
             state = load_state_dict(path)
-        int8 = load_int8(network, state, int(meta["input_size"]))
+        int8 = load_int8(network, state, meta.input_size)
     except (ModelLoadError, ValueError) as exc:
         reason = f"int8 weights unusable ({exc}); scoring in float32"
         log.warning(reason)

@@ -6,10 +6,9 @@ int8 and float32 give different AUC and ECE on the same patches, and so does the
 
 from __future__ import annotations
 
-from typing import Any
-
 from pathview.model.classifier import Classifier
 from pathview.model.codec import InputCodec
+from pathview.model.metadata import ModelMetadata
 
 
 def codec_text(codec: InputCodec | None) -> str:
@@ -17,15 +16,15 @@ def codec_text(codec: InputCodec | None) -> str:
     return codec.describe() if codec is not None else "none"
 
 
-def metadata_codec_text(metadata: dict[str, Any]) -> str:
+def metadata_codec_text(metadata: ModelMetadata) -> str:
     """The input codec a model's metadata records, as :func:`codec_text` words it."""
-    return codec_text(InputCodec.from_metadata(metadata))
+    return codec_text(metadata.codec)
 
 
 def scoring_details(classifier: Classifier) -> dict[str, str]:
     """Name -> value rows naming what ``classifier`` scores with (for report headers)."""
     return {
-        "model": f"{classifier.metadata.get('name', 'model')} {classifier.model_id[:12]} "
+        "model": f"{classifier.metadata.name or 'model'} {classifier.model_id[:12]} "
         f"(weights sha256 {classifier.model_id})",
         "number format": classifier.precision,
         "device": str(classifier.device),
@@ -37,7 +36,7 @@ def scoring_line(classifier: Classifier) -> str:
     """One line naming model, number format, device and input codec."""
     d = scoring_details(classifier)
     return (
-        f"model {classifier.metadata.get('name', 'model')} {classifier.model_id[:12]}, "
+        f"model {classifier.metadata.name or 'model'} {classifier.model_id[:12]}, "
         f"{d['number format']} on {d['device']}, input codec {d['input codec']}"
     )
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from pathview.model.codec import CODEC_KEY, InputCodec
+from pathview.model.metadata import Calibration, CodecRecord, ModelMetadata
 from pathview.training.train import (
     CALIBRATION_METHODS,
     build_parser,
@@ -62,7 +62,7 @@ def recalibrate(
     prevalence: float | None = None,
     prevalence_source: str = "given on the command line",
     input_jpeg_quality: int | None = None,
-) -> dict[str, Any]:
+) -> ModelMetadata:
     """Write ``out``: the run's model with a refitted calibration (and, with ``prevalence``,
     a prior shifted to it: :func:`pathview.training.train.shift_prior`); returns its metadata."""
     args = run_arguments(run_dir)
@@ -72,7 +72,7 @@ def recalibrate(
     device = pick_device(device_name)
     net, meta = load_network(run_dir / "model")
     # The codec: the one asked for, else the one the run's model records (what it trained with).
-    recorded = InputCodec.from_metadata(meta)
+    recorded = meta.codec
     if input_jpeg_quality is not None:
         args.input_jpeg_quality = input_jpeg_quality
     elif recorded is not None:
@@ -80,34 +80,26 @@ def recalibrate(
     net = net.to(device).eval()
     data = load_data(args)
     codec = data.codec
-    recorded = [*meta["normalisation"]["mean"], *meta["normalisation"]["std"]]
-    if not np.allclose([*data.mean, *data.std], recorded, atol=2e-3):
+    norm = meta.normalisation
+    if not np.allclose([*data.mean, *data.std], [*norm.mean, *norm.std], atol=2e-3):
         log.warning("normalisation differs from the run's: %s %s", data.mean, data.std)
-    mean, std = meta["normalisation"]["mean"], meta["normalisation"]["std"]
+    mean, std = norm.mean, norm.std
     temperature, calibration = calibrate_on_holdout(net, data.holdout, mean, std, device, args)
-    calibration["recalibrated_from"] = meta["weights"]["sha256"]
+    calibration["recalibrated_from"] = meta.model_id
     log.info("temperature %.4f: %s", temperature, json.dumps(calibration))
-    meta = dict(meta)
-    meta.pop("int8", None)  # made from the old weights and calibration: quantise again
-    meta.pop(CODEC_KEY, None)
-    if codec is not None:
-        meta[CODEC_KEY] = codec.to_dict()
-    meta["temperature"] = round(float(temperature), 5)
-    meta["calibration"] = calibration
-    validation = dict(meta.get("validation", {}))
-    validation["heldout"] = {
-        **validation.get("heldout", {}),
-        **evaluate_set(
-            net, data.holdout.pixels, data.holdout.labels, mean, std, temperature, device
-        ),
-    }
-    if data.val is not None:
-        validation["external"] = {
-            **validation.get("external", {}),
-            **evaluate_set(net, data.val.pixels, data.val.labels, mean, std, temperature, device),
-        }
-    meta["validation"] = validation
-    log.info("validation %s", json.dumps(validation))
+    meta = meta.copy()
+    meta.int8 = None  # made from the old weights and calibration: quantise again
+    meta.input_codec = CodecRecord.of(codec) if codec is not None else None
+    meta.temperature = round(float(temperature), 5)
+    meta.calibration = Calibration.parse(calibration, "calibration")
+    sets = {"heldout": data.holdout, "external": data.val}
+    for key, patches in sets.items():
+        if patches is None:
+            continue
+        earlier = meta.block(key)
+        figures = evaluate_set(net, patches.pixels, patches.labels, mean, std, temperature, device)
+        meta.with_validation(key, {**(earlier.to_dict() if earlier else {}), **figures})
+    log.info("validation %s", json.dumps(meta.validation_dict()))
     return export_model(out, net.cpu(), meta)
 
 
@@ -145,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.prevalence_source,
         args.input_jpeg_quality,
     )
-    sys.stdout.write(json.dumps(meta["validation"], indent=2) + "\n")
+    sys.stdout.write(json.dumps(meta.validation_dict(), indent=2) + "\n")
     return 0
 
 

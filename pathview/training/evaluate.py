@@ -98,11 +98,11 @@ def evaluate_folder(
     reference = {False: plain, True: tta_p}
     for tta in (False, True):
         out["tta" if tta else "plain"] = summarise(reference[tta], y)
-    if "int8" in clf.metadata:  # measured on the CPU (where int8 runs) whatever --device says
+    if clf.metadata.int8 is not None:  # measured on the CPU (where int8 runs), whatever --device
         int8 = load_model(model_dir, device="cpu", precision="int8")
-        if int8.precision != "int8":
+        if int8.precision != "int8" or int8.metadata.int8 is None:
             raise SystemExit(f"cannot measure the int8 weights: {int8.precision_note}")
-        block: dict[str, Any] = {"sha256": int8.metadata["int8"]["sha256"], "device": "cpu"}
+        block: dict[str, Any] = {"sha256": int8.metadata.int8.sha256, "device": "cpu"}
         int8_ids, int8_plain, int8_tta = score_plain_and_tta(int8, images, refs)
         if int8_ids != ids:
             raise SystemExit(f"{images} changed while it was being measured")
@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout.write("\n")
     if args.write:
         meta = read_metadata(args.model_dir)
-        meta.setdefault("validation", {})[args.name] = metrics
+        meta.with_validation(args.name, metrics)
         write_metadata(args.model_dir, meta)
         log.info("recorded validation[%r] in %s", args.name, args.model_dir / "model.json")
     return 0

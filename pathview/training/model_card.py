@@ -12,12 +12,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pathview.core.files import atomic_text_writer
 from pathview.model.bundle import read_metadata
+from pathview.model.metadata import (
+    Calibration,
+    InitialisedFrom,
+    Metrics,
+    ModelMetadata,
+    PriorShift,
+    TeacherRecord,
+    TrainingRecord,
+    TrainingSummary,
+    ValidationBlock,
+)
 from pathview.model.provenance import metadata_codec_text
 
 CARD_NAME = "MODEL_CARD.md"
@@ -35,157 +46,166 @@ def _data_name(path: str) -> str:
     return f"`{Path(path).parent.name}/{Path(path).name}`"
 
 
-def _row(label: str, scored_with: str, m: dict[str, Any]) -> str:
-    return (
-        f"| {label} | {scored_with} | {m['n']} | {m['auc']:.4f} | {m['accuracy']:.4f} | "
-        f"{m['ece']:.4f} |"
-    )
+def _row(label: str, scored_with: str, m: Metrics) -> str:
+    return f"| {label} | {scored_with} | {m.n} | {m.auc:.4f} | {m.accuracy:.4f} | {m.ece:.4f} |"
 
 
-def _scored_with(meta: dict[str, Any], block: dict[str, Any], precision: str) -> str:
+def _scored_with(meta: ModelMetadata, precision: str, device: str | None, codec: str | None) -> str:
     """Model id, number format, device and input codec of one block of metrics.
 
     A block records its device and codec (``pathview.training.evaluate`` writes both); an older
     block falls back to the training device and the codec the model records, which every
     evaluation of the model applies.
     """
-    model_id = str(meta.get("weights", {}).get("sha256", ""))[:12]
-    device = block.get("device") or meta.get("training", {}).get("device") or "not recorded"
-    codec = block.get("input_codec") or metadata_codec_text(meta)
-    return f"`{model_id}`, {precision}, {device}, {codec}"
+    device = device or (meta.training.device if meta.training else None) or "not recorded"
+    codec = codec or metadata_codec_text(meta)
+    return f"`{meta.model_id[:12]}`, {precision}, {device}, {codec}"
 
 
-def _metrics_table(meta: dict[str, Any]) -> list[str]:
+def _block_name(key: str, block: ValidationBlock) -> str:
+    return _data_name(block.images or "") if isinstance(block.data, dict) else str(block.data)
+
+
+def _view_label(name: str, view: str) -> str:
+    return f"{name}, {'8-view TTA' if view == 'tta' else 'single view'}"
+
+
+def _metrics_table(meta: ModelMetadata) -> list[str]:
     lines = [
         "| data | model, number format, device, input codec | n | ROC AUC | "
         "accuracy (P >= 0.5) | ECE (15 bins) |",
         "|---|---|---:|---:|---:|---:|",
     ]
-    for key, block in meta.get("validation", {}).items():
-        data = block.get("data")
-        name = _data_name(str(data.get("images", ""))) if isinstance(data, dict) else str(data)
+    for key, block in (meta.validation or {}).items():
+        name = _block_name(key, block)
         if key == "heldout":
             name = "held-out training-source patches (JPEG; checkpoint choice + temperature)"
-        int8 = block.get("int8")
-        for view in ("plain", "tta"):
-            if view in block:
-                label = f"{name}, {'8-view TTA' if view == 'tta' else 'single view'}"
-                lines.append(_row(label, _scored_with(meta, block, "float32"), block[view]))
-        for view in ("plain", "tta"):
-            if isinstance(int8, dict) and view in int8:
-                label = f"{name}, {'8-view TTA' if view == 'tta' else 'single view'}"
-                int8_block = {**block, "device": "cpu", **int8}  # int8 runs on CPUs
-                lines.append(_row(label, _scored_with(meta, int8_block, "int8"), int8[view]))
+        scored = _scored_with(meta, "float32", block.device, block.input_codec)
+        for view, metrics in block.views().items():
+            lines.append(_row(_view_label(name, view), scored, metrics))
+        int8 = block.int8
+        if int8 is not None:
+            # int8 runs on CPUs; the block's codec unless the int8 figures name their own.
+            codec = int8.input_codec or block.input_codec
+            scored = _scored_with(meta, "int8", int8.device or "cpu", codec)
+            for view, figures in {"plain": int8.plain, "tta": int8.tta}.items():
+                if figures is not None:
+                    lines.append(_row(_view_label(name, view), scored, figures))
     return lines
 
 
-def _codec_lines(meta: dict[str, Any]) -> list[str]:
+def _codec_lines(meta: ModelMetadata) -> list[str]:
     """The card's line on the input codec (none without one)."""
-    record = meta.get("input_codec")
-    if not isinstance(record, dict):
+    record = meta.input_codec
+    if record is None:
         return []
+    codec = record.codec
     return [
-        f"- Input codec ({record['format'].upper()} quality {record['quality']}, "
-        f"{record['subsampling']}): {record['note']}."
+        f"- Input codec ({codec.format.upper()} quality {codec.quality}, "
+        f"{codec.subsampling}): {record.note}."
     ]
 
 
-def _int8_lines(meta: dict[str, Any]) -> list[str]:
+def _int8_lines(meta: ModelMetadata) -> list[str]:
     """The card's lines on the int8 weights (none without them)."""
-    record = meta.get("int8")
-    if not isinstance(record, dict):
+    record = meta.int8
+    if record is None:
         return []
-    cal = record.get("calibration", {})
+    cal = record.calibration
     lines = [
-        f"- int8 weights `{record['file']}` ({record['bytes'] / 1e6:.2f} MB, sha256 "
-        f"`{record['sha256'][:12]}`), made from these weights: {record['method']}; activation "
+        f"- int8 weights `{record.file}` ({(record.bytes or 0) / 1e6:.2f} MB, sha256 "
+        f"`{record.sha256[:12]}`), made from these weights: {record.method}; activation "
         f"ranges observed on {cal.get('n', '?'):,} patches of "
         f"{_data_name(str(cal.get('data', '')))} (`python -m pathview.training.quantise`, torch "
-        f"{record.get('torch')}). CPUs score with them (`--precision float32` scores with the "
+        f"{record.torch}). CPUs score with them (`--precision float32` scores with the "
         "float32 weights); GPUs use float32. Grad-CAM always runs on the float32 weights.",
     ]
-    for key, block in meta.get("validation", {}).items():
-        int8 = block.get("int8") if isinstance(block, dict) else None
-        if isinstance(int8, dict) and "plain" in int8:
-            data = block.get("data")
-            name = _data_name(str(data.get("images", ""))) if isinstance(data, dict) else key
+    for key, block in (meta.validation or {}).items():
+        plain = block.int8.plain if block.int8 is not None else None
+        if plain is not None:
+            name = _data_name(block.images or "") if isinstance(block.data, dict) else key
             lines.append(
-                f"- On {name}, int8 moves P(tumour) by {int8['plain']['mean_abs_dp']:.4f} on "
-                f"average (largest {int8['plain']['max_abs_dp']:.4f}) from float32, single view."
+                f"- On {name}, int8 moves P(tumour) by {plain.figure('mean_abs_dp'):.4f} on "
+                f"average (largest {plain.figure('max_abs_dp'):.4f}) from float32, single view."
             )
     return lines
 
 
-def _init_lines(init: Any) -> list[str]:
+def _init_lines(init: InitialisedFrom | None) -> list[str]:
     """The card's line on the weights training started from (none when from random ones)."""
-    if not isinstance(init, dict) or not init.get("sha256"):
+    if init is None or not init.sha256:
         return []
-    earlier = init.get("training") or {}
-    text = f"- Training started from the weights of model {str(init['sha256'])[:12]}"
-    if earlier.get("epochs"):
+    earlier = init.training or TrainingSummary()
+    text = f"- Training started from the weights of model {init.sha256[:12]}"
+    if earlier.epochs:
         text += (
-            f" ({earlier['epochs']} epochs on {earlier.get('n_train') or 0:,} patches of the "
+            f" ({earlier.epochs} epochs on {earlier.n_train or 0:,} patches of the "
             "same training data and hold-out)"
         )
     return [text + ", not from random weights (all of them trained here, none downloaded)."]
 
 
-def _teacher_lines(teacher: Any) -> list[str]:
+def _teacher_lines(teacher: TeacherRecord | str | None) -> list[str]:
     """The card's line on a distillation teacher (none when trained from labels alone)."""
     if not teacher:
         return []
-    if not isinstance(teacher, dict):  # older metadata recorded the path only
+    if isinstance(teacher, str):  # older metadata recorded the path only
         return [f"- Distilled from the model at `{teacher}`."]
     described = []
-    for model in teacher.get("models", []):
-        t_train = model.get("training") or {}
-        t_arch = model.get("architecture") or {}
+    for model in teacher.models:
+        t_train = model.training or TrainingSummary()
+        t_arch = model.architecture or {}
         text = (
-            f"`{model.get('name')}` from `{model.get('path')}` (id "
-            f"{str(model.get('sha256'))[:12]}; "
-            f"{t_arch.get('parameters', 0):,} parameters, {t_train.get('epochs')} epochs on "
-            f"{t_train.get('n_train') or 0:,} patches"
+            f"`{model.name}` from `{model.path}` (id "
+            f"{str(model.sha256)[:12]}; "
+            f"{t_arch.get('parameters', 0):,} parameters, {t_train.epochs} epochs on "
+            f"{t_train.n_train or 0:,} patches"
         )
-        external = (model.get("validation") or {}).get("external") or {}
-        if "plain" in external:
-            text += f"; `kaggle-tif` AUC {external['plain']['auc']:.4f} single view"
-            if "tta" in external:
-                text += f", {external['tta']['auc']:.4f} with TTA"
+        external = (model.validation or {}).get("external")
+        if external is not None and external.plain is not None:
+            text += f"; `kaggle-tif` AUC {external.plain.figure('auc'):.4f} single view"
+            if external.tta is not None:
+                text += f", {external.tta.figure('auc'):.4f} with TTA"
         described.append(text + ")")
-    w = float(teacher.get("distill_weight", 0.5))
+    w = float(teacher.distill_weight)
     return [
         f"- Distilled from {' and '.join(described)}: the loss is {1 - w:g} x cross-entropy "
-        f"with the labels + {w:g} x cross-entropy with {teacher.get('targets')}."
+        f"with the labels + {w:g} x cross-entropy with {teacher.targets}."
     ]
 
 
-def _prior_lines(shift: Any) -> list[str]:
+def _prior_lines(shift: PriorShift | None) -> list[str]:
     """The card's line on a prior shift after calibration (none without one)."""
-    if not shift:
+    if shift is None:
         return []
-    after = shift.get("heldout_after", {})
+    after = shift.heldout_after or Metrics()
     return [
         f"- Prior: probabilities are calibrated for a tumour prevalence of "
-        f"{shift['to_prevalence']:.1%} ({shift.get('prevalence_source')}), shifted by Bayes' "
-        f"rule from the held-out patches' {shift['from_prevalence']:.1%} (logit offset "
-        f"{shift['logit_offset']:+.4f}, folded into the last layer's bias). On the held-out "
-        f"patches themselves that costs calibration: ECE {after.get('ece', float('nan')):.4f}, "
-        f"accuracy {after.get('accuracy', float('nan')):.4f}."
+        f"{shift.to_prevalence:.1%} ({shift.prevalence_source}), shifted by Bayes' "
+        f"rule from the held-out patches' {shift.from_prevalence:.1%} (logit offset "
+        f"{shift.logit_offset:+.4f}, folded into the last layer's bias). On the held-out "
+        f"patches themselves that costs calibration: ECE {after.figure('ece'):.4f}, "
+        f"accuracy {after.figure('accuracy'):.4f}."
     ]
 
 
-def render_card(meta: dict[str, Any], throughput: dict[str, Any] | None = None) -> str:
-    """The card's Markdown text for a model's metadata."""
-    arch = meta["architecture"]
-    train = meta.get("training", {})
-    cal = meta.get("calibration", {})
-    args = train.get("arguments", {})
-    side = meta["cam_layers"]["candidates"][meta["cam_layers"]["default"]]
+def render_card(
+    metadata: ModelMetadata | Mapping[str, Any], throughput: dict[str, Any] | None = None
+) -> str:
+    """The card's Markdown text for a model's metadata (a record, or model.json's content)."""
+    meta = metadata if isinstance(metadata, ModelMetadata) else ModelMetadata.parse(metadata)
+    arch = meta.architecture
+    train = meta.training or TrainingRecord()
+    cal = meta.calibration or Calibration()
+    args = train.arguments
+    cams = meta.cam_layers
+    norm = meta.normalisation
+    side = cams.candidates[str(cams.default)]
     lines = [
-        f"# Model card: {meta['name']}",
+        f"# Model card: {meta.name}",
         "",
-        f"Model id (weights SHA-256): `{meta['weights']['sha256']}`  ",
-        f"Created: {meta['created']}; weights {meta['weights']['bytes'] / 1e6:.2f} MB.",
+        f"Model id (weights SHA-256): `{meta.model_id}`  ",
+        f"Created: {meta.created}; weights {(meta.weights.bytes or 0) / 1e6:.2f} MB.",
         "",
         "## What it does",
         "",
@@ -197,36 +217,35 @@ def render_card(meta: dict[str, Any], throughput: dict[str, Any] | None = None) 
         "",
         "## Architecture and input",
         "",
-        f"- `{arch['name']}`: a small ResNet; stem {arch['stem']} (channels, stride), residual "
-        f"stages {arch['stages']} (channels, blocks, stride), dropout {arch['dropout']}, "
-        f"{arch['parameters']:,} parameters; one output logit (the tumour logit).",
-        f"- Input {meta['input_size']}x{meta['input_size']} RGB; {meta['normalisation']['note']}, "
-        f"mean {meta['normalisation']['mean']}, std {meta['normalisation']['std']}.",
-        f"- Other sizes (`{meta['resize_policy']}`): {meta['resize_policy_note']}.",
+        f"- `{arch.name}`: a small ResNet; stem {arch.to_dict()['stem']} (channels, stride), "
+        f"residual stages {arch.to_dict()['stages']} (channels, blocks, stride), dropout "
+        f"{arch.config.dropout}, {arch.parameters or 0:,} parameters; one output logit (the "
+        "tumour logit).",
+        f"- Input {meta.input_size}x{meta.input_size} RGB; {norm.note}, "
+        f"mean {norm.mean}, std {norm.std}.",
+        f"- Other sizes (`{meta.resize_policy}`): {meta.resize_policy_note}.",
         *_codec_lines(meta),
-        f"- Output: {meta['output']}; temperature T = {meta['temperature']:.4f}.",
-        f"- Grad-CAM default layer `{meta['cam_layers']['default']}` ({side}x{side} map); "
-        "candidates "
-        + ", ".join(f"`{k}` ({v}x{v})" for k, v in meta["cam_layers"]["candidates"].items())
-        + ".",
+        f"- Output: {meta.output}; temperature T = {meta.temperature:.4f}.",
+        f"- Grad-CAM default layer `{cams.default}` ({side}x{side} map); "
+        "candidates " + ", ".join(f"`{k}` ({v}x{v})" for k, v in cams.candidates.items()) + ".",
         *_int8_lines(meta),
         "",
         "## Training",
         "",
     ]
-    for d in train.get("data", []):
+    for d in train.data:
         lines.append(
             f"- Data: {_data_name(str(d['images']))}: {d['n']:,} patches, {d['n_tumour']:,} "
             "tumour. CC0 (PatchCamelyon, Veeling et al. 2018; CAMELYON16)."
         )
     lines += [
-        f"- {train.get('n_train', '?'):,} patches trained on, {train.get('n_heldout', '?'):,} "
-        f"held out ({train.get('heldout', '')}).",
-        f"- {train.get('epochs')} epochs ({train.get('minutes')} min on {train.get('device')}, "
-        f"torch {train.get('torch')}), seed {train.get('seed')}; checkpoint: epoch "
-        f"{train.get('best_epoch')} (best held-out AUC of the weight average).",
-        *_init_lines(train.get("initialised_from")),
-        *_teacher_lines(train.get("teacher")),
+        f"- {_count(train.n_train)} patches trained on, {_count(train.n_heldout)} "
+        f"held out ({train.heldout or ''}).",
+        f"- {train.epochs} epochs ({train.minutes} min on {train.device}, "
+        f"torch {train.torch}), seed {train.seed}; checkpoint: epoch "
+        f"{train.best_epoch} (best held-out AUC of the weight average).",
+        *_init_lines(train.initialised_from),
+        *_teacher_lines(train.teacher),
         f"- AdamW (lr {args.get('lr')}, weight decay {args.get('weight_decay')}), batch "
         f"{args.get('batch_size')}, warm-up then cosine schedule, EMA of the weights "
         f"({args.get('ema_decay')}).",
@@ -236,14 +255,14 @@ def render_card(meta: dict[str, Any], throughput: dict[str, Any] | None = None) 
         f"{args.get('stain_sigma')}), brightness/contrast/saturation "
         f"{args.get('brightness')}/{args.get('contrast')}/{args.get('saturation')}, hue "
         f"{args.get('hue')} of a turn, JPEG re-encoding probability {args.get('jpeg_prob')}.",
-        f"- Calibration: {cal.get('method')}, fitted on {cal.get('fitted_on')}"
+        f"- Calibration: {cal.method}, fitted on {cal.fitted_on}"
         + (
             " (refitted after training with `python -m pathview.training.calibrate`; "
-            f"weights before the refit {cal['recalibrated_from'][:12]})."
-            if cal.get("recalibrated_from")
+            f"weights before the refit {cal.recalibrated_from[:12]})."
+            if cal.recalibrated_from
             else "."
         ),
-        *_prior_lines(cal.get("prior_shift")),
+        *_prior_lines(cal.prior_shift),
         "",
         "## Measured performance",
         "",
@@ -259,7 +278,7 @@ def render_card(meta: dict[str, Any], throughput: dict[str, Any] | None = None) 
         "`pathview score kaggle-tif/images --labels kaggle-tif/labels.csv --out scores.csv "
         + (
             "[--tta] [--precision float32|int8]` (on a CPU the default is int8)."
-            if isinstance(meta.get("int8"), dict)
+            if meta.int8 is not None
             else "[--tta]`."
         ),
         "",
@@ -293,6 +312,10 @@ def render_card(meta: dict[str, Any], throughput: dict[str, Any] | None = None) 
         "",
     ]
     return "\n".join(lines)
+
+
+def _count(n: int | None) -> str:
+    return "?" if n is None else f"{n:,}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -28,6 +28,7 @@ import torch
 
 from pathview.model import load_model
 from pathview.model.bundle import write_metadata, write_weights_file
+from pathview.model.metadata import Int8Record
 from pathview.model.quantised import (
     INT8_ENGINE,
     INT8_METHOD,
@@ -43,7 +44,7 @@ log = logging.getLogger("pathview.training.quantise")
 
 def add_int8(
     model_dir: Path, images: Path, labels: Path, n: int = 1024, seed: int = 0, workers: int = 4
-) -> dict[str, Any]:
+) -> Int8Record:
     """Quantise the model in ``model_dir`` on ``n`` patches of ``images``; write the int8
     weights and their record; returns the record."""
     if n < 1:
@@ -64,25 +65,27 @@ def add_int8(
     return write_int8(model_dir, patches.pixels, source)
 
 
-def write_int8(model_dir: Path, pixels: np.ndarray, source: dict[str, Any]) -> dict[str, Any]:
+def write_int8(model_dir: Path, pixels: np.ndarray, source: dict[str, Any]) -> Int8Record:
     """Quantise the model in ``model_dir`` with its activation ranges observed on ``pixels``
     (uint8 N x H x W x 3 patches), write ``weights-int8.pt`` and record it, with ``source``
     (what the patches are) as its calibration data, in model.json; returns the record."""
     clf = load_model(model_dir, device="cpu", precision="float32")
     int8 = quantise(clf.network, clf.preprocess(pixels))
-    meta = dict(clf.metadata)
-    record = write_weights_file(Path(model_dir), int8_state_dict(int8), INT8_WEIGHTS_FILE)
-    record.update(
+    meta = clf.metadata.copy()
+    weights = write_weights_file(Path(model_dir), int8_state_dict(int8), INT8_WEIGHTS_FILE)
+    record = Int8Record.parse(
         {
+            **weights.to_dict(),
             "engine": INT8_ENGINE,
             "method": INT8_METHOD,
-            "source_sha256": meta["weights"]["sha256"],
+            "source_sha256": meta.model_id,
             "calibration": source,
             "torch": torch.__version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        }
+        },
+        "int8",
     )
-    meta["int8"] = record
+    meta.int8 = record
     write_metadata(model_dir, meta)
     return record
 

@@ -57,6 +57,7 @@ from pathview.io import FolderError, LabelsError
 from pathview.model import ModelLoadError, default_model_dir, read_metadata
 from pathview.model.bundle import sha256_file, write_metadata
 from pathview.model.codec import InputCodec
+from pathview.model.metadata import ModelMetadata
 from pathview.model.network import NetConfig, PatchNet, count_parameters
 from pathview.model.quantised import int8_unavailable
 from pathview.model.runtime import tune_malloc
@@ -480,7 +481,7 @@ def finish(
     inputs: Inputs,
     result: TrainResult,
     parent_dir: Path | None,
-    parent_meta: dict[str, Any] | None,
+    parent_meta: ModelMetadata | None,
     mean: Sequence[float],
     std: Sequence[float],
     codec: InputCodec | None = None,
@@ -495,7 +496,7 @@ def finish(
     net = result.network.to(device)
     assert isinstance(net, PatchNet)
     holdout = inputs.holdout
-    kept = float(parent_meta["temperature"]) if parent_meta and not args.from_scratch else 1.0
+    kept = float(parent_meta.temperature) if parent_meta and not args.from_scratch else 1.0
     calibration: dict[str, Any] = {
         "method": "none: no held-out patches of both classes to fit a temperature on",
         "fitted_on": "kept the parent's temperature" if not args.from_scratch else "T = 1",
@@ -518,8 +519,8 @@ def finish(
     parent_entry = None
     if parent_meta is not None and not args.from_scratch:
         parent_entry = {
-            "name": parent_meta.get("name"),
-            "sha256": parent_meta["weights"]["sha256"],
+            "name": parent_meta.name,
+            "sha256": parent_meta.model_id,
             "path": str(parent_dir),
         }
     training = {
@@ -548,7 +549,7 @@ def finish(
     meta = model_metadata(
         net, args.name, mean, std, temperature, calibration, parent_entry, training, codec
     )
-    meta["reviews"] = reviews_metadata(inputs, args)
+    meta.reviews = reviews_metadata(inputs, args)
     export_dir = args.export or args.run_dir / "model"
     export_dir.mkdir(parents=True, exist_ok=True)
     val = inputs.val
@@ -559,7 +560,7 @@ def finish(
         # CPUs score in int8: quantise on (a seeded sample of) the patches trained on.
         if int8_pixels is None:
             int8_pixels = int8_sample(inputs.train.pixels, args.seed)
-        meta["int8"] = write_int8(
+        meta.int8 = write_int8(
             export_dir,
             int8_pixels,
             {
@@ -571,7 +572,7 @@ def finish(
     parent_metrics = None
     if val is not None:
         new_metrics = evaluate_model(export_dir, val, device, args.eval_tta)
-        if "int8" in meta:  # int8 runs on the CPU, whatever device trained
+        if meta.int8 is not None:  # int8 runs on the CPU, whatever device trained
             new_metrics["int8"] = evaluate_model(
                 export_dir, val, torch.device("cpu"), args.eval_tta, precision="int8"
             )
@@ -580,7 +581,7 @@ def finish(
                 parent_metrics = evaluate_model(parent_dir, val, device, args.eval_tta)
             except ModelLoadError as exc:
                 log.warning("cannot evaluate the parent model: %s", exc)
-        meta["validation"]["retraining"] = {
+        retraining = {
             "data": {
                 "description": inputs.val_description,
                 "n": len(val),
@@ -593,19 +594,20 @@ def finish(
             "parent": None
             if parent_metrics is None
             else {
-                "name": parent_meta.get("name") if parent_meta else None,
-                "sha256": parent_meta["weights"]["sha256"] if parent_meta else None,
+                "name": parent_meta.name if parent_meta else None,
+                "sha256": parent_meta.model_id if parent_meta else None,
                 "path": str(parent_dir),
                 **parent_metrics,
             },
             "tool": "pathview.model.Classifier (the app's inference, temperature applied)",
         }
+        meta.with_validation("retraining", retraining)
         write_metadata(export_dir, meta)
     summary = summary_text(args, inputs, meta, export_dir, parent_metrics, parent_dir)
     (args.run_dir / SUMMARY_FILE).write_text(summary + "\n", encoding="utf-8")
     sys.stdout.write(summary + "\n")
     sys.stdout.flush()
-    log.info("validation %s", json.dumps(meta["validation"]))
+    log.info("validation %s", json.dumps(meta.validation_dict()))
     return export_dir
 
 
@@ -645,7 +647,7 @@ def _run(
         torch.__version__,
     )
     parent_dir = (args.parent or default_model_dir()).resolve()
-    parent_meta: dict[str, Any] | None
+    parent_meta: ModelMetadata | None
     try:
         parent_meta = read_metadata(parent_dir)
     except ModelLoadError as exc:
@@ -660,10 +662,7 @@ def _run(
         return stop.exit_status
     codec = None
     if parent_meta is not None and not args.from_scratch:
-        try:
-            codec = InputCodec.from_metadata(parent_meta)
-        except ValueError as exc:
-            raise RetrainError(f"cannot fine-tune {parent_dir}: {exc}") from exc
+        codec = parent_meta.codec  # validated when read
     int8_pixels = None
     if codec is not None:  # train as the parent scores: every patch through its codec
         log.info("input codec %s (the parent model's)", codec.describe())
@@ -674,7 +673,7 @@ def _run(
     if args.from_scratch or parent_meta is None:
         mean, std = channel_stats(inputs.train.pixels)
     else:  # the parent's weights expect the parent's normalisation
-        mean, std = parent_meta["normalisation"]["mean"], parent_meta["normalisation"]["std"]
+        mean, std = parent_meta.normalisation.mean, parent_meta.normalisation.std
     log.info(
         "network %s: %d parameters (%s)",
         net.config.to_dict(),

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from pathview.model import load_model
+from pathview.model.metadata import ModelMetadata, ReviewsRecord, TrainingRecord
 from pathview.model.provenance import metadata_codec_text
 from pathview.scoring import score_pixels
 from pathview.stats import summarise
@@ -64,12 +65,12 @@ def comparison_table(
     return "\n".join(rows)
 
 
-def reviews_metadata(inputs: Inputs, args: argparse.Namespace) -> dict[str, Any]:
+def reviews_metadata(inputs: Inputs, args: argparse.Namespace) -> ReviewsRecord:
     """The model.json "reviews" entry: which reviews the model learnt from, and how."""
     r = inputs.reviews
     used = dict(zip(inputs.matched.ids, inputs.matched.labels, strict=True))
     differs = sum(1 for pid, truth in inputs.review_truth.items() if used.get(pid) != truth)
-    return {
+    record = {
         "count": inputs.n_reviewed_train,
         "sources": r.sources,
         "reviewers": r.reviewers,
@@ -91,44 +92,46 @@ def reviews_metadata(inputs: Inputs, args: argparse.Namespace) -> dict[str, Any]
         "review_weight": args.review_weight,
         "reviewed_with_models": r.model_ids,
     }
+    return ReviewsRecord.parse(record, "reviews")
 
 
 def summary_text(
     args: argparse.Namespace,
     inputs: Inputs,
-    meta: dict[str, Any],
+    meta: ModelMetadata,
     export_dir: Path,
     parent_metrics: dict[str, Any] | None,
     parent_dir: Path | None,
 ) -> str:
     """What the command prints at the end: lineage, reviews, the before/after table."""
-    r = meta["reviews"]
-    parent = meta.get("parent_model")
+    r = meta.reviews or ReviewsRecord()
+    parent = meta.parent_model
+    training = meta.training or TrainingRecord()
     lines = [
-        f"New model: {export_dir} (id {meta['weights']['sha256'][:12]}, name {meta['name']!r})",
+        f"New model: {export_dir} (id {meta.model_id[:12]}, name {meta.name!r})",
         (
-            f"  parent:     {parent['name']} ({parent['sha256'][:12]}) {parent['path']}"
+            f"  parent:     {parent.name} ({(parent.sha256 or '')[:12]}) {parent.path}"
             if parent
-            else f"  trained from scratch ({meta['architecture']['name']}); baseline "
+            else f"  trained from scratch ({meta.architecture.name}); baseline "
             f"{parent_dir if parent_metrics is not None else 'none'}"
         ),
-        f"  reviews:    {r['count']} reviewed patches trained on (weight {r['review_weight']:g}; "
-        f"agree {r['n_agree']}, disagree {r['n_disagree']}, unsure {r['n_unsure']}; "
-        f"{r['n_excluded']} left out) by {', '.join(r['reviewers']) or 'nobody'}, "
-        f"rule {r['rule']}",
-        f"              {r['n_differs_from_truth']} of {r['n_with_truth']} reviewed patches "
+        f"  reviews:    {r.count} reviewed patches trained on (weight {r.review_weight:g}; "
+        f"agree {r.n_agree}, disagree {r.n_disagree}, unsure {r.n_unsure}; "
+        f"{r.n_excluded} left out) by {', '.join(r.reviewers) or 'nobody'}, "
+        f"rule {r.rule}",
+        f"              {r.n_differs_from_truth} of {r.n_with_truth} reviewed patches "
         "with a ground-truth label were labelled against it",
-        f"  training:   {meta['training']['n_train']} patches, {meta['training']['epochs']} epochs"
-        f" ({meta['training']['steps']} steps) on {meta['training']['world_size']} process(es)",
+        f"  training:   {training.n_train} patches, {training.epochs} epochs"
+        f" ({training.steps} steps) on {training.world_size} process(es)",
     ]
-    fixed = meta["validation"].get("retraining")
+    fixed = meta.block("retraining")
     if fixed is not None:
+        data = fixed.data if isinstance(fixed.data, dict) else {}
         lines += [
-            f"  validation: {fixed['data']['n']} patches never trained on: "
-            f"{fixed['data']['description']}",
+            f"  validation: {data.get('n')} patches never trained on: {data.get('description')}",
             "",
-            comparison_table(parent_metrics, fixed, "parent" if parent else "baseline"),
-            f"(both scored in float32 on {meta['training'].get('device', 'cpu')}; the new "
+            comparison_table(parent_metrics, fixed.to_dict(), "parent" if parent else "baseline"),
+            f"(both scored in float32 on {training.device or 'cpu'}; the new "
             "model's input codec "
             f"{metadata_codec_text(meta)})",
         ]

@@ -46,7 +46,21 @@ from torch import nn
 from pathview.core import CancelToken
 from pathview.model import dihedral_view
 from pathview.model.bundle import read_metadata, verified_weights_path, write_model_dir
-from pathview.model.codec import CODEC_KEY, InputCodec
+from pathview.model.codec import InputCodec
+from pathview.model.metadata import (
+    FORMAT_VERSION,
+    Architecture,
+    Calibration,
+    CamLayers,
+    CodecRecord,
+    ModelMetadata,
+    Normalisation,
+    ParentModel,
+    TeacherModel,
+    TeacherRecord,
+    TrainingRecord,
+    TrainingSummary,
+)
 from pathview.model.network import NetConfig, PatchNet, count_parameters
 from pathview.model.runtime import tune_malloc
 from pathview.stats import fit_platt, fit_temperature, sigmoid, summarise
@@ -319,7 +333,7 @@ def input_codec(args: argparse.Namespace) -> InputCodec | None:
         return InputCodec(quality=int(quality))
     for start in (getattr(args, "parent", None), getattr(args, "init_from", None)):
         if start is not None:
-            return InputCodec.from_metadata(read_metadata(start))
+            return read_metadata(start).codec
     return None
 
 
@@ -399,12 +413,12 @@ def build_model(args: argparse.Namespace) -> PatchNet:
     return PatchNet(cfg)
 
 
-def load_network(model_dir: Path) -> tuple[PatchNet, dict[str, Any]]:
+def load_network(model_dir: Path) -> tuple[PatchNet, ModelMetadata]:
     """Network and metadata of a model directory (sha256-checked)."""
     from pathview.model.bundle import load_state_dict
 
     meta = read_metadata(model_dir)
-    net = PatchNet(NetConfig.from_dict(meta["architecture"]))
+    net = PatchNet(meta.architecture.config)
     net.load_state_dict(load_state_dict(verified_weights_path(model_dir, meta)))
     return net, meta
 
@@ -435,9 +449,9 @@ class Teacher(nn.Module):
         for i, model_dir in enumerate(model_dirs):
             net, meta = load_network(model_dir)
             nets.append(fold_batchnorm(net.eval()))
-            temperatures.append(float(meta["temperature"]))
-            t_mean = torch.tensor(meta["normalisation"]["mean"], dtype=torch.float32)
-            t_std = torch.tensor(meta["normalisation"]["std"], dtype=torch.float32)
+            temperatures.append(float(meta.temperature))
+            t_mean = torch.tensor(meta.normalisation.mean, dtype=torch.float32)
+            t_std = torch.tensor(meta.normalisation.std, dtype=torch.float32)
             # Per-model buffers of rank 4, so .to(memory_format=...) applies to them.
             self.register_buffer(f"scale{i}", (s_std / t_std).view(1, 3, 1, 1))
             self.register_buffer(f"shift{i}", ((s_mean - t_mean) / t_std).view(1, 3, 1, 1))
@@ -920,7 +934,7 @@ def base_metadata(
     temperature: float,
     calibration: dict[str, Any],
     device: torch.device,
-) -> dict[str, Any]:
+) -> ModelMetadata:
     """The model.json content of ``python -m pathview.training.train``.
 
     See :func:`model_metadata`.
@@ -929,16 +943,16 @@ def base_metadata(
     if args.init_from is not None:
         init_meta = read_metadata(args.init_from)
         init_from = {
-            "sha256": init_meta["weights"]["sha256"],
-            "training": training_summary(init_meta),
+            "sha256": init_meta.model_id,
+            "training": training_summary(init_meta).to_dict(),
         }
     teacher = None
     if args.teacher:
-        teacher = teacher_record(args.teacher, args.distill_weight, args.teacher_tta)
+        teacher = teacher_record(args.teacher, args.distill_weight, args.teacher_tta).to_dict()
     parent = None
     if args.parent is not None:
         parent_meta = read_metadata(args.parent)
-        parent = {"name": parent_meta.get("name"), "sha256": parent_meta["weights"]["sha256"]}
+        parent = {"name": parent_meta.name, "sha256": parent_meta.model_id}
     training = {
         "data": data.train.sources,
         "n_train": len(data.train),
@@ -969,44 +983,43 @@ def base_metadata(
     )
 
 
-def training_summary(meta: dict[str, Any]) -> dict[str, Any]:
+def training_summary(meta: ModelMetadata) -> TrainingSummary:
     """How an earlier model was trained (data, hold-out, length, arguments), from its
     metadata: what a model built on it records of it."""
-    training = meta.get("training", {})
-    return {
-        k: training.get(k) for k in ("data", "n_train", "heldout", "epochs", "minutes", "arguments")
-    }
+    if meta.training is None:
+        return TrainingSummary()
+    return meta.training.summary()
 
 
 def teacher_record(
     model_dirs: Sequence[Path], distill_weight: float, tta: bool = False
-) -> dict[str, Any]:
+) -> TeacherRecord:
     """What the metadata says of a distillation teacher: each model's identity, how it was
     trained and validated, and the weight of the targets in the loss."""
     models = []
     for model_dir in model_dirs:
         meta = read_metadata(model_dir)
         models.append(
-            {
-                "path": str(model_dir),
-                "name": meta.get("name"),
-                "sha256": meta["weights"]["sha256"],
-                "architecture": meta.get("architecture"),
-                "training": training_summary(meta),
-                "validation": meta.get("validation"),
-            }
+            TeacherModel(
+                path=str(model_dir),
+                name=meta.name,
+                sha256=meta.model_id,
+                architecture=meta.architecture.to_dict(),
+                training=training_summary(meta),
+                validation=meta.validation,
+            )
         )
-    return {
-        "models": models,
-        "distill_weight": distill_weight,
-        "targets": (
+    return TeacherRecord(
+        models=models,
+        distill_weight=distill_weight,
+        targets=(
             "each training patch's mean over the 8 flips/rotations and the teacher models of "
             "their calibrated P(tumour), computed once before training"
             if tta
             else "the mean of the teacher models' calibrated P(tumour) of each augmented "
             "training batch"
         ),
-    }
+    )
 
 
 def warn_if_teacher_saw_the_holdout(args: argparse.Namespace) -> None:
@@ -1020,7 +1033,8 @@ def warn_if_teacher_saw_the_holdout(args: argparse.Namespace) -> None:
 
     ours = same_data(vars(args))
     for model_dir in args.teacher:
-        theirs = same_data(read_metadata(model_dir).get("training", {}).get("arguments", {}))
+        training = read_metadata(model_dir).training
+        theirs = same_data(training.arguments if training is not None else {})
         differ = [k for k in ours if theirs[k] != ours[k]]
         if differ:
             log.warning(
@@ -1046,7 +1060,7 @@ def model_metadata(
     parent: dict[str, Any] | None,
     training: dict[str, Any],
     codec: InputCodec | None = None,
-) -> dict[str, Any]:
+) -> ModelMetadata:
     """The model.json content every training script writes (write_model_dir adds weights).
 
     Architecture, input size and resize policy, normalisation, classes, output and temperature,
@@ -1054,36 +1068,32 @@ def model_metadata(
     trained on; ``validation`` starts empty and is filled in by the caller. With ``codec``,
     the input codec every patch goes through before normalisation (``input_codec``).
     """
-    arch = net.config.to_dict()
-    arch["parameters"] = sum(p.numel() for p in net.parameters())
-    meta: dict[str, Any] = {
-        "format_version": 1,
-        "name": name,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "architecture": arch,
-        "input_size": 96,
-        "resize_policy": "centre_crop",
-        "resize_policy_note": (
+    return ModelMetadata(
+        format_version=FORMAT_VERSION,
+        name=name,
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        architecture=Architecture.of(net.config, sum(p.numel() for p in net.parameters())),
+        input_size=96,
+        resize_policy="centre_crop",
+        resize_policy_note=(
             "larger patches are centre-cropped to 96x96 (same magnification as training); "
             "a patch smaller than 96 in a side is resized (bilinear) to 96x96"
         ),
-        "normalisation": {
-            "mean": list(mean),
-            "std": list(std),
-            "note": "RGB pixels / 255, then (x - mean) / std per channel",
-        },
-        "classes": {"0": "normal", "1": "tumour"},
-        "output": "one logit per patch: the tumour logit; P(tumour) = sigmoid(logit / temperature)",
-        "temperature": round(float(temperature), 5),
-        "calibration": calibration,
-        "cam_layers": cam_layers(net),
-        "parent_model": parent,
-        "training": training,
-        "validation": {},
-    }
-    if codec is not None:
-        meta[CODEC_KEY] = codec.to_dict()
-    return meta
+        normalisation=Normalisation(
+            mean=list(mean),
+            std=list(std),
+            note="RGB pixels / 255, then (x - mean) / std per channel",
+        ),
+        classes={"0": "normal", "1": "tumour"},
+        output="one logit per patch: the tumour logit; P(tumour) = sigmoid(logit / temperature)",
+        temperature=round(float(temperature), 5),
+        calibration=Calibration.parse(calibration, "calibration"),
+        cam_layers=CamLayers.parse(cam_layers(net), "cam_layers"),
+        parent_model=None if parent is None else ParentModel.parse(parent, "parent_model"),
+        training=TrainingRecord.parse(training, "training"),
+        validation={},
+        input_codec=None if codec is None else CodecRecord.of(codec),
+    )
 
 
 def evaluate_set(
@@ -1215,15 +1225,15 @@ def temperature_record(
     }
 
 
-def export_model(export_dir: Path, net: PatchNet, metadata: dict[str, Any]) -> dict[str, Any]:
+def export_model(export_dir: Path, net: PatchNet, metadata: ModelMetadata) -> ModelMetadata:
     """Write the fp32 state_dict and model.json into ``export_dir``; returns the metadata."""
     state = {k: v.float() if v.is_floating_point() else v for k, v in net.state_dict().items()}
     meta = write_model_dir(export_dir, state, metadata)
     log.info(
         "exported %s (sha256 %s, %.2f MB)",
         export_dir,
-        meta["weights"]["sha256"],
-        meta["weights"]["bytes"] / 1e6,
+        meta.model_id,
+        (meta.weights.bytes or 0) / 1e6,
     )
     return meta
 
@@ -1272,20 +1282,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     log.info("temperature %.4f: %s", temperature, json.dumps(calibration))
     meta = base_metadata(best, data, args, result, temperature, calibration, device)
-    meta["validation"]["heldout"] = {
-        "data": "held-out part of the training sources (same distribution: JPEG)",
-        **evaluate_set(
-            best, data.holdout.pixels, data.holdout.labels, data.mean, data.std, temperature, device
-        ),
-    }
+    heldout = evaluate_set(
+        best, data.holdout.pixels, data.holdout.labels, data.mean, data.std, temperature, device
+    )
+    meta.with_validation(
+        "heldout",
+        {"data": "held-out part of the training sources (same distribution: JPEG)", **heldout},
+    )
     if data.val is not None:
-        meta["validation"]["external"] = {
-            "data": {**data.val.sources[0], "note": "never trained on"},
-            **evaluate_set(
-                best, data.val.pixels, data.val.labels, data.mean, data.std, temperature, device
-            ),
-        }
-    log.info("validation %s", json.dumps(meta["validation"]))
+        external = evaluate_set(
+            best, data.val.pixels, data.val.labels, data.mean, data.std, temperature, device
+        )
+        meta.with_validation(
+            "external", {"data": {**data.val.sources[0], "note": "never trained on"}, **external}
+        )
+    log.info("validation %s", json.dumps(meta.validation_dict()))
     export_model(args.export or args.run_dir / "model", best.cpu(), meta)
     return 0
 

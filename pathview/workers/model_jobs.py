@@ -38,6 +38,7 @@ from pathview.explain import (
     default_cam_layer,
     explain_patch,
 )
+from pathview.model.metadata import ModelMetadata
 from pathview.scoring import ScoreBatch, iter_score_batches
 from pathview.workers.base import next_request_id, register_thread
 from pathview.workers.scoring_process import ScoringProcess
@@ -136,7 +137,7 @@ def describe_model(classifier: Any) -> ModelInfo:
         layers=layers,
         methods=dict(METHODS),
         device=str(getattr(classifier, "device", "")),
-        metadata=dict(meta) if isinstance(meta, dict) else {},
+        metadata=meta.to_dict() if isinstance(meta, ModelMetadata) else {},
         precision=str(getattr(classifier, "precision", "")),
         note="; ".join(
             n
