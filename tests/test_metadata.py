@@ -54,6 +54,8 @@ def test_the_records_carry_the_bundled_models_values() -> None:
         raw["validation"]["external"]["int8"]["plain"]["max_abs_dp"]
     )
     assert meta.training is not None and isinstance(meta.training.teacher, TeacherRecord)
+    assert meta.training.data[0].n_tumour == raw["training"]["data"][0]["n_tumour"]
+    assert meta.int8.calibration is not None and meta.int8.calibration.n == 1024
     assert len(meta.training.teacher.models) == len(raw["training"]["teacher"]["models"])
 
 
@@ -146,3 +148,21 @@ def test_a_dropped_record_is_left_out_and_nulls_stay_null(tmp_path: Path) -> Non
     assert "int8" not in written
     assert written["parent_model"] is None
     assert ModelMetadata.parse(written).int8 is None
+
+
+def test_a_retrained_models_merged_sources_are_lists_of_folders(tmp_path: Path) -> None:
+    source = {"images": ["a/images", "b/images"], "labels": ["a.csv", "b.csv"], "n": 9}
+    reviewed = {"reviews": ["store.sqlite"], "n": 2, "n_tumour": 1}
+    model = edit(
+        make_tiny_model(tmp_path / "m"),
+        lambda m: m.update(training={"data": [source, reviewed], "world_size": 1}),
+    )
+    meta = read_metadata(model)
+    assert meta.training is not None
+    merged, reviews = meta.training.data
+    assert merged.images == ["a/images", "b/images"] and merged.n == 9
+    assert reviews.images is None and reviews.extra == {"reviews": ["store.sqlite"]}
+    assert meta.to_dict()["training"] == {"data": [source, reviewed], "world_size": 1}
+    bad = edit(model, lambda m: m["training"]["data"][0].update(images=["a", 3]))
+    with pytest.raises(ModelLoadError, match=r"training\.data\[0\]\.images\[1\] must be a string"):
+        read_metadata(bad)

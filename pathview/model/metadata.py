@@ -21,6 +21,7 @@ training provenance (:class:`TrainingRecord`, with its :class:`InitialisedFrom` 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
@@ -181,6 +182,9 @@ class Record:
     extra: dict[str, Any] = field(default_factory=dict, kw_only=True, repr=False)
     _keys: tuple[str, ...] = field(default=(), kw_only=True, repr=False, compare=False)
     _nulls: frozenset[str] = field(default=frozenset(), kw_only=True, repr=False, compare=False)
+    #: Known keys the source lacked, with the value parsing gave them: not written while the
+    #: value is unchanged.
+    _absent: dict[str, Any] = field(default_factory=dict, kw_only=True, repr=False, compare=False)
 
     #: JSON key of each field whose key differs from the field's name.
     _KEYS: ClassVar[dict[str, str]] = {}
@@ -192,12 +196,16 @@ class Record:
         """The record of a JSON object; raises ModelLoadError naming the key at fault."""
         reader = _Reader(data, where)
         values = cls._read(reader)
-        return cls(
+        record = cls(
             **values,
             extra=reader.extra(),
             _keys=tuple(reader.data),
             _nulls=reader.nulls(),
         )
+        record._absent = {
+            k: copy.deepcopy(v) for k, v in record._fields().items() if k not in reader.data
+        }
+        return record
 
     @classmethod
     def _read(cls, r: _Reader) -> dict[str, Any]:
@@ -212,7 +220,7 @@ class Record:
         return {
             self._KEYS.get(f.name, f.name): getattr(self, f.name)
             for f in dataclasses.fields(self)
-            if f.name not in ("extra", "_keys", "_nulls")
+            if f.name not in ("extra", "_keys", "_nulls", "_absent")
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -225,6 +233,8 @@ class Record:
                 continue
             if key in known:
                 value = known[key]
+                if key in self._absent and value == self._absent[key]:
+                    continue  # not in the source and not changed since
                 if value is not None or key in self._nulls or key in self._ALWAYS:
                     out[key] = _dump(value)
             elif key in self.extra:
@@ -257,6 +267,61 @@ class Metrics(Record):
         if value is None:
             value = self.extra.get(key)
         return default if value is None else float(value)
+
+
+@dataclass
+class DataRecord(Record):
+    """A data set a model was trained or measured on: where it is and its size (other keys,
+    such as a retraining's review sources or its id file, are kept in ``extra``)."""
+
+    #: A folder, or (a retraining's merged sources) a list of folders.
+    images: str | list[str] | None = None
+    labels: str | list[str] | None = None
+    n: int | None = None
+    n_tumour: int | None = None
+    description: str | None = None
+    note: str | None = None
+
+    @classmethod
+    def _read(cls, r: _Reader) -> dict[str, Any]:
+        return {
+            "images": r.get("images", _paths),
+            "labels": r.get("labels", _paths),
+            "n": r.get("n", _int),
+            "n_tumour": r.get("n_tumour", _int),
+            "description": r.get("description", _str),
+            "note": r.get("note", _str),
+        }
+
+
+def _paths(value: Any, where: str) -> str | list[str]:
+    if isinstance(value, list):
+        return [_str(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return _str(value, where)
+
+
+def _data(value: Any, where: str) -> DataRecord | str:
+    """A data record, or (older and held-out blocks) a description."""
+    return value if isinstance(value, str) else DataRecord.parse(value, where)
+
+
+@dataclass
+class Int8Sample(Record):
+    """The patches the int8 activation ranges were observed on."""
+
+    data: str | None = None
+    labels: str | None = None
+    n: int | None = None
+    seed: int | None = None
+
+    @classmethod
+    def _read(cls, r: _Reader) -> dict[str, Any]:
+        return {
+            "data": r.get("data", _str),
+            "labels": r.get("labels", _str),
+            "n": r.get("n", _int),
+            "seed": r.get("seed", _int),
+        }
 
 
 @dataclass
@@ -325,12 +390,6 @@ class WeightsRecord(Record):
             "format": r.get("format", _str),
         }
 
-    def _fields(self) -> dict[str, Any]:
-        fields = super()._fields()
-        if "file" not in self._keys and self._keys:  # a default the file did not have
-            fields.pop("file")
-        return fields
-
 
 @dataclass
 class Int8Record(WeightsRecord):
@@ -342,8 +401,8 @@ class Int8Record(WeightsRecord):
     method: str | None = None
     engine: str | None = None
     torch: str | None = None
-    #: What activation ranges were observed on (``data``, ``n``, ``seed``, ...).
-    calibration: dict[str, Any] = field(default_factory=dict)
+    #: What the activation ranges were observed on.
+    calibration: Int8Sample | None = None
 
     @classmethod
     def _read(cls, r: _Reader) -> dict[str, Any]:
@@ -356,14 +415,8 @@ class Int8Record(WeightsRecord):
             "method": r.get("method", _str),
             "engine": r.get("engine", _str),
             "torch": r.get("torch", _str),
-            "calibration": r.get("calibration", _object) or {},
+            "calibration": r.record("calibration", Int8Sample),
         }
-
-    def _fields(self) -> dict[str, Any]:
-        fields = super()._fields()
-        if not self.calibration and "calibration" not in self._keys:
-            fields.pop("calibration")
-        return fields
 
 
 @dataclass
@@ -458,7 +511,7 @@ class ParentModel(Record):
 class TrainingSummary(Record):
     """How an earlier model was trained, as a model built on it records it."""
 
-    data: list[Any] | None = None
+    data: list[DataRecord] | None = None
     n_train: int | None = None
     heldout: str | None = None
     epochs: int | None = None
@@ -471,7 +524,7 @@ class TrainingSummary(Record):
     @classmethod
     def _read(cls, r: _Reader) -> dict[str, Any]:
         return {
-            "data": r.get("data", _list),
+            "data": r.get("data", _records(DataRecord)),
             "n_train": r.get("n_train", _int),
             "heldout": r.get("heldout", _str),
             "epochs": r.get("epochs", _int),
@@ -547,7 +600,7 @@ class TrainingRecord(Record):
     """What the model was trained on and how (``training`` in model.json). Keys only one
     training script writes (the retraining's review counts, say) are kept in ``extra``."""
 
-    data: list[dict[str, Any]] = field(default_factory=list)
+    data: list[DataRecord] = field(default_factory=list)
     n_train: int | None = None
     n_heldout: int | None = None
     heldout: str | None = None
@@ -567,7 +620,7 @@ class TrainingRecord(Record):
     @classmethod
     def _read(cls, r: _Reader) -> dict[str, Any]:
         return {
-            "data": r.get("data", _list) or [],
+            "data": r.get("data", _records(DataRecord)) or [],
             "n_train": r.get("n_train", _int),
             "n_heldout": r.get("n_heldout", _int),
             "heldout": r.get("heldout", _str),
@@ -623,8 +676,8 @@ class Int8Validation(Record):
 class ValidationBlock(Record):
     """The model's figures on one data set, single view (``plain``) and with TTA."""
 
-    #: What the data is: a description, or a record with ``images``, ``labels``, ``n``, ...
-    data: Any = None
+    #: What the data is: a record (``images``, ``labels``, ``n``, ...) or a description.
+    data: DataRecord | str | None = None
     plain: Metrics | None = None
     tta: Metrics | None = None
     int8: Int8Validation | None = None
@@ -636,7 +689,7 @@ class ValidationBlock(Record):
     @classmethod
     def _read(cls, r: _Reader) -> dict[str, Any]:
         return {
-            "data": r.raw("data"),
+            "data": r.get("data", _data),
             "plain": r.record("plain", Metrics),
             "tta": r.record("tta", Metrics),
             "int8": r.record("int8", Int8Validation),
@@ -647,9 +700,9 @@ class ValidationBlock(Record):
     @property
     def images(self) -> str | None:
         """The images folder of the data, when the data is a record that names one."""
-        if isinstance(self.data, Mapping) and self.data.get("images") is not None:
-            return str(self.data.get("images"))
-        return None
+        if not isinstance(self.data, DataRecord) or self.data.images is None:
+            return None
+        return str(self.data.images)
 
     def views(self) -> dict[str, Metrics]:
         """The float32 figures present: ``plain`` and/or ``tta``."""
@@ -831,7 +884,7 @@ class ModelMetadata(Record):
         """A validation block by name (``heldout``, ``external``, ``retraining``), if any."""
         return (self.validation or {}).get(key)
 
-    def with_validation(self, key: str, block: ValidationBlock | Mapping[str, Any]) -> None:
+    def set_validation(self, key: str, block: ValidationBlock | Mapping[str, Any]) -> None:
         """Set (or replace) one validation block, in place."""
         if not isinstance(block, ValidationBlock):
             block = ValidationBlock.parse(block, f"validation.{key}")

@@ -98,7 +98,7 @@ def recalibrate(
             continue
         earlier = meta.block(key)
         figures = evaluate_set(net, patches.pixels, patches.labels, mean, std, temperature, device)
-        meta.with_validation(key, {**(earlier.to_dict() if earlier else {}), **figures})
+        meta.set_validation(key, {**(earlier.to_dict() if earlier else {}), **figures})
     log.info("validation %s", json.dumps(meta.validation_dict()))
     return export_model(out, net.cpu(), meta)
 

@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout.write("\n")
     if args.write:
         meta = read_metadata(args.model_dir)
-        meta.with_validation(args.name, metrics)
+        meta.set_validation(args.name, metrics)
         write_metadata(args.model_dir, meta)
         log.info("recorded validation[%r] in %s", args.name, args.model_dir / "model.json")
     return 0

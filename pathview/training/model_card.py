@@ -20,7 +20,9 @@ from pathview.core.files import atomic_text_writer
 from pathview.model.bundle import read_metadata
 from pathview.model.metadata import (
     Calibration,
+    DataRecord,
     InitialisedFrom,
+    Int8Sample,
     Metrics,
     ModelMetadata,
     PriorShift,
@@ -63,7 +65,7 @@ def _scored_with(meta: ModelMetadata, precision: str, device: str | None, codec:
 
 
 def _block_name(key: str, block: ValidationBlock) -> str:
-    return _data_name(block.images or "") if isinstance(block.data, dict) else str(block.data)
+    return _data_name(block.images or "") if isinstance(block.data, DataRecord) else str(block.data)
 
 
 def _view_label(name: str, view: str) -> str:
@@ -111,19 +113,19 @@ def _int8_lines(meta: ModelMetadata) -> list[str]:
     record = meta.int8
     if record is None:
         return []
-    cal = record.calibration
+    cal = record.calibration or Int8Sample()
     lines = [
         f"- int8 weights `{record.file}` ({(record.bytes or 0) / 1e6:.2f} MB, sha256 "
         f"`{record.sha256[:12]}`), made from these weights: {record.method}; activation "
-        f"ranges observed on {cal.get('n', '?'):,} patches of "
-        f"{_data_name(str(cal.get('data', '')))} (`python -m pathview.training.quantise`, torch "
+        f"ranges observed on {_count(cal.n)} patches of "
+        f"{_data_name(cal.data or '')} (`python -m pathview.training.quantise`, torch "
         f"{record.torch}). CPUs score with them (`--precision float32` scores with the "
         "float32 weights); GPUs use float32. Grad-CAM always runs on the float32 weights.",
     ]
     for key, block in (meta.validation or {}).items():
         plain = block.int8.plain if block.int8 is not None else None
         if plain is not None:
-            name = _data_name(block.images or "") if isinstance(block.data, dict) else key
+            name = _data_name(block.images or "") if isinstance(block.data, DataRecord) else key
             lines.append(
                 f"- On {name}, int8 moves P(tumour) by {plain.figure('mean_abs_dp'):.4f} on "
                 f"average (largest {plain.figure('max_abs_dp'):.4f}) from float32, single view."
@@ -235,7 +237,7 @@ def render_card(
     ]
     for d in train.data:
         lines.append(
-            f"- Data: {_data_name(str(d['images']))}: {d['n']:,} patches, {d['n_tumour']:,} "
+            f"- Data: {_data_name(str(d.images))}: {_count(d.n)} patches, {_count(d.n_tumour)} "
             "tumour. CC0 (PatchCamelyon, Veeling et al. 2018; CAMELYON16)."
         )
     lines += [

@@ -601,7 +601,7 @@ def finish(
             },
             "tool": "pathview.model.Classifier (the app's inference, temperature applied)",
         }
-        meta.with_validation("retraining", retraining)
+        meta.set_validation("retraining", retraining)
         write_metadata(export_dir, meta)
     summary = summary_text(args, inputs, meta, export_dir, parent_metrics, parent_dir)
     (args.run_dir / SUMMARY_FILE).write_text(summary + "\n", encoding="utf-8")

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from pathview.model import load_model
-from pathview.model.metadata import ModelMetadata, ReviewsRecord, TrainingRecord
+from pathview.model.metadata import DataRecord, ModelMetadata, ReviewsRecord, TrainingRecord
 from pathview.model.provenance import metadata_codec_text
 from pathview.scoring import score_pixels
 from pathview.stats import summarise
@@ -126,9 +126,9 @@ def summary_text(
     ]
     fixed = meta.block("retraining")
     if fixed is not None:
-        data = fixed.data if isinstance(fixed.data, dict) else {}
+        data = fixed.data if isinstance(fixed.data, DataRecord) else DataRecord()
         lines += [
-            f"  validation: {data.get('n')} patches never trained on: {data.get('description')}",
+            f"  validation: {data.n} patches never trained on: {data.description}",
             "",
             comparison_table(parent_metrics, fixed.to_dict(), "parent" if parent else "baseline"),
             f"(both scored in float32 on {training.device or 'cpu'}; the new "

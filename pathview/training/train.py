@@ -1285,7 +1285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     heldout = evaluate_set(
         best, data.holdout.pixels, data.holdout.labels, data.mean, data.std, temperature, device
     )
-    meta.with_validation(
+    meta.set_validation(
         "heldout",
         {"data": "held-out part of the training sources (same distribution: JPEG)", **heldout},
     )
@@ -1293,7 +1293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         external = evaluate_set(
             best, data.val.pixels, data.val.labels, data.mean, data.std, temperature, device
         )
-        meta.with_validation(
+        meta.set_validation(
             "external", {"data": {**data.val.sources[0], "note": "never trained on"}, **external}
         )
     log.info("validation %s", json.dumps(meta.validation_dict()))
