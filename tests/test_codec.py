@@ -16,7 +16,8 @@ from pathview.io import read_patch
 from pathview.model import ModelLoadError, load_model
 from pathview.model.codec import CODEC_KEY, InputCodec
 from pathview.training.data import through_codec
-from pathview.training.train import load_network, predict_logits
+from pathview.training.loop import predict_logits
+from pathview.training.train import load_network
 
 JPEG75 = {"format": "jpeg", "quality": 75, "subsampling": "4:2:0"}
 

@@ -14,14 +14,11 @@ from test_model import make_tiny_model
 from pathview.model import load_model
 from pathview.model.network import PatchNet
 from pathview.training.data import PatchSet
+from pathview.training.loop import Ema, TrainConfig, predict_logits, train_model
 from pathview.training.train import (
     ARCHITECTURES,
-    Ema,
     Teacher,
-    TrainConfig,
     build_parser,
-    predict_logits,
-    train_model,
     warn_if_teacher_saw_the_holdout,
 )
 

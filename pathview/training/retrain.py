@@ -29,7 +29,8 @@ NCCL on GPUs, gloo on CPUs); only rank 0 writes and logs. See docs/RETRAINING.md
 
 This module is the command (arguments, run folder, signals, orchestration); what it trains and
 validates on is ``training/retrain_inputs.py``, the evaluation and report
-``training/retrain_report.py``, and the training loop itself ``training/train.py``.
+``training/retrain_report.py``, the model pieces ``training/train.py`` and the training loop
+itself ``training/loop.py``.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ from pathview.training.checkpoint import (
 )
 from pathview.training.data import channel_stats, through_codec
 from pathview.training.distributed import Rank, init_distributed, shutdown_distributed
+from pathview.training.loop import TrainConfig, TrainHooks, TrainResult, predict_logits, train_model
 from pathview.training.progress import Progress, ProgressLogHandler
 from pathview.training.quantise import write_int8
 from pathview.training.retrain_inputs import (
@@ -84,9 +86,6 @@ from pathview.training.retrain_inputs import (
 from pathview.training.retrain_report import evaluate_model, reviews_metadata, summary_text
 from pathview.training.train import (
     ARCHITECTURES,
-    TrainConfig,
-    TrainHooks,
-    TrainResult,
     add_augmentation_args,
     add_optimisation_args,
     device_name,
@@ -94,10 +93,8 @@ from pathview.training.train import (
     load_network,
     model_metadata,
     pick_device,
-    predict_logits,
     seed_everything,
     temperature_record,
-    train_model,
 )
 
 log = logging.getLogger("pathview.training.retrain")

@@ -14,16 +14,15 @@ validation folder that is never trained on; export weights + model.json.
 
 The run folder gets ``args.json``, ``train.log`` (the logging module's output), ``history.jsonl``
 (one JSON line of metrics per epoch) and the exported model. The pieces (``build_parser`` and
-its argument groups, ``load_data``, ``train_model``, ``predict_logits``, ``model_metadata``,
-``export_model``) are plain functions that ``training/retrain.py`` (fine-tuning on reviews)
-reuses: ``train_model`` also takes per-sample loss weights, a checkpoint/resume state, progress
-and stop hooks (:class:`TrainHooks`) and a rank (:mod:`pathview.training.distributed`) for torchrun.
+its argument groups, ``load_data``, ``model_metadata``, ``export_model``) are plain functions
+that ``training/retrain.py`` (fine-tuning on reviews) reuses, as it does the training loop
+(:func:`pathview.training.loop.train_model`, which also takes per-sample loss weights, a
+checkpoint/resume state, progress and stop hooks and a rank for torchrun).
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import datetime as _dt
 import json
 import logging
@@ -33,18 +32,15 @@ import platform
 import random
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from pathview.core import CancelToken
-from pathview.model import dihedral_view
 from pathview.model.bundle import read_metadata, verified_weights_path, write_model_dir
 from pathview.model.codec import InputCodec
 from pathview.model.metadata import (
@@ -64,11 +60,8 @@ from pathview.model.metadata import (
 from pathview.model.network import NetConfig, PatchNet, count_parameters
 from pathview.model.runtime import tune_malloc
 from pathview.stats import fit_platt, fit_temperature, sigmoid, summarise
-from pathview.training.augment import AugmentConfig, Augmenter
-from pathview.training.checkpoint import capture_rng, restore_rng
 from pathview.training.data import PatchSet, channel_stats, holdout_mask, load_folder, through_codec
-from pathview.training.distributed import Rank
-from pathview.training.progress import StepInfo
+from pathview.training.loop import TrainConfig, TrainResult, predict_logits, train_model
 
 log = logging.getLogger("pathview.training")
 
@@ -382,21 +375,6 @@ def load_data(args: argparse.Namespace) -> Data:
     return Data(train, holdout, val, mean, std, codec)
 
 
-def to_input(
-    u8: torch.Tensor,
-    mean: torch.Tensor,
-    std: torch.Tensor,
-    augment: Augmenter | None = None,
-    gen: torch.Generator | None = None,
-) -> torch.Tensor:
-    """N x H x W x 3 uint8 (on the device) -> normalised channels_last float N x 3 x H x W."""
-    x = u8.permute(0, 3, 1, 2).float().div_(255.0)
-    if augment is not None:
-        x = augment(x, gen)
-    x = (x - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
-    return x.contiguous(memory_format=torch.channels_last)
-
-
 # ----------------------------------------------------------------------------- model
 
 
@@ -464,451 +442,6 @@ class Teacher(nn.Module):
             scale, shift = getattr(self, f"scale{i}"), getattr(self, f"shift{i}")
             probs.append(torch.sigmoid(net(x * scale + shift).float() / t))
         return torch.stack(probs).mean(0)
-
-
-class Ema:
-    """Exponential moving average of a model's parameters and of its floating-point buffers
-    (BatchNorm running statistics), so the averaged weights are evaluated with statistics
-    averaged over the same steps; integer buffers are copied."""
-
-    def __init__(self, model: nn.Module, decay: float) -> None:
-        self.decay = decay
-        self.model = copy.deepcopy(model).eval()
-        for p in self.model.parameters():
-            p.requires_grad_(False)
-
-    @torch.no_grad()
-    def update(self, model: nn.Module, step: int) -> None:
-        # Warm-up of the decay so the average is not dominated by the random init.
-        d = min(self.decay, (1 + step) / (10 + step))
-        ema_p: list[torch.Tensor] = list(self.model.parameters())
-        params: list[torch.Tensor] = list(model.parameters())
-        torch._foreach_lerp_(ema_p, params, 1 - d)
-        for b_ema, b in zip(self.model.buffers(), model.buffers(), strict=True):
-            if b_ema.is_floating_point():
-                b_ema.lerp_(b, 1 - d)
-            else:
-                b_ema.copy_(b)
-
-
-# ----------------------------------------------------------------------------- train / eval
-
-
-@torch.inference_mode()
-def predict_logits(
-    net: nn.Module,
-    pixels: np.ndarray,
-    mean: Sequence[float],
-    std: Sequence[float],
-    device: torch.device,
-    tta: bool = False,
-    batch_size: int = 1024,
-) -> np.ndarray:
-    """Tumour logits of uint8 N x 96 x 96 x 3 patches (mean over the 8 views with ``tta``).
-
-    Whatever ``net`` outputs per patch, in fact: for a :class:`Teacher` these are
-    probabilities, and with ``tta`` their 8-view mean."""
-    net.eval()
-    m = torch.tensor(mean, device=device)
-    s = torch.tensor(std, device=device)
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(pixels), batch_size):
-            u8 = torch.from_numpy(np.ascontiguousarray(pixels[i : i + batch_size])).to(device)
-            x = to_input(u8, m, s)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                if tta:
-                    z = torch.stack([net(dihedral_view(x, k)).float() for k in range(8)]).mean(0)
-                else:
-                    z = net(x).float()
-            out.append(z.cpu().numpy())
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
-
-
-@dataclass
-class TrainConfig:
-    """Optimisation settings of :func:`train_model` (built from the arguments)."""
-
-    epochs: int = 30
-    batch_size: int = 256
-    lr: float = 2e-3
-    weight_decay: float = 0.05
-    warmup_epochs: float = 1.0
-    label_smoothing: float = 0.0
-    ema_decay: float = 0.999
-    eval_every: int = 1
-    max_minutes: float | None = None
-    distill_weight: float = 0.5
-    #: Distil from each training patch's 8-view mean teacher probability, computed once
-    #: before training, instead of the teacher's output on every augmented batch.
-    teacher_tta: bool = False
-    #: Keep BatchNorm running statistics as they are (fine-tuning on few patches: a handful
-    #: of small augmented batches would otherwise replace the parent's statistics).
-    freeze_bn_stats: bool = False
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> TrainConfig:
-        aug = AugmentConfig(
-            dihedral=not args.no_dihedral,
-            shift=args.shift,
-            stain_sigma=args.stain_sigma,
-            brightness=args.brightness,
-            contrast=args.contrast,
-            saturation=args.saturation,
-            hue=args.hue,
-            jpeg_prob=args.jpeg_prob,
-            jpeg_quality=tuple(args.jpeg_quality),
-        )
-        return cls(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            weight_decay=args.weight_decay,
-            warmup_epochs=args.warmup_epochs,
-            label_smoothing=args.label_smoothing,
-            ema_decay=args.ema_decay,
-            eval_every=args.eval_every,
-            max_minutes=args.max_minutes,
-            distill_weight=getattr(args, "distill_weight", 0.5),
-            teacher_tta=getattr(args, "teacher_tta", False),
-            freeze_bn_stats=getattr(args, "freeze_bn_stats", False),
-            augment=aug,
-        )
-
-
-@dataclass
-class TrainResult:
-    """The selected (EMA) network, the epoch it came from and the per-epoch history.
-
-    ``interrupted`` is true when training stopped early on request (a signal or
-    ``TrainHooks.stop_after_steps``); the last checkpoint then holds the state to resume from
-    and ``network`` is the EMA at the stopping point, not a finished model.
-    """
-
-    network: nn.Module
-    best_epoch: int
-    history: list[dict[str, Any]]
-    seconds: float
-    epochs_run: int
-    step: int = 0
-    interrupted: bool = False
-
-
-@dataclass
-class TrainHooks:
-    """Optional callbacks and controls of :func:`train_model`.
-
-    Pass the same hooks on every rank: ``on_step``, ``on_epoch`` and ``checkpoint`` are called
-    on rank 0 only, but whether a checkpoint is taken must agree across ranks.
-    """
-
-    #: After every epoch, with that epoch's history row.
-    on_epoch: Callable[[dict[str, Any]], None] | None = None
-    #: After every optimiser step (the loss stays on the device until read).
-    on_step: Callable[[StepInfo], None] | None = None
-    #: Receives the whole training state (see :func:`train_model`) at the end of every epoch
-    #: and when training stops early; it must save it before returning.
-    checkpoint: Callable[[dict[str, Any]], None] | None = None
-    #: Set (from a signal handler, say) to stop after the current step, checkpointed.
-    stop: CancelToken | None = None
-    #: Stop after this many optimiser steps in all, as if interrupted (for tests).
-    stop_after_steps: int | None = None
-
-
-def train_model(
-    net: nn.Module,
-    train: PatchSet,
-    holdout: PatchSet,
-    mean: Sequence[float],
-    std: Sequence[float],
-    cfg: TrainConfig,
-    device: torch.device,
-    seed: int = 0,
-    teacher: nn.Module | None = None,  # maps a student batch to P(tumour): see Teacher
-    on_epoch: Callable[[dict[str, Any]], None] | None = None,
-    *,
-    sample_weights: np.ndarray | None = None,
-    hooks: TrainHooks | None = None,
-    resume: dict[str, Any] | None = None,
-    rank: Rank | None = None,
-) -> TrainResult:
-    """Train ``net`` on ``train``; select the EMA checkpoint with the best held-out AUC.
-
-    ``sample_weights`` (one per training patch) weight each patch's loss (weighted mean over
-    the batch); without them every patch counts once. With an empty ``holdout`` there is no
-    selection: the final EMA is returned.
-
-    The training state passed to ``hooks.checkpoint`` (tensors, numbers and lists only) holds
-    the model, EMA, optimiser and scheduler states, the best EMA so far, the history, the
-    position (``epochs_done``, ``batch`` within the next epoch, that epoch's ``order``), the
-    step counter and every random generator's state (per rank). Given back as ``resume``,
-    training continues at the same step and, with the same data, settings and world size,
-    ends with the same weights as an uninterrupted run (to float rounding).
-
-    Under torchrun (``rank`` distributed) the network is wrapped in DistributedDataParallel,
-    every rank draws the same permutation each epoch and trains on its share of each global
-    batch (:meth:`Rank.shard`); held-out evaluation and checkpoint selection run on rank 0.
-    """
-    rank = rank or Rank()
-    hooks = hooks or TrainHooks()
-    if on_epoch is not None and hooks.on_epoch is None:
-        hooks = replace(hooks, on_epoch=on_epoch)
-    net = net.to(device).to(memory_format=torch.channels_last)
-    if teacher is not None:
-        teacher = teacher.to(device).to(memory_format=torch.channels_last).eval()
-    if resume is not None:
-        net.load_state_dict(resume["model"])
-    ema = Ema(net, cfg.ema_decay)
-    gen = torch.Generator(device=device)
-    gen.manual_seed(seed)
-    order_gen = gen
-    if rank.distributed:
-        # Every rank draws the same permutation (a CPU generator: the same on any GPU) and
-        # augments its own share with its own stream.
-        order_gen = torch.Generator()
-        order_gen.manual_seed(seed)
-        gen.manual_seed(seed + 7919 * (rank.rank + 1))
-    generators = {"augment": gen, "order": order_gen} if rank.distributed else {"augment": gen}
-    pixels = torch.from_numpy(train.pixels).to(device)
-    labels = torch.from_numpy(train.labels).float().to(device)
-    fixed_targets = None
-    if teacher is not None and cfg.teacher_tta:
-        # The teacher outputs P(tumour): with tta, predict_logits gives its 8-view mean.
-        targets = predict_logits(teacher, train.pixels, mean, std, device, tta=True)
-        fixed_targets = torch.from_numpy(targets).to(device)
-        log.info("teacher targets: 8-view means of %d training patches", len(fixed_targets))
-    weights = None
-    if sample_weights is not None:
-        if len(sample_weights) != len(train):
-            raise ValueError(f"{len(sample_weights)} sample weights for {len(train)} patches")
-        weights = torch.from_numpy(np.asarray(sample_weights, dtype=np.float32)).to(device)
-    m = torch.tensor(mean, device=device)
-    s = torch.tensor(std, device=device)
-    augment = Augmenter(cfg.augment)
-    decay: list[nn.Parameter] = []
-    no_decay: list[nn.Parameter] = []
-    for name, p in net.named_parameters():
-        (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
-    opt = torch.optim.AdamW(
-        [
-            {"params": decay, "weight_decay": cfg.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=cfg.lr,
-        betas=(0.9, 0.99),
-        fused=device.type == "cuda",
-    )
-    steps_per_epoch = max(1, len(train) // cfg.batch_size)
-    schedule = {
-        "total": cfg.epochs * steps_per_epoch,
-        "warmup": cfg.warmup_epochs * steps_per_epoch,
-    }
-
-    def lr_at(step: int) -> float:
-        if step < schedule["warmup"]:
-            return (step + 1) / schedule["warmup"]
-        frac = (step - schedule["warmup"]) / max(1.0, schedule["total"] - schedule["warmup"])
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    model: nn.Module = net
-    if rank.distributed:
-        from torch.nn.parallel import DistributedDataParallel
-
-        model = DistributedDataParallel(
-            net, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    amp = device.type == "cuda"
-    history: list[dict[str, Any]] = []
-    best: dict[str, Any] = {"auc": -1.0, "epoch": 0, "state": None}
-    epochs = cfg.epochs
-    step = 0
-    epochs_done = 0
-    start_batch = 0
-    order = torch.zeros(0, dtype=torch.long, device=device)
-    loss_sum = torch.zeros((), device=device)
-    epoch_times: list[float] = []
-    seconds_before = 0.0
-    if resume is not None:
-        ema.model.load_state_dict(resume["ema"])
-        opt.load_state_dict(resume["optimizer"])
-        schedule["total"] = resume["schedule_total"]
-        sched.load_state_dict(resume["scheduler"])
-        best = dict(resume["best"])
-        history = list(resume["history"])
-        epochs = int(resume["epochs"])
-        step = int(resume["step"])
-        epochs_done = int(resume["epochs_done"])
-        start_batch = int(resume["batch"])
-        if start_batch:
-            order = resume["order"].to(device)
-            loss_sum = torch.tensor(float(resume["loss_sum"]), device=device)
-        epoch_times = list(resume["epoch_times"])
-        seconds_before = float(resume["seconds"])
-        rngs = resume["rng"]
-        if len(rngs) == rank.world_size:
-            restore_rng(rngs[rank.rank], generators)
-        else:
-            # Another world size: rank 0's streams, and fresh augmentation streams per rank.
-            restore_rng(rngs[0], {"order": order_gen} if rank.distributed else generators)
-            if rank.distributed:
-                gen.manual_seed(seed + 7919 * (rank.rank + 1) + step)
-            log.warning(
-                "resumed with %d processes, the checkpoint had %d", rank.world_size, len(rngs)
-            )
-        log.info("resumed at step %d (epoch %d, batch %d)", step, epochs_done + 1, start_batch)
-    t_start = time.perf_counter() - seconds_before
-
-    def snapshot(batch: int) -> dict[str, Any] | None:
-        """The training state (collective: every rank's generators are gathered)."""
-        rngs = rank.gather(capture_rng(generators))
-        if not rank.is_main:
-            return None
-        return {
-            "model": net.state_dict(),
-            "ema": ema.model.state_dict(),
-            "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(),
-            "schedule_total": schedule["total"],
-            "best": best,
-            "history": history,
-            "epochs": epochs,
-            "epochs_done": epochs_done,
-            "batch": batch,
-            "order": order.cpu() if batch else None,
-            "loss_sum": float(loss_sum.item()) if batch else 0.0,
-            "step": step,
-            "steps_per_epoch": steps_per_epoch,
-            "epoch_times": epoch_times,
-            "seconds": time.perf_counter() - t_start,
-            "world_size": rank.world_size,
-            "rng": rngs,
-        }
-
-    def save(batch: int) -> None:
-        if hooks.checkpoint is not None:
-            state = snapshot(batch)
-            if state is not None:
-                hooks.checkpoint(state)
-
-    def stop_requested() -> bool:
-        flag = hooks.stop is not None and hooks.stop.cancelled
-        flag = flag or (hooks.stop_after_steps is not None and step >= hooks.stop_after_steps)
-        return rank.any(flag, device)
-
-    def stopped() -> TrainResult:
-        log.info(
-            "stopped at step %d (epoch %d, %d epochs done)", step, epochs_done + 1, epochs_done
-        )
-        seconds = time.perf_counter() - t_start
-        net_out = copy.deepcopy(ema.model).float().cpu()
-        return TrainResult(net_out, int(best["epoch"]), history, seconds, epochs_done, step, True)
-
-    while epochs_done < epochs:
-        epoch = epochs_done + 1
-        net.train()
-        if cfg.freeze_bn_stats:
-            for module in net.modules():
-                if isinstance(module, nn.modules.batchnorm._BatchNorm):
-                    module.eval()
-        t0 = time.perf_counter()
-        if start_batch == 0:
-            order = torch.randperm(len(train), device=order_gen.device, generator=order_gen)
-            order = order.to(device)
-            loss_sum = torch.zeros((), device=device)
-        for b in range(start_batch, steps_per_epoch):
-            idx = rank.shard(order[b * cfg.batch_size : (b + 1) * cfg.batch_size])
-            x = to_input(pixels[idx], m, s, augment, gen)
-            y = labels[idx]
-            target = y * (1 - cfg.label_smoothing) + 0.5 * cfg.label_smoothing
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                z = model(x).float()
-                w = weights[idx] if weights is not None else None
-                loss = F.binary_cross_entropy_with_logits(z, target, weight=w)
-                if teacher is not None:
-                    if fixed_targets is not None:
-                        soft = fixed_targets[idx]
-                    else:
-                        with torch.no_grad():
-                            soft = teacher(x).float()  # calibrated P(tumour)
-                    kd = F.binary_cross_entropy_with_logits(z, soft)
-                    loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * kd
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            ema.update(net, step)
-            step += 1
-            loss_sum += loss.detach()
-            if hooks.on_step is not None and rank.is_main:
-                total = epochs * steps_per_epoch
-                hooks.on_step(
-                    StepInfo(epoch, epochs, b + 1, steps_per_epoch, step, total, loss.detach())
-                )
-            if b + 1 < steps_per_epoch and stop_requested():
-                save(b + 1)
-                return stopped()
-        start_batch = 0
-        train_loss = float(rank.mean(loss_sum).item()) / steps_per_epoch
-        epoch_s = time.perf_counter() - t0
-        epoch_times.append(epoch_s)
-        if cfg.max_minutes:
-            # Re-plan after every epoch (the machine may be shared): as many epochs as fit in
-            # the time left at the recent pace, never more than asked; the cosine schedule
-            # stretches or shrinks to the new total. Rank 0 decides for all.
-            left = cfg.max_minutes * 60 - (time.perf_counter() - t_start)
-            pace = float(np.median(epoch_times[-3:])) * 1.05
-            planned = rank.broadcast(min(cfg.epochs, epoch + max(0, int(left // pace))))
-            if planned != epochs:
-                log.info(
-                    "re-planned: %d epochs in total (%.0fs left, %.0fs per epoch)",
-                    planned,
-                    left,
-                    pace,
-                )
-                epochs = planned
-                schedule["total"] = epochs * steps_per_epoch
-        row: dict[str, Any] = {
-            "epoch": epoch,
-            "train_loss": round(train_loss, 5),
-            "lr": opt.param_groups[0]["lr"],
-            "seconds": round(epoch_s, 2),
-        }
-        evaluate = epoch % cfg.eval_every == 0 or epoch == epochs
-        if evaluate and rank.is_main and len(holdout):
-            z_h = predict_logits(ema.model, holdout.pixels, mean, std, device)
-            metrics = summarise(sigmoid(z_h), holdout.labels)
-            row["holdout"] = metrics
-            if metrics["auc"] > best["auc"]:
-                best = {
-                    "auc": metrics["auc"],
-                    "epoch": epoch,
-                    "state": copy.deepcopy(ema.model.state_dict()),
-                }
-        history.append(row)
-        epochs_done = epoch
-        if rank.is_main:
-            log.info("epoch %d/%d %s", epoch, epochs, json.dumps(row))
-            if hooks.on_epoch is not None:
-                hooks.on_epoch(row)
-        save(0)
-        if epochs_done < epochs and stop_requested():
-            return stopped()
-    seconds = time.perf_counter() - t_start
-    if best["state"] is not None:
-        ema.model.load_state_dict(best["state"])
-        log.info(
-            "trained %d epochs in %.1f min; best held-out AUC %.5f at epoch %d",
-            epochs,
-            seconds / 60,
-            best["auc"],
-            best["epoch"],
-        )
-    else:
-        best["epoch"] = epochs
-        log.info("trained %d epochs in %.1f min; kept the last epoch", epochs, seconds / 60)
-    return TrainResult(ema.model.float().cpu(), int(best["epoch"]), history, seconds, epochs, step)
 
 
 # ----------------------------------------------------------------------------- export
