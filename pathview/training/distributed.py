@@ -73,7 +73,7 @@ class Rank:
             return obj
         box: list[Any] = [obj if self.is_main else None]
         torch_dist.broadcast_object_list(box, src=0)
-        return box[0]  # type: ignore[no-any-return]
+        return box[0]
 
     def gather(self, obj: T) -> list[T]:
         """Every rank's ``obj``, in rank order, on every rank."""

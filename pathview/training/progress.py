@@ -122,7 +122,7 @@ class Progress:
             self._line = ""
 
 
-class ProgressLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class ProgressLogHandler(logging.StreamHandler):
     """A stream handler that keeps the progress line below the log records on a terminal."""
 
     def __init__(self, progress: Progress) -> None:

@@ -111,7 +111,7 @@ def on_main(rank: Rank, fn: Callable[[], T]) -> T:
     outcome = rank.broadcast(outcome)
     if outcome[0] == "error":
         raise RetrainError(outcome[1])
-    return outcome[1]  # type: ignore[no-any-return]
+    return outcome[1]
 
 
 def review_sources(args: argparse.Namespace) -> list[Path]:
