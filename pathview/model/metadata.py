@@ -1,22 +1,26 @@
 """Typed model metadata: the content of a model directory's ``model.json``.
 
 Training writes a :class:`ModelMetadata` and the app reads one; the JSON is parsed and
-validated once, when it is read (:meth:`ModelMetadata.from_dict`), and a wrong type or a
-missing required key becomes a :class:`ModelLoadError` that names the key, e.g.
+validated once, when it is read (:meth:`Record.parse`, called by
+:func:`pathview.model.bundle.read_metadata`), and a wrong type or a missing required key
+becomes a :class:`ModelLoadError` that names the key, e.g.
 ``temperature must be a number, got 'hot'``.
 
 Each record keeps the keys it does not know (``extra``) and the order its keys came in, so
 reading a model.json and writing it back loses nothing (the bundled model's file comes back
 byte for byte). A record's optional field that is ``None`` is left out when written, unless
-the file had it as ``null`` or the field is always written (``parent_model``).
+the file had it as ``null`` or the field is always written (``parent_model``); a field the
+file lacked is not added while its value is the one parsing gave it.
 
 The records, top down: :class:`ModelMetadata` holds the architecture
 (:class:`Architecture`), input (``input_size``, ``resize_policy``, :class:`Normalisation`,
-the :class:`~pathview.model.codec.InputCodec`), output (``classes``, ``temperature``),
+the input codec in a :class:`CodecRecord`), output (``classes``, ``temperature``),
 :class:`Calibration` (with its :class:`PriorShift`), :class:`CamLayers`, the weights
-(:class:`WeightsRecord`) and int8 weights (:class:`Int8Record`), the :class:`ParentModel`,
-training provenance (:class:`TrainingRecord`, with its :class:`InitialisedFrom` and
-:class:`TeacherRecord`) and validation (:class:`ValidationBlock` of :class:`Metrics`).
+(:class:`WeightsRecord`) and int8 weights (:class:`Int8Record`, with its
+:class:`Int8Sample`), the :class:`ParentModel`, training provenance (:class:`TrainingRecord`:
+:class:`DataRecord` sources, :class:`InitialisedFrom`, :class:`TeacherRecord` of
+:class:`TeacherModel`), validation (:class:`ValidationBlock` of :class:`Metrics`, with
+:class:`Int8Validation`) and a retrained model's :class:`ReviewsRecord`.
 """
 
 from __future__ import annotations
@@ -93,10 +97,6 @@ class _Reader:
         value = self.get(key, check, required=True)
         assert value is not None
         return value
-
-    def raw(self, key: str) -> Any:
-        self.used.add(key)
-        return self.data.get(key)
 
     def record(self, key: str, cls: type[R], required: bool = False) -> R | None:
         return self.get(key, lambda v, where: cls.parse(v, where), required)
@@ -211,11 +211,6 @@ class Record:
     def _read(cls, r: _Reader) -> dict[str, Any]:
         raise NotImplementedError
 
-    @classmethod
-    def from_dict(cls: type[R], data: Mapping[str, Any]) -> R:
-        """Same as :meth:`parse`, for a record built in code."""
-        return cls.parse(data)
-
     def _fields(self) -> dict[str, Any]:
         return {
             self._KEYS.get(f.name, f.name): getattr(self, f.name)
@@ -224,7 +219,7 @@ class Record:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-able form: the source's keys in their order, then new ones."""
+        """The JSON-able form (a new dict): the source's keys in their order, then new ones."""
         known = self._fields()
         out: dict[str, Any] = {}
         order = [*self._keys, *known, *self.extra]
@@ -238,7 +233,7 @@ class Record:
                 if value is not None or key in self._nulls or key in self._ALWAYS:
                     out[key] = _dump(value)
             elif key in self.extra:
-                out[key] = self.extra[key]
+                out[key] = copy.deepcopy(self.extra[key])  # the record keeps its own
         return out
 
 
@@ -337,8 +332,10 @@ class Architecture(Record):
             r.used.add(key)
         try:
             config = NetConfig.from_dict(dict(r.data))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelLoadError(f"unsupported architecture: {exc!r}") from exc
+        except KeyError as exc:
+            raise ModelLoadError(f"unsupported architecture: {r.where} lacks {exc}") from exc
+        except (TypeError, ValueError) as exc:
+            raise ModelLoadError(f"unsupported architecture: {exc}") from exc
         return {"config": config, "parameters": r.get("parameters", _int)}
 
     def _fields(self) -> dict[str, Any]:
