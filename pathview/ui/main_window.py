@@ -6,52 +6,42 @@ dialog. Behaviour lives in the session and the pure layers below it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
     QDockWidget,
-    QDoubleSpinBox,
-    QFileDialog,
-    QHBoxLayout,
     QInputDialog,
     QLabel,
-    QListView,
     QMainWindow,
     QMenu,
-    QMessageBox,
-    QProgressBar,
     QSplitter,
     QStackedWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import qthrottled
 
 from pathview.core import Verdict
 from pathview.core.resources import demo_folder
-from pathview.evaluation import EvaluationReport
-from pathview.store import ImportResult
-from pathview.triage import NEEDS_TTA, FilterSpec, ReviewCounts, ReviewFilter, SortKey
 from pathview.ui.actions import ACTIONS, MENUS, ActionSpec
-from pathview.ui.delegate import TILE, PatchDelegate
+from pathview.ui.file_actions import FileActions
+from pathview.ui.grid import FilterBar, PatchGrid
 from pathview.ui.histogram import HistogramPanel
 from pathview.ui.metrics_panel import MetricsPanel
 from pathview.ui.patch_view import PatchView
 from pathview.ui.review_panel import ReviewPanel
 from pathview.ui.session import TriageSession
 from pathview.ui.settings import Preferences
+from pathview.ui.status import StatusWidgets
+from pathview.ui.view_binding import bind_view_state, options_from_preferences
 from pathview.workers import ModelInfo
 
 DEMO_FOLDER = demo_folder()
 HISTOGRAM_THROTTLE_MS = 500
 METRICS_DOCK_WIDTH = 560
-PROGRESS_INTERVAL_S = 0.25
 
 AskReviewer = Callable[[QWidget, str], str | None]
 
@@ -61,28 +51,6 @@ def ask_reviewer_dialog(parent: QWidget, current: str) -> str | None:
         parent, "Reviewer", "Your name (recorded with every verdict):", text=current
     )
     return name.strip() if ok and name.strip() else None
-
-
-class PatchGrid(QListView):
-    """Icon-mode list of delegate-painted tiles; uniform sizes keep 220k rows cheap."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setViewMode(QListView.ViewMode.IconMode)
-        self.setMovement(QListView.Movement.Static)
-        self.setResizeMode(QListView.ResizeMode.Adjust)
-        self.setUniformItemSizes(True)
-        self.setLayoutMode(QListView.LayoutMode.Batched)
-        self.setBatchSize(2000)
-        self.setGridSize(TILE)
-        self.setSpacing(0)
-        self.setWrapping(True)
-        self.setSelectionMode(QListView.SelectionMode.SingleSelection)
-        self.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
-        self.verticalScrollBar().setSingleStep(TILE.height() // 3)
-        self.setItemDelegate(PatchDelegate(self))
-        self.setStyleSheet("QListView { background: #1e1e22; }")
-        self.setMinimumWidth(TILE.width() * 3 + 30)
 
 
 class MainWindow(QMainWindow):
@@ -100,7 +68,9 @@ class MainWindow(QMainWindow):
         self.prefs = prefs if prefs is not None else Preferences()
         self._ask_reviewer = ask_reviewer
         self.session.reviewer = self.prefs.reviewer
+        self.session.view.update(**vars(options_from_preferences(self.prefs)))
         self.action_map: dict[str, QAction] = {}
+        self.files = FileActions(self, self.session)
 
         self._build_widgets()
         self._build_actions()
@@ -112,49 +82,14 @@ class MainWindow(QMainWindow):
     def _build_widgets(self) -> None:
         s = self.session
         # Left: sort/filter bar over the grid (or a message when there is nothing to show).
-        self.sort_combo = QComboBox()
-        for key in SortKey:
-            self.sort_combo.addItem(key.value, key)
-            if key in NEEDS_TTA:
-                self.sort_combo.setItemData(
-                    self.sort_combo.count() - 1,
-                    "Needs per-view scores: Model ▸ Score with TTA",
-                    Qt.ItemDataRole.ToolTipRole,
-                )
-        self.review_filter = QComboBox()
-        for f in ReviewFilter:
-            self.review_filter.addItem(f.value, f)
-        self.disagree_check = QCheckBox("Disagreements")
-        self.disagree_check.setToolTip(
-            "Model call vs ground truth differ, or the reviewer disagreed with the model"
+        self.filter_bar = FilterBar()
+        fb = self.filter_bar
+        self.sort_combo, self.review_filter, self.truth_filter = (
+            fb.sort_combo,
+            fb.review_filter,
+            fb.truth_filter,
         )
-        self.p_min = QDoubleSpinBox()
-        self.p_max = QDoubleSpinBox()
-        for box, value in ((self.p_min, 0.0), (self.p_max, 1.0)):
-            box.setRange(0.0, 1.0)
-            box.setSingleStep(0.05)
-            box.setDecimals(2)
-            box.setValue(value)
-        self.truth_filter = QComboBox()
-        # Never None as item data: PySide6 6.12 mis-counts None returned by currentData().
-        self.truth_filter.addItem("any truth", -1)
-        self.truth_filter.addItem("truth 0", 0)
-        self.truth_filter.addItem("truth 1", 1)
-
-        bar1 = QHBoxLayout()
-        bar1.addWidget(QLabel("Sort:"))
-        bar1.addWidget(self.sort_combo, 1)
-        bar1.addWidget(QLabel("Show:"))
-        bar1.addWidget(self.review_filter)
-        bar2 = QHBoxLayout()
-        bar2.addWidget(self.disagree_check)
-        bar2.addWidget(QLabel("P from"))
-        bar2.addWidget(self.p_min)
-        bar2.addWidget(QLabel("to"))
-        bar2.addWidget(self.p_max)
-        bar2.addWidget(self.truth_filter)
-        bar2.addStretch(1)
-
+        self.disagree_check, self.p_min, self.p_max = fb.disagree_check, fb.p_min, fb.p_max
         self.grid = PatchGrid()
         self.grid.setModel(s.model)
         self.grid_message = QLabel(
@@ -169,17 +104,14 @@ class MainWindow(QMainWindow):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(4, 4, 4, 4)
-        left_layout.addLayout(bar1)
-        left_layout.addLayout(bar2)
+        left_layout.addWidget(self.filter_bar)
         left_layout.addWidget(self.grid_stack, 1)
 
         # Right: the patch view over the facts panel and the histogram.
-        self.model_banner = QLabel()
-        self.model_banner.setWordWrap(True)
-        self.model_banner.setStyleSheet(
-            "QLabel { background: #5a4a12; color: #ffe9a8; padding: 6px; border-radius: 3px; }"
-        )
-        self.model_banner.hide()
+        self.status = StatusWidgets(self.statusBar(), s.model_status, self)
+        self.counts_label, self.model_label = self.status.counts_label, self.status.model_label
+        self.progress, self.cancel_button = self.status.progress, self.status.cancel_button
+        self.model_banner = self.status.model_banner
         self.patch_view = PatchView()
         self.review_panel = ReviewPanel()
         self.histogram = HistogramPanel()
@@ -209,27 +141,10 @@ class MainWindow(QMainWindow):
         self.metrics_dock.setObjectName("metrics_dock")  # saveState/restoreState key
         self.metrics_dock.setWidget(self.metrics_panel)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.metrics_dock)
-
-        # Status bar: counts, model, progress with cancel.
-        self.counts_label = QLabel("no folder")
-        self.model_label = QLabel(s.model_status)
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(220)
-        self.progress.setFormat("scoring %v / %m")
-        self.progress.hide()
-        self.cancel_button = QToolButton()
-        self.cancel_button.setText("Cancel")
-        self.cancel_button.hide()
-        status = self.statusBar()
-        status.addPermanentWidget(self.counts_label)
-        status.addPermanentWidget(self.progress)
-        status.addPermanentWidget(self.cancel_button)
-        status.addPermanentWidget(self.model_label)
-        self._histogram_timer = QTimer(self)
-        self._histogram_timer.setSingleShot(True)
-        self._histogram_timer.setInterval(HISTOGRAM_THROTTLE_MS)
-        self._histogram_timer.timeout.connect(self.histogram.refresh)
-        self._progress_shown_at = 0.0
+        # A throttle, not a debounce: the plot follows the scores while they stream in.
+        self._refresh_histogram_soon = qthrottled(
+            self.histogram.refresh, HISTOGRAM_THROTTLE_MS, leading=False, parent=self
+        )
         self.histogram.set_table(s.table)
 
     def _build_actions(self) -> None:
@@ -265,7 +180,7 @@ class MainWindow(QMainWindow):
         return call
 
     def _bind_session(self) -> None:
-        s = self.session
+        s, st = self.session, self.status
         s.folder_opened.connect(self._on_folder_opened)
         s.listing_progressed.connect(self._on_listing_progressed)
         s.listing_finished.connect(self._on_listing_finished)
@@ -273,57 +188,41 @@ class MainWindow(QMainWindow):
         s.current_changed.connect(self._on_current_changed)
         s.current_updated.connect(self._refresh_current)
         s.heatmap_changed.connect(self.patch_view.set_heatmap)
-        s.counts_changed.connect(self._on_counts)
-        s.scoring_progressed.connect(self._on_scoring_progressed)
-        s.scoring_finished.connect(self._on_scoring_finished)
-        s.model_changed.connect(self._on_model_changed)
+        s.counts_changed.connect(st.show_counts)
+        s.scoring_progressed.connect(st.show_scoring)
+        s.scoring_finished.connect(st.scoring_finished)
+        s.scoring_finished.connect(lambda _outcome: self.histogram.refresh())
+        s.model_changed.connect(st.show_model)
         s.model_worker.model_loaded.connect(self._on_model_loaded)
+        s.reviews.busy_changed.connect(st.show_busy)
         s.labels_loaded.connect(lambda text: self.statusBar().showMessage(text, 8000))
         s.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        s.table_changed.connect(self._schedule_histogram)
-        s.evaluation_ready.connect(self._on_evaluation_ready)
+        s.table_changed.connect(self._refresh_histogram_soon)
         s.order_changed.connect(self._on_order_changed)
         self.grid.selectionModel().currentChanged.connect(self._on_grid_current)
         s.model.modelReset.connect(self._rebind_selection)
-
-        self.sort_combo.currentIndexChanged.connect(
-            lambda _i: s.set_sort(SortKey(self.sort_combo.currentData()))
+        self.filter_bar.sort_chosen.connect(s.selection.set_sort)
+        self.filter_bar.filter_edited.connect(s.selection.set_filter)
+        bind_view_state(
+            s.view,
+            self.action_map["toggle_box"],
+            self.action_map["toggle_heatmap"],
+            self.review_panel,
+            self.patch_view,
+            self.prefs,
+            self._method_name,
+            self._method_key,
         )
-        for signal in (
-            self.review_filter.currentIndexChanged,
-            self.truth_filter.currentIndexChanged,
-            self.disagree_check.toggled,
-            self.p_min.valueChanged,
-            self.p_max.valueChanged,
-        ):
-            signal.connect(self._on_filter_edited)
-        rp = self.review_panel
-        rp.box_toggled.connect(self.action_map["toggle_box"].setChecked)
-        rp.heatmap_toggled.connect(self.action_map["toggle_heatmap"].setChecked)
-        self.action_map["toggle_box"].toggled.connect(rp.box_check.setChecked)
-        self.action_map["toggle_heatmap"].toggled.connect(rp.heat_check.setChecked)
-        rp.opacity_changed.connect(self._on_opacity)
-        rp.method_changed.connect(lambda text: s.set_explain_method(self._method_key(text)))
-        rp.layer_changed.connect(s.set_explain_layer)
-        mp = self.metrics_panel
-        mp.set_recorder(self._adjudicate)
-        mp.threshold_changed.connect(s.set_threshold)
-        mp.source_changed.connect(s.set_evaluation_source)
-        mp.patch_activated.connect(self.select_listed_patch)
+        self.metrics_panel.bind(s.evaluation.state, self._adjudicate)
+        self.metrics_panel.patch_activated.connect(self.select_listed_patch)
         dock = self.metrics_dock
-        dock.visibilityChanged.connect(s.set_evaluation_enabled)
+        dock.visibilityChanged.connect(s.evaluation.set_enabled)
         dock.toggleViewAction().toggled.connect(self.action_map["toggle_metrics"].setChecked)
 
     def _restore_preferences(self) -> None:
         p = self.prefs
-        self.review_panel.set_opacity(p.overlay_opacity)
-        self.patch_view.set_opacity(p.overlay_opacity)
-        self.action_map["toggle_box"].setChecked(p.flag("show_box", True))
-        self.action_map["toggle_heatmap"].setChecked(p.flag("show_heatmap", True))
-        self.set_box_visible(self.action_map["toggle_box"].isChecked())
-        self.set_heatmap_visible(self.action_map["toggle_heatmap"].isChecked())
         self.action_map["auto_advance"].setChecked(p.flag("auto_advance", False))
-        self.session.auto_advance = self.action_map["auto_advance"].isChecked()
+        self.session.reviews.auto_advance = self.action_map["auto_advance"].isChecked()
         geometry = p.layout("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -405,8 +304,7 @@ class MainWindow(QMainWindow):
         s = self.session
         self.review_panel.show_facts(s.current_facts())
         info = s.current_info
-        row = s.current_row
-        if row is None:
+        if s.current_row is None:
             self.patch_view.show_message("No patch selected")
         elif info is None:
             if self.patch_view.pixels is not None:
@@ -415,56 +313,21 @@ class MainWindow(QMainWindow):
             self.patch_view.show_message(f"Unreadable file\n{info.reason}")
         elif self.patch_view.pixels is not info.pixels:
             self.patch_view.show_pixels(info.pixels)
-            heat = getattr(s.explanation, "map", None)
-            self.patch_view.set_heatmap(heat)
+            self.patch_view.set_heatmap(s.explanations.heatmap)
 
     def _on_order_changed(self) -> None:
         # The order itself does not change the histogram, but a new folder brings a new table.
         self.histogram.set_table(self.session.table, refresh=False)
-        self._schedule_histogram()
-
-    def _schedule_histogram(self) -> None:
-        # A throttle, not a debounce: the plot follows the scores while they stream in.
-        if not self._histogram_timer.isActive():
-            self._histogram_timer.start()
-
-    def _on_evaluation_ready(self, report: EvaluationReport | None) -> None:
-        self.metrics_panel.show_report(report)
-
-    def _on_counts(self, counts: ReviewCounts) -> None:
-        self.counts_label.setText(counts.summary())
-
-    def _on_scoring_progressed(self, done: int, total: int) -> None:
-        # QProgressBar.setValue repaints synchronously: a few times a second is plenty.
-        now = time.monotonic()
-        if done and done < total and now - self._progress_shown_at < PROGRESS_INTERVAL_S:
-            return
-        self._progress_shown_at = now
-        self.progress.setMaximum(max(total, 1))
-        self.progress.setValue(done)
-        self.progress.show()
-        self.cancel_button.show()
-
-    def _on_scoring_finished(self, outcome: str) -> None:
-        self.progress.hide()
-        self.cancel_button.hide()
-        text = {"done": "Scoring finished", "cancelled": "Scoring cancelled"}.get(
-            outcome, f"Scoring failed: {outcome}"
-        )
-        self.statusBar().showMessage(text, 6000)
-        self.histogram.refresh()
-
-    def _on_model_changed(self, text: str) -> None:
-        self.model_label.setText(text if len(text) < 60 else text[:57] + "…")
-        self.model_label.setToolTip(text)
-        failed = text.startswith("No model")
-        self.model_banner.setText(text)
-        self.model_banner.setVisible(failed)
+        self._refresh_histogram_soon()
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.review_panel.set_choices(
             list(info.methods.values()), list(info.layers), info.default_layer
         )
+
+    def _method_name(self, key: str) -> str:
+        info = self.session.model_info
+        return info.methods.get(key, key) if info is not None else key
 
     def _method_key(self, display: str) -> str:
         info = self.session.model_info
@@ -472,66 +335,31 @@ class MainWindow(QMainWindow):
             return display
         return next((k for k, v in info.methods.items() if v == display), display)
 
-    def _on_filter_edited(self, *_args: object) -> None:
-        p_min, p_max = self.p_min.value(), self.p_max.value()
-        truth = int(self.truth_filter.currentData())
-        if p_min > p_max:
-            p_min, p_max = p_max, p_min
-        self.session.set_filter(
-            FilterSpec(
-                review=ReviewFilter(self.review_filter.currentData()),
-                disagreements_only=self.disagree_check.isChecked(),
-                p_min=p_min,
-                p_max=p_max,
-                truth=None if truth < 0 else truth,
-            )
-        )
-
-    def _on_opacity(self, opacity: float) -> None:
-        self.patch_view.set_opacity(opacity)
-        self.prefs.overlay_opacity = opacity
-
     # ------------------------------------------------------------------ action slots
     def open_folder(self, folder: Path) -> None:
         self.session.open_folder(folder)
 
     def open_folder_dialog(self) -> None:
-        start = self.prefs.last_folder or str(Path.home())
-        folder = QFileDialog.getExistingDirectory(self, "Open a folder of patches", start)
-        if folder:
-            self.open_folder(Path(folder))
+        folder = self.files.choose_folder(self.prefs.last_folder or str(Path.home()))
+        if folder is not None:
+            self.open_folder(folder)
 
     def open_demo(self) -> None:
         self.open_folder(DEMO_FOLDER)
 
     def load_labels_dialog(self) -> None:
-        start = str(self.session.folder or Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Labels CSV (id,label)", start, "CSV (*.csv)")
-        if path:
-            self.session.load_labels(Path(path))
+        self.files.load_labels_dialog()
 
     def import_reviews_dialog(self) -> None:
-        start = str(self.session.folder or Path.home())
-        path, _ = QFileDialog.getOpenFileName(
-            self,
-            "Import a colleague's reviews",
-            start,
-            "Review stores and logs (*.sqlite *.db *.csv);;All files (*)",
-        )
-        if path:
-            self.import_reviews(Path(path))
+        self.files.import_reviews_dialog()
 
-    def import_reviews(self, source: Path) -> ImportResult | None:
-        """Merge a colleague's review store or log (as ``pathview import``); a failure is shown
-        and changes nothing (the import is one transaction)."""
-        try:
-            return self.session.import_reviews(source)
-        except Exception as exc:  # shown, never a crash: nothing was imported
-            self.show_warning("Import reviews", f"Nothing imported from {source}: {exc}")
-            return None
+    def import_reviews(self, source: Path) -> bool:
+        """Merge a colleague's review store or log (as ``pathview import``) in the background:
+        ``session.reviews.reviews_imported`` tells when; a failure is shown."""
+        return self.files.import_reviews(source)
 
     def _adjudicate(self, patch_id: str, label: int | None) -> bool:
-        return self.ensure_reviewer() and self.session.adjudicate(patch_id, label)
+        return self.ensure_reviewer() and self.session.reviews.adjudicate(patch_id, label)
 
     def select_listed_patch(self, patch_id: str) -> None:
         """Select a patch chosen in the metrics panel's lists in the grid."""
@@ -571,35 +399,32 @@ class MainWindow(QMainWindow):
         self._verdict(Verdict.UNSURE)
 
     def undo(self) -> None:
-        self.session.undo()
+        self.session.reviews.undo()
 
     def next_patch(self) -> None:
-        self.session.next_patch()
+        self.session.selection.next_patch()
 
     def previous_patch(self) -> None:
-        self.session.previous_patch()
+        self.session.selection.previous_patch()
 
     def next_unreviewed(self) -> None:
-        self.session.next_unreviewed()
+        self.session.selection.next_unreviewed()
 
     def set_auto_advance(self, on: bool) -> None:
-        self.session.auto_advance = on
+        self.session.reviews.auto_advance = on
         self.prefs.set_flag("auto_advance", on)
 
     def set_box_visible(self, on: bool) -> None:
-        self.patch_view.set_box_visible(on)
-        self.prefs.set_flag("show_box", on)
+        self.session.view.update(box=on)
+
+    def set_heatmap_visible(self, on: bool) -> None:
+        self.session.view.update(heatmap=on)
 
     def set_metrics_visible(self, on: bool) -> None:
         self.metrics_dock.setVisible(on)
 
-    def set_heatmap_visible(self, on: bool) -> None:
-        self.patch_view.set_heatmap_visible(on)
-        self.session.set_heatmap_enabled(on)
-        self.prefs.set_flag("show_heatmap", on)
-
     def apply_order(self) -> None:
-        self.session.apply_order()
+        self.session.selection.apply_order()
 
     def score(self) -> None:
         self.session.score(tta=False)
@@ -611,46 +436,24 @@ class MainWindow(QMainWindow):
         self.session.cancel_work()
 
     def load_model_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Model folder (weights + model.json)")
-        if folder:
-            self.session.load_model(Path(folder))
-
-    def _export(
-        self, title: str, default_name: str, write: Callable[[Path], int], out: Path | None
-    ) -> int | None:
-        if out is None:
-            start = str((self.session.folder or Path.home()) / default_name)
-            chosen, _ = QFileDialog.getSaveFileName(self, title, start, "CSV (*.csv)")
-            if not chosen:
-                return None
-            out = Path(chosen)
-        try:
-            count = write(out)
-        except Exception as exc:  # shown, never a crash: the review store is untouched
-            self.show_warning(title, f"Export failed: {exc}")
-            return None
-        self.statusBar().showMessage(f"Wrote {count:,} rows to {out}", 8000)
-        return count
+        folder = self.files.choose_model_folder()
+        if folder is not None:
+            self.session.load_model(folder)
 
     def show_warning(self, title: str, text: str) -> None:
         """A window-modal warning that does not block the event loop (nor a test)."""
-        box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=self)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
-        self.statusBar().showMessage(text, 10000)
+        self.files.show_warning(title, text)
 
-    def export_labels(self, out: Path | None = None) -> int | None:
-        return self._export(
-            "Export reviewed labels", "reviewed_labels.csv", self.session.export_labels, out
-        )
+    def export_labels(self, out: Path | None = None) -> bool:
+        """Write the reviewed labels in the background (``out`` None: ask where);
+        ``session.reviews.export_finished`` tells when."""
+        return self.files.export("labels", out)
 
-    def export_log(self, out: Path | None = None) -> int | None:
-        return self._export("Export review log", "review_log.csv", self.session.export_log, out)
+    def export_log(self, out: Path | None = None) -> bool:
+        return self.files.export("log", out)
 
-    def export_submission(self, out: Path | None = None) -> int | None:
-        return self._export(
-            "Export Kaggle submission", "submission.csv", self.session.export_submission, out
-        )
+    def export_submission(self, out: Path | None = None) -> bool:
+        return self.files.export("submission", out)
 
     # ------------------------------------------------------------------ Qt events
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -667,7 +470,7 @@ class MainWindow(QMainWindow):
         if path.is_dir():
             self.open_folder(path)
         elif path.suffix.lower() == ".csv":
-            self.session.load_labels(path)
+            self.session.folders.load_labels(path)
         event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -676,8 +479,9 @@ class MainWindow(QMainWindow):
         for key, splitter in self._splitters().items():
             self.prefs.set_layout(key, splitter.saveState())
         self.prefs.sync()
+        self._refresh_histogram_soon.cancel()
         self.session.shutdown()
         super().closeEvent(event)
 
 
-__all__ = ["DEMO_FOLDER", "MainWindow", "ask_reviewer_dialog"]
+__all__ = ["DEMO_FOLDER", "MainWindow", "PatchGrid", "ask_reviewer_dialog"]
