@@ -1,4 +1,5 @@
-"""The main window: lays out the widgets and binds them to a TriageSession.
+"""The main window: binds the widgets (built by :mod:`pathview.ui.window_layout`) to a
+TriageSession.
 
 Slots here are a few lines each: they read a widget, call one session method, or show a
 dialog. Behaviour lives in the session and the pure layers below it.
@@ -8,25 +9,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QItemSelectionModel, QModelIndex
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
     QDockWidget,
+    QDoubleSpinBox,
     QInputDialog,
     QLabel,
     QMainWindow,
     QMenu,
+    QProgressBar,
     QSplitter,
     QStackedWidget,
-    QVBoxLayout,
+    QToolButton,
     QWidget,
 )
-from superqt.utils import qthrottled
 
 from pathview.core import Verdict
 from pathview.core.resources import demo_folder
-from pathview.ui.actions import ACTIONS, MENUS, ActionSpec
 from pathview.ui.file_actions import FileActions
 from pathview.ui.grid import FilterBar, PatchGrid
 from pathview.ui.histogram import HistogramPanel
@@ -37,11 +41,19 @@ from pathview.ui.session import TriageSession
 from pathview.ui.settings import Preferences
 from pathview.ui.status import StatusWidgets
 from pathview.ui.view_binding import bind_view_state, options_from_preferences
+from pathview.ui.window_layout import (
+    build_actions,
+    build_widgets,
+    rebuild_recent_menu,
+    restore_layout,
+    save_layout,
+)
 from pathview.workers import ModelInfo
 
+if TYPE_CHECKING:  # what qthrottled returns; superqt does not export the type
+    from superqt.utils._throttler import ThrottledCallable
+
 DEMO_FOLDER = demo_folder()
-HISTOGRAM_THROTTLE_MS = 500
-METRICS_DOCK_WIDTH = 560
 
 AskReviewer = Callable[[QWidget, str], str | None]
 
@@ -54,6 +66,37 @@ def ask_reviewer_dialog(parent: QWidget, current: str) -> str | None:
 
 
 class MainWindow(QMainWindow):
+    """The app's window: binds the widgets of :mod:`pathview.ui.window_layout` to a
+    :class:`TriageSession`; its slots are the action table's."""
+
+    # Built by window_layout.build_widgets / build_actions:
+    filter_bar: FilterBar
+    sort_combo: QComboBox
+    review_filter: QComboBox
+    truth_filter: QComboBox
+    disagree_check: QCheckBox
+    p_min: QDoubleSpinBox
+    p_max: QDoubleSpinBox
+    grid: PatchGrid
+    grid_message: QLabel
+    grid_stack: QStackedWidget
+    status: StatusWidgets
+    counts_label: QLabel
+    model_label: QLabel
+    progress: QProgressBar
+    cancel_button: QToolButton
+    model_banner: QLabel
+    patch_view: PatchView
+    review_panel: ReviewPanel
+    histogram: HistogramPanel
+    bottom_split: QSplitter
+    right_split: QSplitter
+    main_split: QSplitter
+    metrics_panel: MetricsPanel
+    metrics_dock: QDockWidget
+    recent_menu: QMenu
+    _refresh_histogram_soon: ThrottledCallable[[], None]
+
     def __init__(
         self,
         session: TriageSession | None = None,
@@ -72,113 +115,13 @@ class MainWindow(QMainWindow):
         self.action_map: dict[str, QAction] = {}
         self.files = FileActions(self, self.session)
 
-        self._build_widgets()
-        self._build_actions()
+        build_widgets(self)
+        build_actions(self)
         self._bind_session()
-        self._restore_preferences()
+        restore_layout(self)
         self.setAcceptDrops(True)
 
     # ------------------------------------------------------------------ construction
-    def _build_widgets(self) -> None:
-        s = self.session
-        # Left: sort/filter bar over the grid (or a message when there is nothing to show).
-        self.filter_bar = FilterBar()
-        fb = self.filter_bar
-        self.sort_combo, self.review_filter, self.truth_filter = (
-            fb.sort_combo,
-            fb.review_filter,
-            fb.truth_filter,
-        )
-        self.disagree_check, self.p_min, self.p_max = fb.disagree_check, fb.p_min, fb.p_max
-        self.grid = PatchGrid()
-        self.grid.setModel(s.model)
-        self.grid_message = QLabel(
-            "Open a folder of patches (File ▸ Open folder, or drop one here)."
-        )
-        self.grid_message.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.grid_message.setWordWrap(True)
-        self.grid_message.setStyleSheet("QLabel { color: #ccc; font-size: 14px; padding: 30px; }")
-        self.grid_stack = QStackedWidget()
-        self.grid_stack.addWidget(self.grid_message)
-        self.grid_stack.addWidget(self.grid)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(4, 4, 4, 4)
-        left_layout.addWidget(self.filter_bar)
-        left_layout.addWidget(self.grid_stack, 1)
-
-        # Right: the patch view over the facts panel and the histogram.
-        self.status = StatusWidgets(self.statusBar(), s.model_status, self)
-        self.counts_label, self.model_label = self.status.counts_label, self.status.model_label
-        self.progress, self.cancel_button = self.status.progress, self.status.cancel_button
-        self.model_banner = self.status.model_banner
-        self.patch_view = PatchView()
-        self.review_panel = ReviewPanel()
-        self.histogram = HistogramPanel()
-        top = QWidget()
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addWidget(self.model_banner)
-        top_layout.addWidget(self.patch_view, 1)
-        self.bottom_split = QSplitter(Qt.Orientation.Horizontal)
-        self.bottom_split.addWidget(self.review_panel)
-        self.bottom_split.addWidget(self.histogram)
-        self.right_split = QSplitter(Qt.Orientation.Vertical)
-        self.right_split.addWidget(top)
-        self.right_split.addWidget(self.bottom_split)
-        self.right_split.setStretchFactor(0, 3)
-        self.right_split.setStretchFactor(1, 2)
-        self.main_split = QSplitter(Qt.Orientation.Horizontal)
-        self.main_split.addWidget(left)
-        self.main_split.addWidget(self.right_split)
-        self.main_split.setStretchFactor(0, 1)
-        self.main_split.setStretchFactor(1, 1)
-        self.setCentralWidget(self.main_split)
-
-        # Metrics: a dock (View ▸ Metrics panel), placed and shown as the user left it.
-        self.metrics_panel = MetricsPanel()
-        self.metrics_dock = QDockWidget("Metrics", self)
-        self.metrics_dock.setObjectName("metrics_dock")  # saveState/restoreState key
-        self.metrics_dock.setWidget(self.metrics_panel)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.metrics_dock)
-        # A throttle, not a debounce: the plot follows the scores while they stream in.
-        self._refresh_histogram_soon = qthrottled(
-            self.histogram.refresh, HISTOGRAM_THROTTLE_MS, leading=False, parent=self
-        )
-        self.histogram.set_table(s.table)
-
-    def _build_actions(self) -> None:
-        menus = {title: self.menuBar().addMenu(title) for title in MENUS}
-        self.recent_menu = QMenu("Open &recent", self)
-        for spec in ACTIONS:
-            action = QAction(spec.text, self)
-            action.setObjectName(spec.name)
-            action.setShortcuts([QKeySequence(k) for k in spec.shortcuts])
-            action.setCheckable(spec.checkable)
-            action.setChecked(spec.checked)
-            if spec.tip:
-                action.setToolTip(spec.tip)
-                action.setStatusTip(spec.tip)
-            action.triggered.connect(self._slot_for(spec))
-            if spec.separator_before:
-                menus[spec.menu].addSeparator()
-            menus[spec.menu].addAction(action)
-            if spec.name == "open_demo":
-                menus[spec.menu].addMenu(self.recent_menu)
-            self.addAction(action)  # shortcuts work wherever the focus is in the window
-            self.action_map[spec.name] = action
-        self.cancel_button.clicked.connect(self.action_map["cancel"].trigger)
-
-    def _slot_for(self, spec: ActionSpec) -> Callable[[bool], None]:
-        method = getattr(self, spec.slot)
-        if spec.checkable:
-            return method  # type: ignore[no-any-return]
-
-        def call(_checked: bool = False) -> None:
-            method()
-
-        return call
-
     def _bind_session(self) -> None:
         s, st = self.session, self.status
         s.folder_opened.connect(self._on_folder_opened)
@@ -210,8 +153,7 @@ class MainWindow(QMainWindow):
             self.review_panel,
             self.patch_view,
             self.prefs,
-            self._method_name,
-            self._method_key,
+            lambda: s.model_info,
         )
         self.metrics_panel.bind(s.evaluation.state, self._adjudicate)
         self.metrics_panel.patch_activated.connect(self.select_listed_patch)
@@ -219,52 +161,13 @@ class MainWindow(QMainWindow):
         dock.visibilityChanged.connect(s.evaluation.set_enabled)
         dock.toggleViewAction().toggled.connect(self.action_map["toggle_metrics"].setChecked)
 
-    def _restore_preferences(self) -> None:
-        p = self.prefs
-        self.action_map["auto_advance"].setChecked(p.flag("auto_advance", False))
-        self.session.reviews.auto_advance = self.action_map["auto_advance"].isChecked()
-        geometry = p.layout("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1500, 950)
-        for key, splitter in self._splitters().items():
-            state = p.layout(key)
-            if state is not None:
-                splitter.restoreState(state)
-            elif key == "main_split":
-                splitter.setSizes([760, 740])
-            elif key == "right_split":
-                splitter.setSizes([560, 360])
-        state = p.layout("window_state")  # docks: where, how big, shown or not
-        if state is not None:
-            self.restoreState(state)
-        else:  # wide enough for the summary table's eight columns
-            self.resizeDocks([self.metrics_dock], [METRICS_DOCK_WIDTH], Qt.Orientation.Horizontal)
-        self.action_map["toggle_metrics"].setChecked(not self.metrics_dock.isHidden())
-        self._rebuild_recent_menu()
-
-    def _splitters(self) -> dict[str, QSplitter]:
-        return {
-            "main_split": self.main_split,
-            "right_split": self.right_split,
-            "bottom_split": self.bottom_split,
-        }
-
-    def _rebuild_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for folder in self.prefs.recent_folders:
-            action = self.recent_menu.addAction(folder)
-            action.triggered.connect(lambda _c=False, f=folder: self.open_folder(Path(f)))
-        self.recent_menu.setEnabled(bool(self.prefs.recent_folders))
-
     # ------------------------------------------------------------------ session -> widgets
     def _on_folder_opened(self, folder: Path) -> None:
         self.setWindowTitle(f"pathview — {folder}")
         self.grid_message.setText(f"Listing {folder} …")
         self.grid_stack.setCurrentWidget(self.grid_message)
         self.prefs.remember_folder(folder)
-        self._rebuild_recent_menu()
+        rebuild_recent_menu(self)
 
     def _on_listing_progressed(self, count: int) -> None:
         self.grid_stack.setCurrentWidget(self.grid)
@@ -324,16 +227,6 @@ class MainWindow(QMainWindow):
         self.review_panel.set_choices(
             list(info.methods.values()), list(info.layers), info.default_layer
         )
-
-    def _method_name(self, key: str) -> str:
-        info = self.session.model_info
-        return info.methods.get(key, key) if info is not None else key
-
-    def _method_key(self, display: str) -> str:
-        info = self.session.model_info
-        if info is None:
-            return display
-        return next((k for k, v in info.methods.items() if v == display), display)
 
     # ------------------------------------------------------------------ action slots
     def open_folder(self, folder: Path) -> None:
@@ -474,11 +367,7 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.prefs.set_layout("geometry", self.saveGeometry())
-        self.prefs.set_layout("window_state", self.saveState())
-        for key, splitter in self._splitters().items():
-            self.prefs.set_layout(key, splitter.saveState())
-        self.prefs.sync()
+        save_layout(self)
         self._refresh_histogram_soon.cancel()
         self.session.shutdown()
         super().closeEvent(event)

@@ -16,6 +16,7 @@ from pathview.ui.patch_view import PatchView
 from pathview.ui.review_panel import ReviewPanel
 from pathview.ui.settings import Preferences
 from pathview.ui.view_state import ViewOptions, ViewState
+from pathview.workers import ModelInfo
 
 
 def options_from_preferences(prefs: Preferences) -> ViewOptions:
@@ -41,14 +42,22 @@ def bind_view_state(
     panel: ReviewPanel,
     patch_view: PatchView,
     prefs: Preferences,
-    method_name: Callable[[str], str],
-    method_key: Callable[[str], str],
+    model: Callable[[], ModelInfo | None],
 ) -> None:
     """Connect the widgets both ways and show ``view``'s options in them now.
 
-    ``method_name``/``method_key`` translate between the method keys the state holds and the
-    names the combo shows.
+    The state holds explanation method keys; the combo shows the ``model``'s names for them.
     """
+
+    def method_name(key: str) -> str:
+        info = model()
+        return info.methods.get(key, key) if info is not None else key
+
+    def method_key(display: str) -> str:
+        info = model()
+        if info is None:
+            return display
+        return next((k for k, v in info.methods.items() if v == display), display)
 
     def show(new: ViewOptions, old: ViewOptions | None = None) -> None:
         box_action.setChecked(new.box)
