@@ -45,7 +45,6 @@ def test_every_overlay_widget_binds_to_the_view_state(
     action["toggle_heatmap"].trigger()  # the H key
     assert not view.options.heatmap and not panel.heat_check.isChecked()
     assert not window.patch_view.heatmap_shown
-    assert window.review_panel.fact("explanation") == "hidden"
     panel.box_check.setChecked(False)  # the panel's check box
     assert not view.options.box and not action["toggle_box"].isChecked()
     assert not window.patch_view.box_visible
