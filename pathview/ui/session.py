@@ -26,7 +26,7 @@ from pathview.core import Verdict
 from pathview.explain import Explanation
 from pathview.io import PatchInfo
 from pathview.store import ReviewStore
-from pathview.triage import PatchTable, SortKey, review_counts
+from pathview.triage import PatchTable, ReviewCounts, SortKey, review_counts
 from pathview.ui.evaluation import EvaluationController
 from pathview.ui.explanations import ExplanationController
 from pathview.ui.facts import PatchFacts, PatchRow, format_patch_facts
@@ -52,7 +52,7 @@ class TriageSession(QObject):
     current_changed = Signal(int)  # position in the grid, -1 for none
     current_updated = Signal()  # facts/pixels of the current patch changed
     heatmap_changed = Signal(object)  # map in [0, 1] or None
-    counts_changed = Signal(object)  # ReviewCounts
+    counts_changed = Signal(ReviewCounts)
     scoring_progressed = Signal(int, int)  # done, total
     scoring_finished = Signal(str)  # "done" | "cancelled" | reason
     model_changed = Signal(ModelStatus)
