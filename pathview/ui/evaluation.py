@@ -147,7 +147,7 @@ class EvaluationController(QObject):
             threshold=self.state.threshold,
             data_name=str(folder.folder) if folder.folder is not None else "",
             model_id=model.model_id if model is not None else "",
-            model_name=str(model.metadata.get("name", "")) if model is not None else "",
+            model_name=model.name if model is not None else "",
             tta=self._tta(),
         )
 

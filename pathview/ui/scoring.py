@@ -45,7 +45,7 @@ class ModelStatus:
         device = f" on {info.device}" if info.device else ""
         precision = f", {info.precision}" if info.precision else ""
         note = f" ({info.note})" if info.note else ""
-        name = str(info.metadata.get("name", "")) or "model"
+        name = info.name or "model"
         return f"{name} ({info.model_id[:12]}){device}{precision}{note}"
 
 

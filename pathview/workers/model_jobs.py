@@ -116,9 +116,16 @@ class ModelInfo:
     methods: dict[str, str]  # key -> display name
     device: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    name: str = ""  # the model's name in its metadata ("" when it has none)
     precision: str = ""  # "int8" or "float32": the number format P(tumour) is computed in
     #: Why the device or the precision is not the one asked for ("" when they are).
     note: str = ""
+
+
+def _model_name(meta: object) -> str:
+    """The name in a model's metadata: a typed record's ``name`` or a dict's "name" key."""
+    name = meta.get("name") if isinstance(meta, dict) else getattr(meta, "name", None)
+    return str(name) if name else ""
 
 
 def describe_model(classifier: Any) -> ModelInfo:
@@ -138,6 +145,7 @@ def describe_model(classifier: Any) -> ModelInfo:
         methods=dict(METHODS),
         device=str(getattr(classifier, "device", "")),
         metadata=dict(meta) if isinstance(meta, dict) else {},
+        name=_model_name(meta),
         precision=str(getattr(classifier, "precision", "")),
         note="; ".join(
             n
