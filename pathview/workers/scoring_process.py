@@ -58,6 +58,7 @@ class ScoringProcess(QObject):
         self._running: set[int] = set()  # requests sent and not yet ended
         # The rest of a long request: (request id, refs, next start), sent by a timer.
         self._feed: tuple[int, Sequence[PatchRef], int] | None = None
+        # Not a rate limit: a zero-interval timer sends one part per turn of the event loop.
         self._feed_timer = QTimer(self)
         self._feed_timer.setInterval(0)
         self._feed_timer.timeout.connect(self._feed_next)
