@@ -132,7 +132,7 @@ def main() -> int:
 
         QApplication.instance() or QApplication(sys.argv[:1])
         session = TriageSession()
-        session.auto_score_tta = args.tta
+        session.scoring.auto_score_tta = args.tta
         prefs = Preferences()
         prefs.reviewer = "bench"
         window = MainWindow(session, prefs)

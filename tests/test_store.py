@@ -216,3 +216,23 @@ def test_adjudication_is_kept_apart_from_reviews(tmp_path: Path) -> None:
         assert store.current_states()["a"].role == "adjudicator"
         with pytest.raises(ValueError, match="role"):
             store.record(ReviewInput("a", Verdict.AGREE, "ann", role="boss"))
+
+
+def test_one_patchs_state_is_what_every_state_says(tmp_path: Path) -> None:
+    from pathview.store import record_adjudication
+
+    with ReviewStore(tmp_path / "r.sqlite") as store:
+        for pid, verdicts in (("a", "ADU"), ("b", "DA"), ("c", "U")):
+            for i, code in enumerate(verdicts):
+                verdict = {"A": Verdict.AGREE, "D": Verdict.DISAGREE, "U": Verdict.UNSURE}[code]
+                store.record(
+                    ReviewInput(pid, verdict, "ann" if i % 2 == 0 else "bob", p_tumour=0.7)
+                )
+        store.undo("ann")  # c's only verdict
+        store.undo("bob")  # b's second
+        record_adjudication(store, "a", 0, "lead", p_tumour=0.7)
+        for reviewer in (None, "ann", "bob", "lead"):
+            every = store.current_states(reviewer)
+            for pid in ("a", "b", "c", "missing"):
+                assert store.current_state(pid, reviewer) == every.get(pid), (pid, reviewer)
+        assert store.current_state("c") is None

@@ -11,8 +11,9 @@ from pytestqt.qtbot import QtBot
 from ui_helpers import cell, confusion
 
 from pathview.core import Verdict
-from pathview.evaluation import build_report, summarise_reviewers
-from pathview.store import ReviewInput, ReviewStore, reviewed_labels
+from pathview.evaluation import available_sources, build_report, choose_source, summarise_reviewers
+from pathview.store import ReviewInput, ReviewStore, record_adjudication, reviewed_labels
+from pathview.ui.evaluation import ReportState
 from pathview.ui.metrics_panel import MetricsPanel
 
 IDS = ["a", "b", "c", "d"]
@@ -34,14 +35,20 @@ def store(tmp_path: Path) -> ReviewStore:
 
 
 @pytest.fixture
-def panel(qtbot: QtBot, store: ReviewStore) -> MetricsPanel:
+def state() -> ReportState:
+    return ReportState()
+
+
+@pytest.fixture
+def panel(qtbot: QtBot, store: ReviewStore, state: ReportState) -> MetricsPanel:
     widget = MetricsPanel()
     qtbot.addWidget(widget)
     report = build_report(
         IDS, P, TRUTH, REVIEWS, source="truth", model_id="ab" * 32, model_name="tiny",
         data_name="fixture", reviewers=summarise_reviewers(store), unstable=["c"],
     )  # fmt: skip
-    widget.set_report(report)
+    widget.bind(state)
+    state.set_report(report)
     widget.resize(640, 900)
     widget.show()
     qtbot.waitExposed(widget)
@@ -70,10 +77,13 @@ def test_shows_the_numbers_of_the_report(panel: MetricsPanel) -> None:
     assert panel.unstable_list.count() == 1 and panel.list_tabs.tabText(1) == "Unstable (1)"
 
 
-def test_threshold_updates_the_confusion_matrix(panel: MetricsPanel, qtbot: QtBot) -> None:
+def test_threshold_updates_the_confusion_matrix(
+    panel: MetricsPanel, qtbot: QtBot, state: ReportState
+) -> None:
     with qtbot.waitSignal(panel.threshold_changed) as blocker:
         panel.threshold_slider.setValue(30)  # as a drag would
     assert blocker.args == [0.3]
+    assert state.threshold == 0.3  # the state owns it; the panel draws the state's report
     assert panel.threshold_spin.value() == pytest.approx(0.3)
     assert confusion(panel) == [[1, 1], [0, 2]]
     assert cell(panel, 0, "sensitivity") == "1.0000" and cell(panel, 0, "specificity") == "0.5000"
@@ -83,9 +93,10 @@ def test_threshold_updates_the_confusion_matrix(panel: MetricsPanel, qtbot: QtBo
     assert confusion(panel) == [[2, 0], [2, 0]] and cell(panel, 0, "sensitivity") == "0.0000"
 
 
-def test_source_selection(panel: MetricsPanel, qtbot: QtBot) -> None:
+def test_source_selection(panel: MetricsPanel, qtbot: QtBot, state: ReportState) -> None:
     with qtbot.waitSignal(panel.source_changed):
         panel.set_source("both")
+    assert state.source == "both"
     assert panel.summary_table.rowCount() == 2 and panel.confusion_table.rowCount() == 4
     assert cell(panel, 1, "reference") == "reviews" and cell(panel, 1, "AUC") == "1.0000"
     assert cell(panel, 1, "patches") == "3"
@@ -93,14 +104,26 @@ def test_source_selection(panel: MetricsPanel, qtbot: QtBot) -> None:
     assert panel.summary_table.rowCount() == 1 and cell(panel, 0, "reference") == "reviews"
 
 
-def test_set_data_falls_back_to_a_source_with_data(qtbot: QtBot) -> None:
+def test_a_report_without_truth_compares_with_the_reviews(qtbot: QtBot) -> None:
     widget = MetricsPanel()
     qtbot.addWidget(widget)
-    widget.set_data(IDS, P, truth=None, reviews=REVIEWS, model_name="m")
+    source = choose_source("both", available_sources(None, REVIEWS))
+    widget.set_report(build_report(IDS, P, None, REVIEWS, source=source, model_name="m"))
     assert widget.source() == "reviews" and cell(widget, 0, "AUC") == "1.0000"
-    widget.set_data(IDS, P)
+    widget.set_report(build_report(IDS, P))
     assert widget.summary_table.rowCount() == 0
     assert "No ground truth or reviews" in widget.title_label.text()
+
+
+def test_a_report_computed_before_the_users_choice_is_shown_at_it() -> None:
+    state = ReportState()
+    state.set_source("reviews")
+    state.set_threshold(0.3)
+    state.set_report(build_report(IDS, P, TRUTH, REVIEWS, source="truth"))
+    assert state.report is not None
+    assert state.report.source == "reviews" and state.report.threshold == 0.3
+    with pytest.raises(ValueError):
+        state.set_threshold(1.5)
 
 
 def test_queue_activation_and_final_verdict(
@@ -110,8 +133,16 @@ def test_queue_activation_and_final_verdict(
     with qtbot.waitSignal(panel.patch_activated) as blocker:
         panel.queue_list.itemActivated.emit(item)
     assert blocker.args == ["b"]
-    assert not panel.final_buttons[1].isEnabled()  # no store yet
-    panel.set_store(store, "lead")
+    assert not panel.final_buttons[1].isEnabled()  # no recorder yet
+    report = panel.report
+    assert report is not None
+
+    def record(patch_id: str, label: int | None) -> bool:
+        p = float(report.probs[report.ids.index(patch_id)])
+        record_adjudication(store, patch_id, label, "lead", p_tumour=p, model_id=report.model_id)
+        return True
+
+    panel.set_recorder(record)
     panel.queue_list.setCurrentRow(0)
     assert panel.final_buttons[1].isEnabled()
     with qtbot.waitSignal(panel.adjudication_recorded) as recorded:

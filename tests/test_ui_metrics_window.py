@@ -15,7 +15,15 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 from test_ui_fakes import FakeClassifier, views_loader
-from ui_helpers import MakeWindow, cell, confusion, load_tiny_model, open_and_score
+from ui_helpers import (
+    MakeWindow,
+    cell,
+    confusion,
+    export,
+    import_reviews,
+    load_tiny_model,
+    open_and_score,
+)
 
 from pathview.core import Verdict
 from pathview.evaluation import EvaluationReport
@@ -148,7 +156,7 @@ def review_and_import(
             other.record(ReviewInput(pid, verdict, COLLEAGUE, p_tumour=p))
     wait_report(qtbot, window, lambda r: len(r.reviews) == 6)
     assert "One reviewer (Dr Test)" in window.metrics_panel.agreement_label.text()
-    result = window.import_reviews(colleague)
+    result = import_reviews(qtbot, window, colleague)
     assert result is not None and (result.read, result.added) == (6, 6)
     return ids, disputed, colleague
 
@@ -178,14 +186,14 @@ def test_importing_a_second_reviewer_updates_kappa_and_the_queue(
     log = tmp_path / "colleague_log.csv"
     with ReviewStore(colleague) as other:
         write_log_csv(other, log)
-    again = window.import_reviews(log)
+    again = import_reviews(qtbot, window, log)
     assert again is not None and again.added == 0
     # A file that is no review store: a message, and nothing changes.
     assert s.store is not None
     before = len(s.store.events())
     garbage = tmp_path / "garbage.sqlite"
     garbage.write_bytes(b"this is not a database" * 100)
-    assert window.import_reviews(garbage) is None
+    assert import_reviews(qtbot, window, garbage) is None
     boxes = [b for b in window.findChildren(QMessageBox) if b.isVisible()]
     assert len(boxes) == 1 and "Nothing imported" in boxes[0].text()
     boxes[0].close()
@@ -210,7 +218,7 @@ def test_adjudication_in_the_panel_flows_into_the_labels_export(
 
     def exported() -> dict[str, int]:
         out = tmp_path / "labels.csv"
-        assert window.export_labels(out) is not None
+        assert export(qtbot, window, "labels", out) >= 0
         rows = list(csv.reader(out.read_text().splitlines()))
         return {pid: int(label) for pid, label in rows[1:]}
 

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
 from test_ui_fakes import failing_loader, hot_corner_explainer, make_folder
-from ui_helpers import MakeWindow, load_tiny_model, open_and_score
+from ui_helpers import MakeWindow, export, load_tiny_model, open_and_score
 
 from pathview.explain import colormap_lut
 from pathview.io import FileStatus
@@ -248,14 +248,14 @@ def test_exports_write_the_csvs(
     window.disagree()
     p0, p1 = (s.table.p[s.model.table_row(i)] for i in (0, 1))
     out = tmp_path / "labels.csv"
-    assert window.export_labels(out) == 2
+    assert export(qtbot, window, "labels", out) == 2
     rows = list(csv.reader(out.read_text().splitlines()))
     assert rows[0] == ["id", "label"]
     labels = {r[0]: int(r[1]) for r in rows[1:]}
     assert labels[s.table.ids[s.model.table_row(0)]] == int(p0 >= 0.5)
     assert labels[s.table.ids[s.model.table_row(1)]] == 1 - int(p1 >= 0.5)
     log = tmp_path / "log.csv"
-    assert window.export_log(log) == 2
+    assert export(qtbot, window, "log", log) == 2
     header = next(csv.reader(log.read_text().splitlines()))
     assert "verdict" in header and "reviewer" in header
 
@@ -266,7 +266,7 @@ def test_kaggle_submission_export(
     window = make_window()
     open_and_score(qtbot, window, kaggle_folder)
     out = tmp_path / "submission.csv"
-    assert window.export_submission(out) == 12
+    assert export(qtbot, window, "submission", out) == 12
     rows = list(csv.reader(out.read_text().splitlines()))
     assert rows[0] == ["id", "label"] and len(rows) == 13
     scores = window.session.scores()
@@ -420,14 +420,14 @@ def test_status_bar_names_the_number_format_and_why_int8_is_not_used(
     s = window.session
     with qtbot.waitSignal(s.model_worker.model_loaded, timeout=20000):
         s.load_model(model_dir, "cpu")
-    assert s.model_status.endswith("on cpu, int8")
-    assert window.model_label.toolTip() == s.model_status
+    assert s.model_status.text.endswith("on cpu, int8")
+    assert window.model_label.toolTip() == s.model_status.text
     # Damaged int8 weights: float32 scores, and the status says why.
     path = model_dir / "weights-int8.pt"
     path.write_bytes(path.read_bytes()[:-10] + bytes(10))
     with qtbot.waitSignal(s.model_worker.model_loaded, timeout=20000):
         s.load_model(model_dir, "cpu")
-    assert "on cpu, float32 (int8 weights unusable" in s.model_status
+    assert "on cpu, float32 (int8 weights unusable" in s.model_status.text
     assert "checksum mismatch" in window.model_label.toolTip()
 
 
@@ -460,5 +460,6 @@ def test_dropping_a_folder_opens_it_and_a_csv_loads_labels(
         drop(folder)
     assert window.session.folder == folder.resolve()
     assert all(t < 0 for t in window.session.table.truth)
-    drop(labels)
+    with qtbot.waitSignal(window.session.labels_loaded, timeout=15000):
+        drop(labels)  # read off the GUI thread
     assert sum(t >= 0 for t in window.session.table.truth) == 4

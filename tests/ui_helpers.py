@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
+from pathview.store import ImportResult
 from pathview.ui.main_window import MainWindow
 from pathview.ui.metrics_panel import SUMMARY_COLUMNS, MetricsPanel
 
@@ -50,3 +51,35 @@ def load_tiny_model(qtbot: QtBot, window: MainWindow, model_dir: Path) -> Path:
     with qtbot.waitSignal(window.session.model_worker.model_loaded, timeout=20000):
         window.session.load_model(model_dir, "cpu")
     return model_dir
+
+
+def export(qtbot: QtBot, window: MainWindow, kind: str, out: Path) -> int:
+    """Run the window's ``kind`` export ("labels", "log", "submission") to ``out`` and wait for
+    it (exports run off the GUI thread); returns the rows written."""
+    with qtbot.waitSignal(window.session.reviews.export_finished, timeout=15000) as finished:
+        assert getattr(window, f"export_{kind}")(out)
+    assert finished.args[0] == out
+    return int(finished.args[1])
+
+
+def import_reviews(qtbot: QtBot, window: MainWindow, source: Path) -> ImportResult | None:
+    """Import ``source`` through the window and wait for the outcome (imports run off the GUI
+    thread); None when it failed (the window then shows why)."""
+    reviews = window.session.reviews
+    result: list[ImportResult | None] = []
+
+    def imported(r: ImportResult) -> None:
+        result.append(r)
+
+    def failed(_reason: str) -> None:
+        result.append(None)
+
+    reviews.reviews_imported.connect(imported)
+    reviews.import_failed.connect(failed)
+    try:
+        window.import_reviews(source)
+        qtbot.waitUntil(lambda: bool(result), timeout=15000)
+    finally:
+        reviews.reviews_imported.disconnect(imported)
+        reviews.import_failed.disconnect(failed)
+    return result[0]

@@ -138,11 +138,12 @@ def main() -> int:
             assert row is not None
             verdict = by_truth(pid, flip=i % 6 == 2)
             other.record(ReviewInput(pid, verdict, "Dr B. Colleague", p_tumour=table.p[row]))
-    window.import_reviews(colleague)
+    window.import_reviews(colleague)  # in the background
+    wait_for(session.reviews.reviews_imported, 10000)
     session.score(tta=True)
     wait_for(session.scoring_finished)
     window.set_metrics_visible(True)
-    wait_for(session.evaluation_ready, 10000)
+    wait_for(session.evaluation.state.report_changed, 10000)
     wait(1500)
     panel = window.metrics_panel
     if panel.queue_list.count():

@@ -206,6 +206,21 @@ def check_text_fields(values: Mapping[str, str]) -> None:
             raise ValueError(f"{name} {printable(value)!r} is not valid UTF-8") from None
 
 
+def _state_from_row(row: sqlite3.Row) -> PatchState:
+    return PatchState(
+        patch_id=row["patch_id"],
+        reviewer=row["reviewer"],
+        verdict=Verdict(row["verdict"]),
+        label=row["label"],
+        p_tumour=row["p_tumour"],
+        model_id=row["model_id"],
+        created_utc=row["created_utc"],
+        event_uid=row["event_uid"],
+        event_id=row["event_id"],
+        role=row["role"],
+    )
+
+
 def _row_to_event(row: sqlite3.Row) -> ReviewEvent:
     values = dict(row)
     verdict = values["verdict"]
@@ -562,21 +577,7 @@ class ReviewStore:
                                AND r.target_uid = e.event_uid)
                ORDER BY e.created_utc, e.event_id"""
         )
-        return [
-            PatchState(
-                patch_id=row["patch_id"],
-                reviewer=row["reviewer"],
-                verdict=Verdict(row["verdict"]),
-                label=row["label"],
-                p_tumour=row["p_tumour"],
-                model_id=row["model_id"],
-                created_utc=row["created_utc"],
-                event_uid=row["event_uid"],
-                event_id=row["event_id"],
-                role=row["role"],
-            )
-            for row in rows
-        ]
+        return [_state_from_row(row) for row in rows]
 
     def reviewer_states(self) -> dict[str, dict[str, PatchState]]:
         """patch id -> reviewer -> that reviewer's current review (adjudications excluded)."""
@@ -597,6 +598,21 @@ class ReviewStore:
             for state in self._effective_reviews()
             if reviewer is None or state.reviewer == reviewer
         }
+
+    def current_state(self, patch_id: str, reviewer: str | None = None) -> PatchState | None:
+        """The latest review in effect on one patch (of ``reviewer`` if given), as
+        :meth:`current_states` would give it, reading only that patch's events."""
+        rows = self._query(
+            """SELECT * FROM events e WHERE e.kind = 'review' AND e.patch_id = ?
+               AND NOT EXISTS (SELECT 1 FROM events r WHERE r.kind = 'retract'
+                               AND r.target_uid = e.event_uid)
+               ORDER BY e.created_utc DESC, e.event_id DESC""",
+            (patch_id,),
+        )
+        for row in rows:
+            if reviewer is None or row["reviewer"] == reviewer:
+                return _state_from_row(row)
+        return None
 
     def reviewers(self) -> list[str]:
         return [r[0] for r in self._query("SELECT DISTINCT reviewer FROM events ORDER BY reviewer")]

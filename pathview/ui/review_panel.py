@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -17,22 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pathview.ui.facts import PatchFacts
 from pathview.ui.palette import probability_colour
-
-
-@dataclass(frozen=True)
-class PatchFacts:
-    """Everything the panel shows about one patch, already formatted by the session."""
-
-    name: str = "—"
-    probability: str = "—"
-    p_value: float | None = None
-    centre_focus: str = "—"
-    truth: str = "—"
-    review: str = "—"
-    file: str = "—"
-    integrity: str = "—"
-    explanation: str = "—"
 
 
 class ReviewPanel(QWidget):

@@ -11,51 +11,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QRunnable, Signal
+from PySide6.QtCore import QObject, Signal
 
 from pathview.evaluation import EvaluationReport, EvaluationRequest, evaluate_request
-from pathview.workers.base import make_pool, next_request_id
+from pathview.workers.base import next_request_id
+from pathview.workers.tasks import TaskPool
 
 #: request -> report; the default is :func:`pathview.evaluation.evaluate_request`.
 Evaluator = Callable[[EvaluationRequest], EvaluationReport]
 
 
-class _Relay(QObject):
-    done = Signal(int, object)  # request id, EvaluationReport
-    failed = Signal(int, str)  # request id, reason
-
-
-class _EvaluateTask(QRunnable):
-    def __init__(
-        self, request_id: int, request: EvaluationRequest, evaluator: Evaluator, relay: _Relay
-    ) -> None:
-        super().__init__()
-        self._id = request_id
-        self._request = request
-        self._evaluator = evaluator
-        self._relay = relay
-
-    def run(self) -> None:
-        try:
-            report = self._evaluator(self._request)
-        except Exception as exc:  # e.g. the store was closed by a folder change meanwhile
-            self._relay.failed.emit(self._id, f"{type(exc).__name__}: {exc}")
-            return
-        self._relay.done.emit(self._id, report)
-
-
 class EvaluationWorker(QObject):
     """Builds :class:`EvaluationReport` s on a one-thread pool; signals fire in the GUI thread."""
 
-    report_ready = Signal(int, object)  # request id, EvaluationReport
+    report_ready = Signal(int, EvaluationReport)  # request id, report
     report_failed = Signal(int, str)  # request id, reason
 
     def __init__(self, parent: QObject | None = None, evaluator: Evaluator | None = None) -> None:
         super().__init__(parent)
-        self._pool = make_pool("evaluation", 1)
-        self._relay = _Relay(self)
-        self._relay.done.connect(self._on_done)
-        self._relay.failed.connect(self._on_failed)
+        self._pool = TaskPool("evaluation", 1, self)
         self._evaluator = evaluator or evaluate_request
         self._running = 0  # id of the computation in flight (0: none)
         self._waiting: tuple[int, EvaluationRequest] | None = None
@@ -86,7 +60,7 @@ class EvaluationWorker(QObject):
         """Drop everything and wait for a running computation to end."""
         self.cancel()
         self._pool.clear()
-        self._pool.waitForDone()
+        self._pool.wait()
 
     def _pump(self) -> None:
         if self._running or self._waiting is None:
@@ -94,7 +68,12 @@ class EvaluationWorker(QObject):
         request_id, request = self._waiting
         self._waiting = None
         self._running = request_id
-        self._pool.start(_EvaluateTask(request_id, request, self._evaluator, self._relay))
+        evaluator = self._evaluator
+        self._pool.start(
+            lambda _emit: evaluator(request),
+            lambda report: self._on_done(request_id, report),
+            lambda reason: self._on_failed(request_id, reason),
+        )
 
     def _finish(self, request_id: int) -> bool:
         """Bookkeeping when a computation ends; True when its result is still wanted."""

@@ -2,65 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, Signal
+from PySide6.QtCore import QObject, Signal
 
 from pathview.core import CancelToken, PatchRef
 from pathview.io import FolderError, iter_patches
-from pathview.workers.base import make_pool, next_request_id
+from pathview.workers.base import next_request_id
+from pathview.workers.tasks import TaskPool
 
 
-class _Relay(QObject):
-    batch_listed = Signal(int, object)
-    listing_done = Signal(int, int)
-    listing_error = Signal(int, str)
+class _ListingFailed(Exception):
+    """The listing ended with a reason for the user (not a bug)."""
 
 
-class _ListingTask(QRunnable):
-    def __init__(
-        self, request_id: int, root: Path, token: CancelToken, relay: _Relay, batch_size: int
-    ) -> None:
-        super().__init__()
-        self._id = request_id
-        self._root = root
-        self._token = token
-        self._relay = relay
-        self._batch_size = batch_size
-
-    def run(self) -> None:
-        count = 0
-        try:
-            for batch in iter_patches(self._root, cancel=self._token, batch_size=self._batch_size):
-                if self._token.cancelled:
-                    return
-                count += len(batch)
-                self._relay.batch_listed.emit(self._id, batch)
-        except FolderError as exc:
-            self._relay.listing_error.emit(self._id, str(exc))
-            return
-        except OSError as exc:  # e.g. the folder vanished mid-listing
-            self._relay.listing_error.emit(self._id, f"cannot list {self._root}: {exc}")
-            return
-        if not self._token.cancelled:
-            self._relay.listing_done.emit(self._id, count)
+def _list(
+    root: Path, token: CancelToken, batch_size: int, emit: Callable[[list[PatchRef]], None]
+) -> int | None:
+    """Send ``root``'s patches to ``emit`` in batches; the count, or None when cancelled."""
+    count = 0
+    try:
+        for batch in iter_patches(root, cancel=token, batch_size=batch_size):
+            if token.cancelled:
+                return None
+            count += len(batch)
+            emit(batch)
+    except FolderError as exc:
+        raise _ListingFailed(str(exc)) from exc
+    except OSError as exc:  # e.g. the folder vanished mid-listing
+        raise _ListingFailed(f"cannot list {root}: {exc}") from exc
+    return None if token.cancelled else count
 
 
 class FolderLister(QObject):
     """Lists one folder at a time; starting another cancels the first, whose late batches
     are dropped (each request carries an id)."""
 
-    listing_progressed = Signal(int, object)  # request id, list[PatchRef]
+    # request id, list[PatchRef] (object: a list type would be converted item by item)
+    listing_progressed = Signal(int, object)
     listing_finished = Signal(int, int)  # request id, number of patches
     listing_failed = Signal(int, str)  # request id, reason
 
     def __init__(self, parent: QObject | None = None, batch_size: int = 2048) -> None:
         super().__init__(parent)
-        self._pool = make_pool("listing", 1)
-        self._relay = _Relay(self)
-        self._relay.batch_listed.connect(self._on_batch)
-        self._relay.listing_done.connect(self._on_done)
-        self._relay.listing_error.connect(self._on_error)
+        self._pool = TaskPool("listing", 1, self)
         self._batch_size = batch_size
         self._current = 0
         self._token = CancelToken()
@@ -72,12 +58,23 @@ class FolderLister(QObject):
     def list_folder(self, root: Path) -> int:
         """Start listing ``root``; returns the request id its signals will carry."""
         self.cancel()
-        self._token = CancelToken()
-        self._current = next_request_id()
+        token = self._token = CancelToken()
+        request_id = self._current = next_request_id()
+        root, size = Path(root), self._batch_size
+
+        def work(emit: Callable[[list[PatchRef]], None]) -> int | None:
+            return _list(root, token, size, emit)
+
+        def batch_listed(batch: list[PatchRef]) -> None:
+            self._on_batch(request_id, batch)
+
         self._pool.start(
-            _ListingTask(self._current, Path(root), self._token, self._relay, self._batch_size)
+            work,
+            lambda count: self._on_done(request_id, count),
+            lambda reason: self._on_error(request_id, reason),
+            batch_listed,
         )
-        return self._current
+        return request_id
 
     def cancel(self) -> None:
         self._token.cancel()
@@ -85,16 +82,18 @@ class FolderLister(QObject):
 
     def shutdown(self) -> None:
         self.cancel()
-        self._pool.waitForDone()
+        self._pool.wait()
 
     def _on_batch(self, request_id: int, batch: list[PatchRef]) -> None:
         if request_id == self._current:
             self.listing_progressed.emit(request_id, batch)
 
-    def _on_done(self, request_id: int, count: int) -> None:
-        if request_id == self._current:
+    def _on_done(self, request_id: int, count: int | None) -> None:
+        if request_id == self._current and count is not None:
             self.listing_finished.emit(request_id, count)
 
     def _on_error(self, request_id: int, reason: str) -> None:
         if request_id == self._current:
-            self.listing_failed.emit(request_id, reason)
+            # "_ListingFailed: reason" -> "reason"; any other exception keeps its type name.
+            prefix = f"{_ListingFailed.__name__}: "
+            self.listing_failed.emit(request_id, reason.removeprefix(prefix))

@@ -34,6 +34,7 @@ from pathview.core import Cancelled, CancelToken, PatchRef, RefSequence
 from pathview.explain import (
     DEFAULT_METHOD,
     METHODS,
+    Explanation,
     cam_layer_choices,
     default_cam_layer,
     explain_patch,
@@ -50,8 +51,8 @@ SCORING_ENV = "PATHVIEW_SCORING"
 
 #: (model_dir or None for the bundled model, device) -> classifier.
 ModelLoader = Callable[[Path | None, str], Any]
-#: (classifier, pixels HxWx3 uint8, method, layer) -> explanation object.
-Explainer = Callable[[Any, np.ndarray, str, str], Any]
+#: (classifier, pixels HxWx3 uint8, method, layer) -> explanation.
+Explainer = Callable[[Any, np.ndarray, str, str], Explanation]
 
 
 def preload_model_libraries() -> None:
@@ -102,7 +103,7 @@ def default_model_loader(model_dir: Path | None, device: str) -> Any:
     return load_model(model_dir, device=device)
 
 
-def default_explainer(classifier: Any, pixels: np.ndarray, method: str, layer: str) -> Any:
+def default_explainer(classifier: Any, pixels: np.ndarray, method: str, layer: str) -> Explanation:
     return explain_patch(classifier, pixels, method=method or DEFAULT_METHOD, layer=layer or None)
 
 
@@ -116,9 +117,16 @@ class ModelInfo:
     methods: dict[str, str]  # key -> display name
     device: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    name: str = ""  # the model's name in its metadata ("" when it has none)
     precision: str = ""  # "int8" or "float32": the number format P(tumour) is computed in
     #: Why the device or the precision is not the one asked for ("" when they are).
     note: str = ""
+
+
+def _model_name(meta: object) -> str:
+    """The name in a model's metadata: a typed record's ``name`` or a dict's "name" key."""
+    name = meta.get("name") if isinstance(meta, dict) else getattr(meta, "name", None)
+    return str(name) if name else ""
 
 
 def describe_model(classifier: Any) -> ModelInfo:
@@ -138,6 +146,7 @@ def describe_model(classifier: Any) -> ModelInfo:
         methods=dict(METHODS),
         device=str(getattr(classifier, "device", "")),
         metadata=meta.to_dict() if isinstance(meta, ModelMetadata) else {},
+        name=_model_name(meta),
         precision=str(getattr(classifier, "precision", "")),
         note="; ".join(
             n
@@ -153,11 +162,11 @@ def describe_model(classifier: Any) -> ModelInfo:
 class _ModelRunner(QObject):
     """Lives on the model thread; all its slots run there, one at a time."""
 
-    model_loaded = Signal(object)  # ModelInfo
+    model_loaded = Signal(ModelInfo)
     model_failed = Signal(str)
-    batch_scored = Signal(int, object)  # request id, ScoreBatch
+    batch_scored = Signal(int, ScoreBatch)  # request id, batch
     scoring_ended = Signal(int, str)  # request id, "done" | "cancelled" | error text
-    explained = Signal(int, str, object)  # request id, patch id, explanation
+    explained = Signal(int, str, Explanation)  # request id, patch id, explanation
     explain_error = Signal(int, str, str)
     _step_requested = Signal()
 
@@ -246,13 +255,13 @@ class _ModelRunner(QObject):
 class ModelWorker(QObject):
     """GUI-side handle of the model thread. Signals fire in the GUI thread."""
 
-    model_loaded = Signal(object)  # ModelInfo
+    model_loaded = Signal(ModelInfo)
     model_failed = Signal(str)  # reason
-    # request id, ScoreBatch; with TTA it carries each view's P(tumour) (ScoreBatch.views)
-    scores_ready = Signal(int, object)
+    # request id, batch; with TTA it carries each view's P(tumour) (ScoreBatch.views)
+    scores_ready = Signal(int, ScoreBatch)
     scoring_progressed = Signal(int, int, int)  # request id, done, total
     scoring_finished = Signal(int, str)  # request id, "done" | "cancelled" | error
-    explanation_ready = Signal(int, str, object)  # request id, patch id, explanation
+    explanation_ready = Signal(int, str, Explanation)  # request id, patch id, explanation
     explanation_failed = Signal(int, str, str)  # request id, patch id, reason
 
     _load_requested = Signal(object, str)
@@ -401,7 +410,7 @@ class ModelWorker(QObject):
             root, refs, tta = self._score_args
             self._score_requested.emit(self._score_id, root, refs, tta, self._score_token)
 
-    def _on_explained(self, request_id: int, patch_id: str, explanation: object) -> None:
+    def _on_explained(self, request_id: int, patch_id: str, explanation: Explanation) -> None:
         if request_id == self._explain_id:
             self.explanation_ready.emit(request_id, patch_id, explanation)
 

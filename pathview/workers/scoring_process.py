@@ -18,6 +18,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 from pathview.core import PatchRef, RefSequence
+from pathview.scoring import ScoreBatch
 from pathview.scoring.server import Message, batch_from_message, encode
 from pathview.workers.base import register_process
 
@@ -46,7 +47,7 @@ class ScoringProcess(QObject):
     """Scores folders in a child process; signals fire in the GUI thread."""
 
     failed = Signal(str)  # the model did not load in the child, or the child did not start
-    batch_scored = Signal(int, object)  # request id, ScoreBatch
+    batch_scored = Signal(int, ScoreBatch)  # request id, batch
     scoring_ended = Signal(int, str)  # request id, "done" | "cancelled" | error text
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -57,6 +58,7 @@ class ScoringProcess(QObject):
         self._running: set[int] = set()  # requests sent and not yet ended
         # The rest of a long request: (request id, refs, next start), sent by a timer.
         self._feed: tuple[int, Sequence[PatchRef], int] | None = None
+        # Not a rate limit: a zero-interval timer sends one part per turn of the event loop.
         self._feed_timer = QTimer(self)
         self._feed_timer.setInterval(0)
         self._feed_timer.timeout.connect(self._feed_next)

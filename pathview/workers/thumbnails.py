@@ -11,34 +11,17 @@ import os
 from collections import deque
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, Signal
+from PySide6.QtCore import QObject, Signal
 
 from pathview.core import PatchRef
 from pathview.io import PatchInfo, load_patch_info
-from pathview.workers.base import make_pool
-
-
-class _Relay(QObject):
-    loaded = Signal(int, str, object)
-
-
-class _LoadTask(QRunnable):
-    def __init__(self, generation: int, root: Path, ref: PatchRef, relay: _Relay) -> None:
-        super().__init__()
-        self._generation = generation
-        self._root = root
-        self._ref = ref
-        self._relay = relay
-
-    def run(self) -> None:
-        info = load_patch_info(self._root, self._ref)
-        self._relay.loaded.emit(self._generation, self._ref.id, info)
+from pathview.workers.tasks import TaskPool
 
 
 class ThumbnailLoader(QObject):
     """Decodes patches for the grid and the patch view; emits ``thumbnail_loaded``."""
 
-    thumbnail_loaded = Signal(str, object)  # patch id, PatchInfo
+    thumbnail_loaded = Signal(str, PatchInfo)  # patch id, what loading it yielded
 
     def __init__(
         self,
@@ -51,9 +34,7 @@ class ThumbnailLoader(QObject):
         # Two decoders at most, one on a 2-core machine (the GUI thread needs the other core).
         if threads is None:
             threads = max(1, min(2, (os.cpu_count() or 2) - 1))
-        self._pool = make_pool("thumbnails", threads)
-        self._relay = _Relay(self)
-        self._relay.loaded.connect(self._on_loaded)
+        self._pool = TaskPool("thumbnails", threads, self)
         self.max_in_flight = max_in_flight
         self.max_pending = max_pending
         self._root: Path | None = None
@@ -97,7 +78,7 @@ class ThumbnailLoader(QObject):
     def shutdown(self) -> None:
         self.set_folder(None)
         self._pool.clear()
-        self._pool.waitForDone()
+        self._pool.wait()
 
     def _pump(self) -> None:
         while self._root is not None and self._pending and self._in_flight < self.max_in_flight:
@@ -105,7 +86,13 @@ class ThumbnailLoader(QObject):
             self._queued.discard(ref.id)
             self._running.add(ref.id)
             self._in_flight += 1
-            self._pool.start(_LoadTask(self._generation, self._root, ref, self._relay))
+            self._start(self._generation, self._root, ref)
+
+    def _start(self, generation: int, root: Path, ref: PatchRef) -> None:
+        self._pool.start(
+            lambda _emit: load_patch_info(root, ref),
+            lambda info: self._on_loaded(generation, ref.id, info),
+        )
 
     def _on_loaded(self, generation: int, patch_id: str, info: PatchInfo) -> None:
         self._in_flight -= 1

@@ -1,0 +1,122 @@
+"""The grid of patch tiles and the sort/filter bar above it."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pathview.triage import NEEDS_TTA, FilterSpec, ReviewFilter, SortKey
+from pathview.ui.delegate import TILE, PatchDelegate
+
+
+class PatchGrid(QListView):
+    """Icon-mode list of delegate-painted tiles; uniform sizes keep 220k rows cheap."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setMovement(QListView.Movement.Static)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(2000)
+        self.setGridSize(TILE)
+        self.setSpacing(0)
+        self.setWrapping(True)
+        self.setSelectionMode(QListView.SelectionMode.SingleSelection)
+        self.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
+        self.verticalScrollBar().setSingleStep(TILE.height() // 3)
+        self.setItemDelegate(PatchDelegate(self))
+        self.setStyleSheet("QListView { background: #1e1e22; }")
+        self.setMinimumWidth(TILE.width() * 3 + 30)
+
+
+class FilterBar(QWidget):
+    """Sort key and filters of the grid; emits what the user chose."""
+
+    sort_chosen = Signal(SortKey)
+    filter_edited = Signal(FilterSpec)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.sort_combo = QComboBox()
+        for key in SortKey:
+            self.sort_combo.addItem(key.value, key)
+            if key in NEEDS_TTA:
+                self.sort_combo.setItemData(
+                    self.sort_combo.count() - 1,
+                    "Needs per-view scores: Model ▸ Score with TTA",
+                    Qt.ItemDataRole.ToolTipRole,
+                )
+        self.review_filter = QComboBox()
+        for f in ReviewFilter:
+            self.review_filter.addItem(f.value, f)
+        self.disagree_check = QCheckBox("Disagreements")
+        self.disagree_check.setToolTip(
+            "Model call vs ground truth differ, or the reviewer disagreed with the model"
+        )
+        self.p_min = QDoubleSpinBox()
+        self.p_max = QDoubleSpinBox()
+        for box, value in ((self.p_min, 0.0), (self.p_max, 1.0)):
+            box.setRange(0.0, 1.0)
+            box.setSingleStep(0.05)
+            box.setDecimals(2)
+            box.setValue(value)
+        self.truth_filter = QComboBox()
+        # Never None as item data: PySide6 6.12 mis-counts None returned by currentData().
+        self.truth_filter.addItem("any truth", -1)
+        self.truth_filter.addItem("truth 0", 0)
+        self.truth_filter.addItem("truth 1", 1)
+
+        bar1 = QHBoxLayout()
+        bar1.addWidget(QLabel("Sort:"))
+        bar1.addWidget(self.sort_combo, 1)
+        bar1.addWidget(QLabel("Show:"))
+        bar1.addWidget(self.review_filter)
+        bar2 = QHBoxLayout()
+        bar2.addWidget(self.disagree_check)
+        bar2.addWidget(QLabel("P from"))
+        bar2.addWidget(self.p_min)
+        bar2.addWidget(QLabel("to"))
+        bar2.addWidget(self.p_max)
+        bar2.addWidget(self.truth_filter)
+        bar2.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(bar1)
+        layout.addLayout(bar2)
+
+        self.sort_combo.currentIndexChanged.connect(
+            lambda _i: self.sort_chosen.emit(SortKey(self.sort_combo.currentData()))
+        )
+        for signal in (
+            self.review_filter.currentIndexChanged,
+            self.truth_filter.currentIndexChanged,
+            self.disagree_check.toggled,
+            self.p_min.valueChanged,
+            self.p_max.valueChanged,
+        ):
+            signal.connect(lambda *_args: self.filter_edited.emit(self.filter_spec()))
+
+    def filter_spec(self) -> FilterSpec:
+        """The filter the widgets show."""
+        p_min, p_max = self.p_min.value(), self.p_max.value()
+        truth = int(self.truth_filter.currentData())
+        if p_min > p_max:
+            p_min, p_max = p_max, p_min
+        return FilterSpec(
+            review=ReviewFilter(self.review_filter.currentData()),
+            disagreements_only=self.disagree_check.isChecked(),
+            p_min=p_min,
+            p_max=p_max,
+            truth=None if truth < 0 else truth,
+        )

@@ -1,0 +1,304 @@
+"""ReviewController: verdicts, undo, final verdicts, imports and exports.
+
+The review store is the one owner of review state. The table's review column (what the grid
+paints, sorts and filters by) is a projection of it, written by one refresh path only,
+:meth:`ReviewController.refresh`, which reads the store: for one patch after a verdict, an undo
+or a final verdict, for every patch after opening a folder or an import. Each refresh ends in
+one ``reviews_changed`` signal. Imports and exports run off the GUI thread.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from PySide6.QtCore import QObject, Signal
+
+from pathview.core import Verdict
+from pathview.scoring import write_scores_csv
+from pathview.store import (
+    ImportResult,
+    ReviewInput,
+    ReviewStore,
+    StoreError,
+    import_reviews,
+    record_adjudication,
+    write_labels_csv,
+    write_log_csv,
+)
+from pathview.triage import DwellClock
+from pathview.ui.explanations import ExplanationController
+from pathview.ui.folder import FolderController
+from pathview.ui.selection import SelectionController
+from pathview.workers import ModelInfo
+from pathview.workers.tasks import TaskPool
+
+R = TypeVar("R")
+NO_REVIEWER_TEXT = "Set a reviewer name first (Review ▸ Change reviewer)."
+
+
+class ReviewController(QObject):
+    """Writes verdicts to the folder's store and keeps the table's projection of it fresh."""
+
+    reviews_changed = Signal(list)  # patch ids refreshed (every patch: an empty list)
+    review_recorded = Signal(str, str)  # patch id, verdict ("" after undo)
+    reviews_imported = Signal(ImportResult)
+    import_failed = Signal(str)  # reason; nothing was imported
+    export_finished = Signal(Path, int)  # file, rows written
+    export_failed = Signal(Path, str)  # file, reason
+    busy_changed = Signal(str)  # what runs in the background ("" when nothing does)
+    message = Signal(str)
+
+    def __init__(
+        self,
+        folder: FolderController,
+        selection: SelectionController,
+        explanations: ExplanationController,
+        model: Callable[[], ModelInfo | None],
+        now: Callable[[], float] = time.monotonic,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._folder = folder
+        self._selection = selection
+        self._explanations = explanations
+        self._model = model
+        self.clock = DwellClock(now)
+        self.reviewer = ""
+        self.auto_advance = False
+        self._jobs = TaskPool("reviews", 1, self)
+        self._running = 0
+        folder.store_opened.connect(lambda: self.refresh(None))
+        folder.closing.connect(self.wait)  # an import or export still uses the store
+        selection.patch_changed.connect(lambda: self.clock.start(self._selection.current_id))
+
+    @property
+    def store(self) -> ReviewStore | None:
+        return self._folder.store
+
+    # ------------------------------------------------------------------ the refresh path
+    def refresh(self, patch_ids: Sequence[str] | None) -> None:
+        """Re-read the review state of ``patch_ids`` (None: every patch) from the store into
+        the table, repaint them and announce it."""
+        store, table = self.store, self._folder.table
+        if patch_ids is None:
+            states = {} if store is None else store.current_states()
+            rows = table.set_reviews({pid: s.verdict for pid, s in states.items()})
+        else:
+            rows = []
+            for pid in patch_ids:
+                state = None if store is None else store.current_state(pid)
+                row = table.set_review(pid, None if state is None else state.verdict)
+                if row is not None:
+                    rows.append(row)
+        self._folder.model.rows_changed(rows)
+        self.reviews_changed.emit([] if patch_ids is None else list(patch_ids))
+
+    def _p_of(self, row: int | None) -> float | None:
+        if row is None or math.isnan(self._folder.table.p[row]):
+            return None
+        return float(self._folder.table.p[row])
+
+    def _can_write(self, what: str) -> ReviewStore | None:
+        if self.store is None:
+            self.message.emit(f"No review store is open: the {what} was not saved.")
+            return None
+        if not self.reviewer:
+            self.message.emit(NO_REVIEWER_TEXT)
+            return None
+        return self.store
+
+    # ------------------------------------------------------------------ verdicts
+    def record(self, verdict: Verdict) -> bool:
+        """Write ``verdict`` on the current patch to the store at once."""
+        row = self._selection.current_row
+        if row is None:
+            return False
+        store = self._can_write("verdict")
+        if store is None:
+            return False
+        t = self._folder.table
+        p = self._p_of(row)
+        info = self._selection.current_info
+        shown = self._explanations.shown
+        model = self._model()
+        try:
+            store.record(
+                ReviewInput(
+                    patch_id=t.ids[row],
+                    verdict=verdict,
+                    reviewer=self.reviewer,
+                    pixel_sha1=(info.sha1 or "") if info is not None else "",
+                    relpath=t.relpaths[row],
+                    seconds_spent=round(self.clock.seconds(), 3),
+                    model_id=model.model_id if (model is not None and p is not None) else "",
+                    p_tumour=p,
+                    explanation_method=shown.method if shown is not None else "",
+                    explanation_layer=shown.layer if shown is not None else "",
+                    centre_focus=shown.centre_focus if shown is not None else None,
+                )
+            )
+        except (StoreError, ValueError) as exc:  # locked past the timeout, or refused
+            self.message.emit(f"The verdict was not saved: {exc}")
+            return False
+        patch_id = t.ids[row]
+        self.clock.restart()
+        self.refresh([patch_id])
+        self.review_recorded.emit(patch_id, Verdict(verdict).value)
+        if self.auto_advance:
+            self._selection.next_unreviewed()
+        return True
+
+    def undo(self) -> str | None:
+        """Retract this reviewer's latest verdict; selects the patch it was about."""
+        if self.store is None:
+            return None
+        try:
+            event = self.store.undo(self.reviewer or None)
+        except StoreError as exc:  # locked past the timeout
+            self.message.emit(f"Nothing was undone: {exc}")
+            return None
+        if event is None:
+            self.message.emit("Nothing to undo.")
+            return None
+        patch_id = event.patch_id
+        row = self._folder.table.row_of(patch_id)
+        if row is not None:
+            self._selection.select_row_if_shown(row)
+        self.refresh([patch_id])
+        state = self.store.current_state(patch_id)
+        self.review_recorded.emit(patch_id, "" if state is None else state.verdict.value)
+        self.message.emit(f"Undid the verdict on {patch_id}")
+        return patch_id
+
+    def adjudicate(self, patch_id: str, label: int | None) -> bool:
+        """Record a final verdict (1 tumour, 0 normal, None unsure) on ``patch_id`` as the
+        current reviewer in the adjudicator role; exports and retraining honour it."""
+        store = self._can_write("final verdict")
+        if store is None:
+            return False
+        p = self._p_of(self._folder.table.row_of(patch_id))
+        model = self._model()
+        try:
+            event = record_adjudication(
+                store,
+                patch_id,
+                label,
+                self.reviewer,
+                p_tumour=p,
+                model_id=model.model_id if (model is not None and p is not None) else "",
+            )
+        except (ValueError, StoreError) as exc:
+            self.message.emit(f"Final verdict not recorded: {exc}")
+            return False
+        self.refresh([patch_id])
+        self.review_recorded.emit(patch_id, "" if event.verdict is None else event.verdict.value)
+        return True
+
+    # ------------------------------------------------------------------ background jobs
+    def _start(
+        self,
+        what: str,
+        work: Callable[[], R],
+        done: Callable[[R], None],
+        failed: Callable[[str], None],
+        this_folder_only: bool = False,
+    ) -> None:
+        """Run ``work`` on the review jobs' thread; ``done``/``failed`` get its outcome (not
+        when ``this_folder_only`` and another folder was opened meanwhile)."""
+        generation = self._folder.generation
+        self._running += 1
+        self.busy_changed.emit(what)
+
+        def finish() -> bool:
+            self._running -= 1
+            if not self._running:
+                self.busy_changed.emit("")
+            return not this_folder_only or generation == self._folder.generation
+
+        def on_done(result: R) -> None:
+            if finish():
+                done(result)
+
+        def on_failed(reason: str) -> None:
+            if finish():
+                failed(reason)
+
+        self._jobs.start(lambda _emit: work(), on_done, on_failed)
+
+    def wait(self) -> None:
+        """Wait for a running import or export (before the store closes)."""
+        self._jobs.wait()
+
+    def import_reviews(self, source: Path) -> bool:
+        """Merge a colleague's review store (.sqlite) or review log (.csv) into this folder's
+        store in the background, as ``pathview import`` does (idempotent, all or nothing).
+
+        ``reviews_imported`` or ``import_failed`` tells how it went; False when no store is
+        open (nothing started).
+        """
+        store = self.store
+        if store is None:
+            self.import_failed.emit("open a folder first: its review store receives the reviews")
+            return False
+        source = Path(source)
+        self._start(
+            f"Importing reviews from {source.name}…",
+            lambda: import_reviews(store, source),
+            self._on_imported,
+            self.import_failed.emit,
+            this_folder_only=True,
+        )
+        return True
+
+    def _on_imported(self, result: ImportResult) -> None:
+        self.refresh(None)
+        self.reviews_imported.emit(result)
+        self.message.emit(
+            f"Imported {result.added:,} new review events from {result.source.name} "
+            f"({result.read:,} read)"
+        )
+
+    def _export(self, out: Path, write: Callable[[], int]) -> None:
+        out = Path(out)
+        self._start(
+            f"Writing {out.name}…",
+            write,
+            lambda count: self.export_finished.emit(out, count),
+            lambda reason: self.export_failed.emit(out, reason),
+        )
+
+    def export_labels(self, out: Path) -> bool:
+        """Write the reviewed labels (``id,label``) to ``out`` in the background."""
+        store = self.store
+        if store is None:
+            self.export_failed.emit(Path(out), "no review store is open")
+            return False
+        self._export(out, lambda: write_labels_csv(store, out))
+        return True
+
+    def export_log(self, out: Path) -> bool:
+        """Write the whole review log to ``out`` in the background."""
+        store = self.store
+        if store is None:
+            self.export_failed.emit(Path(out), "no review store is open")
+            return False
+        self._export(out, lambda: write_log_csv(store, out))
+        return True
+
+    def export_submission(self, out: Path, scores: dict[str, float]) -> bool:
+        """Kaggle ``id,label`` (label = P(tumour)) of every scored patch in ``scores``, with
+        the same writer as ``pathview score``, in the background."""
+        if not scores:
+            self.export_failed.emit(Path(out), "no scores yet: score the folder first")
+            return False
+        ids = sorted(scores)
+        values = [scores[i] for i in ids]
+        self._export(out, lambda: write_scores_csv(out, ids, values))
+        return True
+
+    def shutdown(self) -> None:
+        self.wait()

@@ -1,0 +1,200 @@
+"""SelectionController: the grid's order (sort, filter) and the current patch.
+
+The current patch is one value, the table row shown in the patch view; its position in the grid
+is derived from it. A re-sort that keeps the patch shown moves the selection in the grid
+(``current_changed`` with the new position) without treating it as a new patch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from superqt.utils import qdebounced
+
+from pathview.core import LruCache
+from pathview.io import PatchInfo
+from pathview.triage import (
+    NEEDS_TTA,
+    FilterSpec,
+    SortKey,
+    filter_mask,
+    next_unreviewed,
+    ordered_rows,
+)
+from pathview.ui.folder import FolderController
+from pathview.ui.models import image_from_pixels
+
+INFO_CACHE = 64  # decoded patches kept for the patch view and Grad-CAM
+REORDER_DEBOUNCE_MS = 200
+NEEDS_TTA_TEXT = (
+    "Sorting by stability under flips/rotations needs per-view scores: "
+    "Model ▸ Score with TTA (Ctrl+T)."
+)
+
+
+class SelectionController(QObject):
+    """Sort key, filter and the current patch of the open folder's grid."""
+
+    order_changed = Signal()  # the grid was re-sorted/re-filtered
+    current_changed = Signal(int)  # position in the grid, -1 for none
+    patch_changed = Signal()  # another patch (or none) is current
+    current_loaded = Signal()  # the current patch's pixels/facts arrived
+    message = Signal(str)
+
+    def __init__(
+        self, folder: FolderController, threshold: Callable[[], float], parent: QObject | None
+    ) -> None:
+        super().__init__(parent)
+        self._folder = folder
+        self._threshold = threshold
+        self.sort_key = SortKey.NAME
+        self.filter_spec = FilterSpec()
+        self._row: int | None = None  # the current patch: its table row
+        self.current_info: PatchInfo | None = None
+        self._infos: LruCache[str, PatchInfo] = LruCache(INFO_CACHE)
+        self._first_pending = False  # the first patch is about to be selected
+        self.reorder_soon = qdebounced(self.apply_order, REORDER_DEBOUNCE_MS)
+        folder.patches_listed.connect(self._on_listed)
+        folder.listing_finished.connect(lambda _count: self.apply_order())
+        folder.loader.thumbnail_loaded.connect(self._on_patch_loaded)
+        folder.folder_closed.connect(self._on_closed)
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def current_row(self) -> int | None:
+        return self._row
+
+    @property
+    def position(self) -> int:
+        """Where the current patch is in the grid (-1: none)."""
+        if self._row is None:
+            return -1
+        pos = self._folder.model.position_of(self._row)
+        return -1 if pos is None else pos
+
+    @property
+    def current_id(self) -> str | None:
+        return None if self._row is None else self._folder.table.ids[self._row]
+
+    # ------------------------------------------------------------------ order
+    def set_sort(self, key: SortKey) -> None:
+        self.sort_key = key
+        if key in NEEDS_TTA and not self._folder.table.has_views:
+            self.message.emit(NEEDS_TTA_TEXT)
+        self.apply_order()
+
+    def set_filter(self, spec: FilterSpec) -> None:
+        self.filter_spec = spec
+        self.apply_order()
+
+    def threshold_changed(self) -> None:
+        if self.sort_key is SortKey.UNSTABLE:
+            self.reorder_soon()  # a slider drag re-sorts once, when it rests
+
+    def apply_order(self) -> None:
+        """Re-sort and re-filter the grid, keeping the current patch selected if shown."""
+        self.reorder_soon.cancel()
+        model = self._folder.model
+        rows = ordered_rows(self._folder.table, self.sort_key, self.filter_spec, self._threshold())
+        model.set_rows(rows)
+        self.order_changed.emit()
+        if self._row is not None and model.position_of(self._row) is not None:
+            self.current_changed.emit(self.position)  # same patch, new place in the grid
+        else:
+            self._select_row(model.table_row(0) if model.rowCount() else None)
+
+    # ------------------------------------------------------------------ navigation
+    def select_position(self, position: int) -> None:
+        model = self._folder.model
+        row = model.table_row(position) if 0 <= position < model.rowCount() else None
+        if row != self._row:
+            self._select_row(row)
+
+    def select_patch(self, patch_id: str) -> bool:
+        """Select a patch by id (e.g. from a list in another panel); False if not shown."""
+        row = self._folder.table.row_of(patch_id)
+        if row is None or self._folder.model.position_of(row) is None:
+            return False
+        if row != self._row:
+            self._select_row(row)
+        return True
+
+    def select_row_if_shown(self, row: int) -> None:
+        if self._folder.model.position_of(row) is not None and row != self._row:
+            self._select_row(row)
+
+    def next_patch(self) -> None:
+        if self.position + 1 < self._folder.model.rowCount():
+            self.select_position(self.position + 1)
+
+    def previous_patch(self) -> None:
+        if self.position > 0:
+            self.select_position(self.position - 1)
+
+    def next_unreviewed(self) -> bool:
+        model = self._folder.model
+        pos = next_unreviewed(model.rows, max(self.position, -1), self._folder.table.review)
+        if pos is None:
+            self.message.emit("Every patch in this view is reviewed.")
+            return False
+        self.select_position(pos)
+        return True
+
+    def _select_row(self, row: int | None) -> None:
+        self._row = row
+        self.current_info = None
+        if row is not None:
+            ref = self._folder.table.ref(row)
+            info = self._infos.get(ref.id)
+            if info is not None:
+                self.current_info = info
+            else:
+                self._folder.loader.request(ref, urgent=True)
+        self.patch_changed.emit()
+        self.current_changed.emit(self.position)
+
+    # ------------------------------------------------------------------ folder events
+    def _on_closed(self) -> None:
+        self.reorder_soon.cancel()
+        self._first_pending = False
+        self._infos.clear()
+        self._select_row(None)
+
+    def _on_listed(self, new_rows: range) -> None:
+        folder = self._folder
+        if self.filter_spec == FilterSpec():
+            keep = list(new_rows)
+        else:  # one numpy mask per batch, not one per row
+            mask = filter_mask(folder.table, self.filter_spec)
+            keep = [r for r in new_rows if mask[r]]
+        folder.model.append_rows(keep)
+        if self._row is None and folder.model.rowCount() > 0 and not self._first_pending:
+            # Next turn of the event loop: the grid paints its first tiles before the patch
+            # view renders the first patch (one long turn otherwise).
+            self._first_pending = True
+            generation = folder.generation
+            QTimer.singleShot(0, self, lambda: self._select_first(generation))
+
+    def _select_first(self, generation: int) -> None:
+        self._first_pending = False
+        current = generation == self._folder.generation
+        if current and self._row is None and self._folder.model.rowCount() > 0:
+            self.select_position(0)
+
+    def _on_patch_loaded(self, patch_id: str, info: PatchInfo) -> None:
+        folder = self._folder
+        row = folder.table.row_of(patch_id)
+        if row is None:
+            return
+        if info.pixels is not None:
+            folder.thumbnails.put(patch_id, image_from_pixels(info.pixels))
+        self._infos.put(patch_id, info)
+        folder.table.set_status(row, info.status, info.reason)
+        folder.mark_dirty([row])
+        if row == self._row:
+            self.current_info = info
+            self.current_loaded.emit()
+
+
+__all__ = ["NEEDS_TTA_TEXT", "SelectionController"]

@@ -1,0 +1,95 @@
+"""The status bar's permanent widgets: review counts, background progress, the model, and the
+banner over the patch view when there is no model."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton
+from superqt.utils import qthrottled
+
+from pathview.triage import ReviewCounts
+from pathview.ui.scoring import ModelState, ModelStatus
+
+PROGRESS_INTERVAL_MS = 250
+SCORING_FORMAT = "scoring %v / %m"
+
+
+class StatusWidgets(QObject):
+    """Binds the status bar to the session's counts, progress and model status."""
+
+    def __init__(self, bar: QStatusBar, status: ModelStatus, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.bar = bar
+        self.counts_label = QLabel("no folder")
+        self.model_label = QLabel()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setFormat(SCORING_FORMAT)
+        self.progress.hide()
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.hide()
+        self.model_banner = QLabel()
+        self.model_banner.setWordWrap(True)
+        self.model_banner.setStyleSheet(
+            "QLabel { background: #5a4a12; color: #ffe9a8; padding: 6px; border-radius: 3px; }"
+        )
+        self.model_banner.hide()
+        bar.addPermanentWidget(self.counts_label)
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.cancel_button)
+        bar.addPermanentWidget(self.model_label)
+        self._busy = ""  # what a background job (import, export) is doing
+        # QProgressBar.setValue repaints synchronously: a few times a second is plenty.
+        self._show_scoring = qthrottled(self._draw_scoring, PROGRESS_INTERVAL_MS, parent=self)
+        self.show_model(status)
+
+    def show_counts(self, counts: ReviewCounts) -> None:
+        self.counts_label.setText(counts.summary())
+
+    def show_model(self, status: ModelStatus) -> None:
+        text = status.text
+        self.model_label.setText(text if len(text) < 60 else text[:57] + "…")
+        self.model_label.setToolTip(text)
+        self.model_banner.setText(text)
+        self.model_banner.setVisible(status.state is ModelState.FAILED)
+
+    def show_scoring(self, done: int, total: int) -> None:
+        if done == 0 or done >= total:
+            self._show_scoring.cancel()
+            self._draw_scoring(done, total)
+        else:
+            self._show_scoring(done, total)
+
+    def _draw_scoring(self, done: int, total: int) -> None:
+        self.progress.setFormat(SCORING_FORMAT)
+        self.progress.setMaximum(max(total, 1))
+        self.progress.setValue(done)
+        self.progress.show()
+        self.cancel_button.show()
+
+    def scoring_finished(self, outcome: str) -> None:
+        self._show_scoring.cancel()
+        self._hide_progress()
+        text = {"done": "Scoring finished", "cancelled": "Scoring cancelled"}.get(
+            outcome, f"Scoring failed: {outcome}"
+        )
+        self.bar.showMessage(text, 6000)
+
+    def show_busy(self, what: str) -> None:
+        """An import or export runs (``what``), or none does (""): a busy bar while it runs."""
+        self._busy = what
+        if what:
+            self.progress.setRange(0, 0)  # no fraction to show: a busy indicator
+            self.progress.setFormat(what)
+            self.progress.setToolTip(what)
+            self.progress.show()
+        elif self.progress.maximum() == 0:
+            self._hide_progress()
+
+    def _hide_progress(self) -> None:
+        if self._busy:
+            return
+        self.progress.setRange(0, 1)
+        self.progress.hide()
+        self.cancel_button.hide()

@@ -1,0 +1,189 @@
+"""How the main window is built: its widgets and their layout, the menus of the action table,
+and the layout the user left it in (geometry, splitters, docks), restored and saved."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMenu,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt.utils import qthrottled
+
+from pathview.ui.actions import ACTIONS, MENUS, ActionSpec
+from pathview.ui.grid import FilterBar, PatchGrid
+from pathview.ui.histogram import HistogramPanel
+from pathview.ui.metrics_panel import MetricsPanel
+from pathview.ui.patch_view import PatchView
+from pathview.ui.review_panel import ReviewPanel
+from pathview.ui.status import StatusWidgets
+
+if TYPE_CHECKING:
+    from pathview.ui.main_window import MainWindow
+
+HISTOGRAM_THROTTLE_MS = 500
+METRICS_DOCK_WIDTH = 560
+
+
+def build_widgets(w: MainWindow) -> None:
+    """Create and lay out the window's widgets (grid, patch view, panels, dock, status)."""
+    s = w.session
+    # Left: sort/filter bar over the grid (or a message when there is nothing to show).
+    w.filter_bar = FilterBar()
+    fb = w.filter_bar
+    w.sort_combo, w.review_filter, w.truth_filter = (
+        fb.sort_combo,
+        fb.review_filter,
+        fb.truth_filter,
+    )
+    w.disagree_check, w.p_min, w.p_max = fb.disagree_check, fb.p_min, fb.p_max
+    w.grid = PatchGrid()
+    w.grid.setModel(s.model)
+    w.grid_message = QLabel("Open a folder of patches (File ▸ Open folder, or drop one here).")
+    w.grid_message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    w.grid_message.setWordWrap(True)
+    w.grid_message.setStyleSheet("QLabel { color: #ccc; font-size: 14px; padding: 30px; }")
+    w.grid_stack = QStackedWidget()
+    w.grid_stack.addWidget(w.grid_message)
+    w.grid_stack.addWidget(w.grid)
+    left = QWidget()
+    left_layout = QVBoxLayout(left)
+    left_layout.setContentsMargins(4, 4, 4, 4)
+    left_layout.addWidget(w.filter_bar)
+    left_layout.addWidget(w.grid_stack, 1)
+
+    # Right: the patch view over the facts panel and the histogram.
+    w.status = StatusWidgets(w.statusBar(), s.model_status, w)
+    w.counts_label, w.model_label = w.status.counts_label, w.status.model_label
+    w.progress, w.cancel_button = w.status.progress, w.status.cancel_button
+    w.model_banner = w.status.model_banner
+    w.patch_view = PatchView()
+    w.review_panel = ReviewPanel()
+    w.histogram = HistogramPanel()
+    top = QWidget()
+    top_layout = QVBoxLayout(top)
+    top_layout.setContentsMargins(0, 0, 0, 0)
+    top_layout.addWidget(w.model_banner)
+    top_layout.addWidget(w.patch_view, 1)
+    w.bottom_split = QSplitter(Qt.Orientation.Horizontal)
+    w.bottom_split.addWidget(w.review_panel)
+    w.bottom_split.addWidget(w.histogram)
+    w.right_split = QSplitter(Qt.Orientation.Vertical)
+    w.right_split.addWidget(top)
+    w.right_split.addWidget(w.bottom_split)
+    w.right_split.setStretchFactor(0, 3)
+    w.right_split.setStretchFactor(1, 2)
+    w.main_split = QSplitter(Qt.Orientation.Horizontal)
+    w.main_split.addWidget(left)
+    w.main_split.addWidget(w.right_split)
+    w.main_split.setStretchFactor(0, 1)
+    w.main_split.setStretchFactor(1, 1)
+    w.setCentralWidget(w.main_split)
+
+    # Metrics: a dock (View ▸ Metrics panel), placed and shown as the user left it.
+    w.metrics_panel = MetricsPanel()
+    w.metrics_dock = QDockWidget("Metrics", w)
+    w.metrics_dock.setObjectName("metrics_dock")  # saveState/restoreState key
+    w.metrics_dock.setWidget(w.metrics_panel)
+    w.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, w.metrics_dock)
+    # A throttle, not a debounce: the plot follows the scores while they stream in.
+    w._refresh_histogram_soon = qthrottled(
+        w.histogram.refresh, HISTOGRAM_THROTTLE_MS, leading=False, parent=w
+    )
+    w.histogram.set_table(s.table)
+
+
+def build_actions(w: MainWindow) -> None:
+    """The menus, shortcuts and tooltips of the action table, each calling a window slot."""
+    menus = {title: w.menuBar().addMenu(title) for title in MENUS}
+    w.recent_menu = QMenu("Open &recent", w)
+    for spec in ACTIONS:
+        action = QAction(spec.text, w)
+        action.setObjectName(spec.name)
+        action.setShortcuts([QKeySequence(k) for k in spec.shortcuts])
+        action.setCheckable(spec.checkable)
+        action.setChecked(spec.checked)
+        if spec.tip:
+            action.setToolTip(spec.tip)
+            action.setStatusTip(spec.tip)
+        action.triggered.connect(_slot_for(w, spec))
+        if spec.separator_before:
+            menus[spec.menu].addSeparator()
+        menus[spec.menu].addAction(action)
+        if spec.name == "open_demo":
+            menus[spec.menu].addMenu(w.recent_menu)
+        w.addAction(action)  # shortcuts work wherever the focus is in the window
+        w.action_map[spec.name] = action
+    w.cancel_button.clicked.connect(w.action_map["cancel"].trigger)
+
+
+def _slot_for(w: MainWindow, spec: ActionSpec) -> Callable[[bool], None]:
+    method = getattr(w, spec.slot)
+    if spec.checkable:
+        return method  # type: ignore[no-any-return]
+
+    def call(_checked: bool = False) -> None:
+        method()
+
+    return call
+
+
+def splitters(w: MainWindow) -> dict[str, QSplitter]:
+    return {
+        "main_split": w.main_split,
+        "right_split": w.right_split,
+        "bottom_split": w.bottom_split,
+    }
+
+
+def restore_layout(w: MainWindow) -> None:
+    """Geometry, splitters and docks as the user left them (defaults the first time)."""
+    p = w.prefs
+    w.action_map["auto_advance"].setChecked(p.flag("auto_advance", False))
+    w.session.reviews.auto_advance = w.action_map["auto_advance"].isChecked()
+    geometry = p.layout("geometry")
+    if geometry is not None:
+        w.restoreGeometry(geometry)
+    else:
+        w.resize(1500, 950)
+    for key, splitter in splitters(w).items():
+        state = p.layout(key)
+        if state is not None:
+            splitter.restoreState(state)
+        elif key == "main_split":
+            splitter.setSizes([760, 740])
+        elif key == "right_split":
+            splitter.setSizes([560, 360])
+    state = p.layout("window_state")  # docks: where, how big, shown or not
+    if state is not None:
+        w.restoreState(state)
+    else:  # wide enough for the summary table's eight columns
+        w.resizeDocks([w.metrics_dock], [METRICS_DOCK_WIDTH], Qt.Orientation.Horizontal)
+    w.action_map["toggle_metrics"].setChecked(not w.metrics_dock.isHidden())
+    rebuild_recent_menu(w)
+
+
+def save_layout(w: MainWindow) -> None:
+    w.prefs.set_layout("geometry", w.saveGeometry())
+    w.prefs.set_layout("window_state", w.saveState())
+    for key, splitter in splitters(w).items():
+        w.prefs.set_layout(key, splitter.saveState())
+    w.prefs.sync()
+
+
+def rebuild_recent_menu(w: MainWindow) -> None:
+    w.recent_menu.clear()
+    for folder in w.prefs.recent_folders:
+        action = w.recent_menu.addAction(folder)
+        action.triggered.connect(lambda _c=False, f=folder: w.open_folder(Path(f)))
+    w.recent_menu.setEnabled(bool(w.prefs.recent_folders))
