@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,11 +145,52 @@ class Prediction:
     ``views``: float32 (N, 8), each view's P(tumour) with TTA, columns in ``TTA_VIEWS``
     order (see :func:`dihedral_view`); None without. ``p`` and ``spread`` are its row mean and
     standard deviation. A patch whose views fall on both sides of a threshold is unstable.
+    ``features``: float32 (N, C) when asked for: the penultimate-layer features (the pooled
+    map the final linear layer reads, C = the last stage's channels) from the same forward
+    pass as ``p``; with TTA the mean over the 8 views. None otherwise.
     """
 
     p: np.ndarray
     spread: np.ndarray | None = None
     views: np.ndarray | None = None
+    features: np.ndarray | None = None
+
+
+#: Name of the final linear layer in :class:`PatchNet` and in its int8 graph; its input is the
+#: penultimate-layer feature vector.
+FEATURE_LAYER = "head.fc"
+
+
+class _FeatureTap:
+    """A forward pre-hook on the final linear layer that records its input (the embedding)
+    while a thread has asked for it, and does nothing otherwise.
+
+    The hook is installed once and reads a per-thread switch, so a forward pass is unchanged
+    (bit for bit) whether or not features are taken, and two threads sharing one classifier
+    never see each other's features.
+    """
+
+    def __init__(self, network: nn.Module) -> None:
+        layer = dict(network.named_modules()).get(FEATURE_LAYER)
+        if layer is None:
+            raise ValueError(f"the network has no {FEATURE_LAYER!r} layer to take features from")
+        self._local = threading.local()
+        layer.register_forward_pre_hook(self._hook)
+
+    def _hook(self, module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+        taken: list[torch.Tensor] | None = getattr(self._local, "taken", None)
+        if taken is not None:
+            x = inputs[0]
+            taken.append(x.dequantize() if x.is_quantized else x)
+
+    def start(self) -> list[torch.Tensor]:
+        """Begin recording in this thread; returns the list the inputs are appended to."""
+        taken: list[torch.Tensor] = []
+        self._local.taken = taken
+        return taken
+
+    def stop(self) -> None:
+        self._local.taken = None
 
 
 class Classifier:
@@ -196,6 +238,7 @@ class Classifier:
             if int8 is not None
             else fold_batchnorm(network).to(device).to(memory_format=torch.channels_last)
         )
+        self._tap = _FeatureTap(self._fast)
 
     def __repr__(self) -> str:
         return (
@@ -284,37 +327,54 @@ class Classifier:
         pixels: np.ndarray | Sequence[np.ndarray],
         tta: bool = False,
         batch_size: int = 256,
+        features: bool = False,
     ) -> Prediction:
         """Calibrated P(tumour) of each patch; with ``tta`` the mean and spread over the 8
-        flips/rotations and each view's value (see :class:`Prediction`)."""
+        flips/rotations and each view's value; with ``features`` also the penultimate-layer
+        features of the same forward passes (the mean over the views with ``tta``); see
+        :class:`Prediction`. ``p`` is bit for bit the same with and without ``features``."""
         x_all = self.preprocess(pixels)
         n = x_all.shape[0]
         probs: list[torch.Tensor] = []
         spreads: list[torch.Tensor] = []
         per_view: list[torch.Tensor] = []
-        with torch.inference_mode():
-            for start in range(0, n, max(1, batch_size)):
-                x = x_all[start : start + batch_size]
-                if tta:
-                    views = torch.stack(
-                        [
-                            self._prob(
-                                dihedral_view(x, k).contiguous(memory_format=torch.channels_last)
-                            )
-                            for k in TTA_VIEWS
-                        ]
-                    )
-                    probs.append(views.mean(0))
-                    spreads.append(views.std(0, correction=0))
-                    per_view.append(views.T)
-                else:
-                    probs.append(self._prob(x))
+        taken = self._tap.start() if features else None
+        try:
+            with torch.inference_mode():
+                for start in range(0, n, max(1, batch_size)):
+                    x = x_all[start : start + batch_size]
+                    if tta:
+                        views = torch.stack(
+                            [
+                                self._prob(
+                                    dihedral_view(x, k).contiguous(
+                                        memory_format=torch.channels_last
+                                    )
+                                )
+                                for k in TTA_VIEWS
+                            ]
+                        )
+                        probs.append(views.mean(0))
+                        spreads.append(views.std(0, correction=0))
+                        per_view.append(views.T)
+                        if taken is not None:  # the 8 views' features of this batch -> mean
+                            taken[-len(TTA_VIEWS) :] = [
+                                torch.stack(taken[-len(TTA_VIEWS) :]).float().mean(0)
+                            ]
+                    else:
+                        probs.append(self._prob(x))
+        finally:
+            if taken is not None:
+                self._tap.stop()
         p = torch.cat(probs).float().cpu().numpy()
+        feats = None
+        if taken is not None:
+            feats = np.ascontiguousarray(torch.cat(taken).float().cpu().numpy())
         if not tta:
-            return Prediction(p)
+            return Prediction(p, features=feats)
         spread = torch.cat(spreads).float().cpu().numpy()
         view_p = np.ascontiguousarray(torch.cat(per_view).float().cpu().numpy())
-        return Prediction(p, spread, view_p)
+        return Prediction(p, spread, view_p, feats)
 
     def _prob(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self._fast(x).float() / self.temperature)

@@ -29,7 +29,8 @@ class ScoreResult:
     ``p`` is calibrated P(tumour) per scored patch; ``spread`` the TTA spread (None without
     TTA); ``views`` each patch's P(tumour) under the 8 flips/rotations (N x 8, with TTA or
     when asked for; else None); ``failed`` lists (relative path, reason) of files that could
-    not be decoded. ``cancelled`` is True when the run stopped early (the arrays hold what was
+    not be decoded; ``features`` the embeddings (N x C, see :mod:`pathview.scoring.loop`) when
+    asked for, else None. ``cancelled`` is True when the run stopped early (the arrays hold what was
     done).
     """
 
@@ -39,6 +40,7 @@ class ScoreResult:
     p: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     spread: np.ndarray | None = None
     views: np.ndarray | None = None
+    features: np.ndarray | None = None
     failed: list[tuple[str, str]] = field(default_factory=list)
     total: int = 0
     cancelled: bool = False
@@ -64,6 +66,7 @@ def score_folder(
     recursive: bool = False,
     workers: int | None = None,
     views: bool = False,
+    features: bool = False,
 ) -> ScoreResult:
     """Score every patch file in ``folder`` (sub-folders too with ``recursive``).
 
@@ -72,7 +75,8 @@ def score_folder(
     ``workers + 1`` batches ahead of inference. ``progress(done, total)`` is called after each
     batch; setting ``cancel`` stops between batches with ``cancelled=True``. With ``views``
     (or TTA) ``result.views`` holds each patch's P(tumour) under the 8 flips/rotations (with
-    ``views`` alone ``p`` stays the plain score). Raises :class:`pathview.io.FolderError` if
+    ``views`` alone ``p`` stays the plain score). With ``features`` ``result.features`` holds
+    each patch's embedding from the same forward pass. Raises :class:`pathview.io.FolderError` if
     the folder cannot be listed.
     """
     t0 = time.perf_counter()
@@ -90,7 +94,15 @@ def score_folder(
     if progress is not None:
         progress(0, len(refs))
     batches = score_patches(
-        root, refs, classifier, tta, views, batch_size=batch_size, workers=workers, cancel=cancel
+        root,
+        refs,
+        classifier,
+        tta,
+        views,
+        batch_size=batch_size,
+        workers=workers,
+        cancel=cancel,
+        features=features,
     )
     try:
         for batch in batches:
@@ -103,10 +115,11 @@ def score_folder(
                 progress(batch.done, len(refs))
     except Cancelled:
         result.cancelled = True
-    scores = concat_scores(parts, tta, views)
+    scores = concat_scores(parts, tta, views, features)
     result.p = scores.p
     result.spread = scores.spread
     result.views = scores.views
+    result.features = scores.features
     result.seconds = time.perf_counter() - t0
     return result
 

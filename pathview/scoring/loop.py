@@ -16,6 +16,10 @@ With test-time augmentation the classifier scores the 8 flips/rotations; their P
 (``Prediction.views``) are kept, so the stability of each call costs no extra pass. Asking for
 ``views`` without TTA runs the same 8 views and keeps ``p`` the plain score: view 0 is the
 identity, scored exactly as without TTA.
+
+Asking for ``features`` also returns each patch's embedding: the network's penultimate-layer
+features from the same forward pass (``Classifier.predict(..., features=True)``; the mean over
+the 8 views with TTA). It is off by default, and P(tumour) is bit for bit the same with it on.
 """
 
 from __future__ import annotations
@@ -43,7 +47,9 @@ class ScoredPrediction(Protocol):
 
 
 class Predictor(Protocol):
-    """What scoring needs of a classifier (:class:`pathview.model.Classifier` fits)."""
+    """What scoring needs of a classifier (:class:`pathview.model.Classifier` fits). The
+    ``features`` keyword is passed only when embeddings are asked for, so a predictor that
+    gives none need not take it."""
 
     def predict(
         self, pixels: np.ndarray, tta: bool = False, batch_size: int = 256
@@ -57,12 +63,14 @@ class Scores:
     ``p``: float32 (n,) P(tumour); ``spread``: float32 (n,) the spread over the 8 views with
     TTA (NaN where the predictor gives none), None without; ``views``: float32 (n, 8) each
     view's P(tumour) when TTA or ``views`` was asked for and the predictor gives them, else
+    None; ``features``: float32 (n, C) the embeddings when ``features`` was asked for, else
     None.
     """
 
     p: np.ndarray
     spread: np.ndarray | None = None
     views: np.ndarray | None = None
+    features: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.p.shape[0])
@@ -92,12 +100,14 @@ def _optional(pred: object, name: str, n: int, shape: tuple[int, ...]) -> np.nda
     return np.asarray(value, dtype=np.float32).reshape(n, *shape)
 
 
-def empty_scores(tta: bool = False, views: bool = False) -> Scores:
-    """No rows, with the arrays that ``tta`` and ``views`` give."""
+def empty_scores(tta: bool = False, views: bool = False, features: bool = False) -> Scores:
+    """No rows, with the arrays that ``tta``, ``views`` and ``features`` give (the
+    features' width is unknown without a patch: 0)."""
     return Scores(
         np.zeros(0, np.float32),
         np.zeros(0, np.float32) if tta else None,
         np.zeros((0, N_VIEWS), np.float32) if tta or views else None,
+        np.zeros((0, 0), np.float32) if features else None,
     )
 
 
@@ -107,16 +117,18 @@ def predict_arrays(
     tta: bool = False,
     views: bool = False,
     batch_size: int = 256,
+    features: bool = False,
 ) -> Scores:
     """Score decoded patches (H x W x 3 uint8 each, or one N x H x W x 3 array) with one
     ``predict`` per patch size.
 
-    Rows come back in the order of ``arrays``. See the module docstring for ``tta`` and
-    ``views``; asking for ``views`` from a predictor that gives none raises ValueError.
+    Rows come back in the order of ``arrays``. See the module docstring for ``tta``,
+    ``views`` and ``features``; asking for ``views`` or ``features`` from a predictor that
+    gives none raises ValueError.
     """
     n = len(arrays)
     if n == 0:
-        return empty_scores(tta, views)
+        return empty_scores(tta, views, features)
     groups: list[tuple[np.ndarray, np.ndarray]]
     if isinstance(arrays, np.ndarray):
         groups = [(np.arange(n), arrays)]
@@ -132,8 +144,18 @@ def predict_arrays(
     p = np.empty(n, np.float32)
     spread = np.full(n, np.nan, np.float32) if tta else None
     view_p: np.ndarray | None = np.empty((n, N_VIEWS), np.float32) if tta or views else None
+    feats: np.ndarray | None = None
+    extra = {"features": True} if features else {}
     for rows, stack in groups:
-        pred = classifier.predict(stack, tta=tta or views, batch_size=batch_size)
+        pred = classifier.predict(stack, tta=tta or views, batch_size=batch_size, **extra)
+        if features:
+            got_feats = getattr(pred, "features", None)
+            if got_feats is None:
+                raise ValueError("the classifier gives no features")
+            got_feats = np.asarray(got_feats, dtype=np.float32).reshape(len(rows), -1)
+            if feats is None:
+                feats = np.empty((n, got_feats.shape[1]), np.float32)
+            feats[rows] = got_feats
         got_views = _optional(pred, "views", len(rows), (N_VIEWS,))
         if got_views is None:
             if views:
@@ -151,7 +173,7 @@ def predict_arrays(
             p[rows] = got_views[:, 0]  # the identity view: the plain score
         else:
             p[rows] = np.asarray(pred.p, dtype=np.float32).reshape(-1)
-    return Scores(p, spread, view_p)
+    return Scores(p, spread, view_p, feats)
 
 
 def score_pixels(
@@ -160,21 +182,25 @@ def score_pixels(
     tta: bool = False,
     views: bool = False,
     batch_size: int = 256,
+    features: bool = False,
 ) -> Scores:
     """Score patches already in memory (N x H x W x 3 uint8), ``batch_size`` at a time, as
     :func:`score_patches` scores decoded files."""
     step = max(1, batch_size)
     parts = [
-        predict_arrays(classifier, pixels[i : i + step], tta, views, batch_size)
+        predict_arrays(classifier, pixels[i : i + step], tta, views, batch_size, features)
         for i in range(0, len(pixels), step)
     ]
-    return concat_scores(parts, tta, views)
+    return concat_scores(parts, tta, views, features)
 
 
-def concat_scores(parts: Sequence[Scores], tta: bool, views: bool) -> Scores:
-    """The rows of ``parts`` as one :class:`Scores` (views only if every part has them)."""
+def concat_scores(
+    parts: Sequence[Scores], tta: bool, views: bool, features: bool = False
+) -> Scores:
+    """The rows of ``parts`` as one :class:`Scores` (views only if every part has them;
+    features when asked for)."""
     if not parts:
-        return empty_scores(tta, views)
+        return empty_scores(tta, views, features)
     spread = None
     if tta:
         spread = np.concatenate([s.spread for s in parts if s.spread is not None])
@@ -182,7 +208,10 @@ def concat_scores(parts: Sequence[Scores], tta: bool, views: bool) -> Scores:
     all_views = None
     if all(v is not None for v in view_list):
         all_views = np.concatenate([v for v in view_list if v is not None])
-    return Scores(np.concatenate([s.p for s in parts]), spread, all_views)
+    all_features = None
+    if features:
+        all_features = np.concatenate([s.features for s in parts if s.features is not None])
+    return Scores(np.concatenate([s.p for s in parts]), spread, all_views, all_features)
 
 
 _Decoded = tuple[list[PatchRef], list[np.ndarray], list[tuple[PatchRef, str]]]
@@ -211,13 +240,15 @@ def score_patches(
     batch_size: int = 256,
     workers: int | None = None,
     cancel: CancelToken | None = None,
+    features: bool = False,
 ) -> Iterator[ScoredBatch]:
     """Score the patch files ``refs`` under ``root`` batch by batch (see the module docstring).
 
     ``workers`` decoding threads (default :func:`default_workers`) stay up to ``workers + 1``
     batches ahead of inference; a caller can stop between batches (the app's model thread
     interleaves Grad-CAM requests this way). Setting ``cancel`` raises
-    :class:`pathview.core.Cancelled` before the next batch is scored.
+    :class:`pathview.core.Cancelled` before the next batch is scored. With ``features``
+    each batch's :class:`Scores` carry the embeddings too.
     """
     total = len(refs)
     step = max(1, batch_size)
@@ -239,7 +270,7 @@ def score_patches(
                 if cancel is not None:
                     cancel.raise_if_cancelled()
                 ok_refs, arrays, failed = pending.popleft().result()
-                scores = predict_arrays(classifier, arrays, tta, views, batch_size)
+                scores = predict_arrays(classifier, arrays, tta, views, batch_size, features)
                 done += len(ok_refs) + len(failed)
                 yield ScoredBatch(ok_refs, scores, failed, done, total)
         finally:
