@@ -1,5 +1,5 @@
 """The grid's state without Qt: the patch table, sort keys and filters, review counts, the
-P(tumour) histogram and the dwell clock."""
+P(tumour) histogram, the dwell clock and the review queue."""
 
 from pathview.triage.dwell import DwellClock
 from pathview.triage.ordering import (
@@ -13,11 +13,13 @@ from pathview.triage.ordering import (
     ordered_rows,
     sort_values,
 )
+from pathview.triage.queue import STRATEGIES, next_to_review
 from pathview.triage.summary import Histogram, ReviewCounts, histogram_by, review_counts
 from pathview.triage.table import PatchTable, ReviewCode
 
 __all__ = [
     "NEEDS_TTA",
+    "STRATEGIES",
     "DwellClock",
     "FilterSpec",
     "Histogram",
@@ -29,6 +31,7 @@ __all__ = [
     "disagreement_mask",
     "filter_mask",
     "histogram_by",
+    "next_to_review",
     "next_unreviewed",
     "ordered_rows",
     "review_counts",
