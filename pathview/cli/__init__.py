@@ -1,7 +1,8 @@
 """The ``pathview`` command: opens the app, or runs a headless sub-command.
 
 ``pathview [FOLDER] [--demo] [--model DIR] [--device ...]`` opens the app;
-``pathview score|export|import ...`` run without a window (see ``pathview COMMAND --help``).
+``pathview score|report|queue|export|import ...`` run without a window (see
+``pathview COMMAND --help``).
 A folder that happens to be named like a sub-command can be opened as ``./score``.
 """
 
@@ -22,6 +23,7 @@ SUBCOMMANDS = {
     "export": "export",
     "import": "import_reviews",
     "report": "report",
+    "queue": "queue",
 }
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
@@ -76,7 +78,7 @@ def no_display_message(environ: Mapping[str, str], platform: str = sys.platform)
         "pathview: no display (neither DISPLAY nor WAYLAND_DISPLAY is set), so the window "
         "cannot open. On a machine without a screen, run it on a virtual one:\n"
         f"  {XVFB_HINT}\n"
-        "or use the headless commands (pathview score|report|export|import)."
+        "or use the headless commands (pathview score|report|queue|export|import)."
     )
 
 

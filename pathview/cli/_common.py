@@ -134,9 +134,11 @@ def score_args_folder(
     classifier: Classifier,
     views: bool = False,
     progress: ScoreProgress | None = None,
+    features: bool = False,
 ) -> tuple[ScoreResult, np.ndarray | None]:
     """Score ``args.folder`` as the scoring arguments say; with ``views`` also the P(tumour) of
-    each of the 8 flips/rotations (else None), from the same pass (the TTA views).
+    each of the 8 flips/rotations (else None), from the same pass (the TTA views); with
+    ``features`` ``result.features`` holds the embeddings from the same pass.
 
     Unreadable files are listed on stderr; no patch files, none readable, a folder error or
     Ctrl+C raise :class:`CommandFailed`.
@@ -153,6 +155,7 @@ def score_args_folder(
             progress=progress,
             recursive=args.recursive,
             views=views,
+            features=features,
         )
     except FolderError as exc:
         raise CommandFailed(str(exc)) from exc
