@@ -1,5 +1,8 @@
-"""Shared test set-up: headless Qt, isolated settings and stores, fixture paths and folders,
-the main-window factory of the GUI tests."""
+"""Shared test set-up: headless Qt, isolated settings and stores, fixture paths and folders, a
+tiny model, the main-window factory of the GUI tests.
+
+Builders and test doubles live in tests/support; the fixtures here build on them.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,9 @@ import pytest
 
 if TYPE_CHECKING:
     from pytestqt.qtbot import QtBot
-    from ui_helpers import MakeWindow
+    from support.ui import MakeWindow
+
+    from pathview.model import Classifier
 
 # Qt must never need a display in tests; set before any Qt import.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -42,7 +47,7 @@ def data_dir() -> Path:
 @pytest.fixture
 def kaggle_folder(tmp_path: Path, data_dir: Path) -> Path:
     """12 real Kaggle patches with their labels.csv, and one corrupt file."""
-    from test_ui_fakes import make_folder
+    from support.patches import make_folder
 
     folder = tmp_path / "patches"
     make_folder(folder, data_dir / "kaggle", 12, corrupt=1)
@@ -50,12 +55,28 @@ def kaggle_folder(tmp_path: Path, data_dir: Path) -> Path:
 
 
 @pytest.fixture
+def tiny_dir(tmp_path: Path) -> Path:
+    """A tiny randomly initialised model directory (support.models.make_tiny_model)."""
+    from support.models import make_tiny_model
+
+    return make_tiny_model(tmp_path / "tiny")
+
+
+@pytest.fixture
+def tiny(tiny_dir: Path) -> Classifier:
+    """``tiny_dir`` loaded on the CPU by the app's own loader."""
+    from pathview.model import load_model
+
+    return load_model(tiny_dir, device="cpu")
+
+
+@pytest.fixture
 def make_window(qtbot: QtBot) -> Iterator[MakeWindow]:
-    """Builds shown main windows over the test doubles of test_ui_fakes; the model of
+    """Builds shown main windows over the test doubles of support.fakes; the model of
     ``loader`` is loaded (None: no model). Closes them afterwards and checks that no worker
     thread outlived them."""
     # Imported here: most tests need neither Qt widgets nor the fakes' torch network.
-    from test_ui_fakes import failing_loader, fake_loader
+    from support.fakes import failing_loader, fake_loader
 
     from pathview.ui.main_window import MainWindow
     from pathview.ui.session import TriageSession

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from test_model import make_tiny_model
+from support.models import make_tiny_model
+from support.patches import kaggle_pixels
 
 from pathview.io import read_patch
 from pathview.model import ModelLoadError, load_model
@@ -20,11 +21,6 @@ from pathview.training.loop import predict_logits
 from pathview.training.train import load_network
 
 JPEG75 = {"format": "jpeg", "quality": 75, "subsampling": "4:2:0"}
-
-
-def kaggle_pixels(data_dir: Path, n: int) -> np.ndarray:
-    files = sorted((data_dir / "kaggle").glob("*.tif"))[:n]
-    return np.stack([read_patch(f).pixels for f in files])  # type: ignore[misc]
 
 
 def pillow_roundtrip(patch: np.ndarray, quality: int) -> np.ndarray:
@@ -148,7 +144,7 @@ def test_the_record_says_what_happens_and_round_trips() -> None:
 def test_score_cli_says_inputs_go_through_the_codec(
     tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from helpers import run_cli
+    from support.cli import run_cli
 
     folder = tmp_path / "patches"
     folder.mkdir()

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import copy_balanced_patches
-from test_model import make_tiny_model
+from support.models import make_tiny_model
+from support.patches import copy_balanced_patches
+from support.reviews import verdict_for
 
 from pathview.core import Verdict
 from pathview.evaluation import (
@@ -173,10 +174,7 @@ def test_build_report_sources() -> None:
 
 
 def _review(store: ReviewStore, pid: str, reviewer: str, label: int, p: float = 0.9) -> None:
-    agree = int(p >= 0.5) == label
-    store.record(
-        ReviewInput(pid, Verdict.AGREE if agree else Verdict.DISAGREE, reviewer, p_tumour=p)
-    )
+    store.record(ReviewInput(pid, verdict_for(label, p), reviewer, p_tumour=p))
 
 
 def test_reviewer_summary_kappa_and_queue(tmp_path: Path) -> None:

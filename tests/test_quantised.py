@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import run_cli
-from test_model import make_tiny_model
+from support.cli import run_cli
+from support.models import make_tiny_model
+from support.patches import kaggle_pixels
 
-from pathview.io import read_patch
 from pathview.model import load_model, read_metadata
 from pathview.model.classifier import _int8_network
 from pathview.model.network import PatchNet
@@ -22,11 +22,6 @@ from pathview.training.quantise import add_int8
 pytestmark = pytest.mark.skipif(
     int8_unavailable() is not None, reason=f"no x86 int8 kernels here: {int8_unavailable()}"
 )
-
-
-def fixture_pixels(data_dir: Path, n: int = 48) -> np.ndarray:
-    files = sorted((data_dir / "kaggle").glob("*.tif"))[:n]
-    return np.stack([read_patch(f).pixels for f in files])  # type: ignore[misc]
 
 
 @pytest.fixture
@@ -55,7 +50,7 @@ def test_cpu_scores_in_int8_close_to_float32(int8_dir: Path, data_dir: Path) -> 
     assert (auto.precision, auto.precision_note) == ("int8", None)
     assert (fp32.precision, fp32.precision_note) == ("float32", None)
     assert auto.model_id == fp32.model_id  # the model's identity is its float32 weights
-    pixels = fixture_pixels(data_dir)
+    pixels = kaggle_pixels(data_dir, 48)
     p8, p32 = auto.predict(pixels).p, fp32.predict(pixels).p
     assert p8.shape == p32.shape == (len(pixels),)
     assert np.all((p8 >= 0) & (p8 <= 1))
@@ -70,14 +65,14 @@ def test_cpu_scores_in_int8_close_to_float32(int8_dir: Path, data_dir: Path) -> 
 def test_grad_cam_keeps_the_float32_network(int8_dir: Path, data_dir: Path) -> None:
     clf = load_model(int8_dir, device="cpu")
     assert clf.precision == "int8" and isinstance(clf.network, PatchNet)
-    x = clf.preprocess(fixture_pixels(data_dir, 2)).requires_grad_(True)
+    x = clf.preprocess(kaggle_pixels(data_dir, 2)).requires_grad_(True)
     clf.logits(x).sum().backward()
     assert x.grad is not None and float(x.grad.abs().sum()) > 0
 
 
 def test_stored_int8_weights_reload_bit_identical(tmp_path: Path, data_dir: Path) -> None:
     fp32 = load_model(make_tiny_model(tmp_path / "m"), device="cpu", precision="float32")
-    x = fp32.preprocess(fixture_pixels(data_dir, 24))
+    x = fp32.preprocess(kaggle_pixels(data_dir, 24))
     made = quantise(fp32.network, x)
     path = tmp_path / "int8.pt"
     torch.save(made.state_dict(), path)

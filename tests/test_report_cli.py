@@ -11,8 +11,9 @@ from typing import TextIO
 
 import numpy as np
 import pytest
-from helpers import copy_balanced_patches, run_cli
-from test_model import make_tiny_model
+from support.cli import run_cli
+from support.models import make_tiny_model
+from support.patches import copy_balanced_patches
 
 import pathview.evaluation.html as report_module
 from pathview.core import Verdict

@@ -22,13 +22,14 @@ import pytest
 import tifffile
 import torch
 from pytestqt.qtbot import QtBot
+from support.reviews import file_review, verdict_for
 
 from pathview.core import Verdict
 from pathview.core.resources import bundled_model_dir
-from pathview.io import pixel_sha1, read_labels, read_patch
+from pathview.io import read_labels, read_patch
 from pathview.model import load_model, read_metadata
 from pathview.model.quantised import int8_unavailable
-from pathview.store import ReviewInput, ReviewStore, open_store_for_folder, write_log_csv
+from pathview.store import ReviewStore, open_store_for_folder, write_log_csv
 from pathview.training.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from pathview.training.distributed import Rank
 from pathview.training.progress import Progress, StepInfo
@@ -68,21 +69,6 @@ def truth() -> dict[str, int]:
     return read_labels(KAGGLE / "labels.csv").labels
 
 
-def review(
-    folder: Path, pid: str, verdict: Verdict, reviewer: str, p: float, model_id: str = ""
-) -> ReviewInput:
-    pixels = read_patch(folder / f"{pid}.tif").pixels
-    assert pixels is not None
-    return ReviewInput(
-        pid, verdict, reviewer, pixel_sha1(pixels), f"{pid}.tif", model_id=model_id, p_tumour=p
-    )
-
-
-def verdict_for(label: int, p: float) -> Verdict:
-    """The verdict that makes the training label ``label`` given the model's P(tumour)."""
-    return Verdict.AGREE if int(p >= 0.5) == label else Verdict.DISAGREE
-
-
 @pytest.fixture(scope="module")
 def reviewed(tmp_path_factory: pytest.TempPathFactory, parent_model: Path) -> dict[str, Any]:
     """Two reviewers: ann in a store, bob in an exported review log; ids chosen outside the
@@ -114,11 +100,13 @@ def reviewed(tmp_path_factory: pytest.TempPathFactory, parent_model: Path) -> di
         for role, label in plan.items():
             pid = roles[role]
             v = verdict_for(label, p[pid])
-            store.record(review(KAGGLE, pid, v, "ann", p[pid], clf.model_id))
-        store.record(review(KAGGLE, roles["unsure"], Verdict.UNSURE, "ann", p[roles["unsure"]]))
+            store.record(file_review(KAGGLE, pid, v, "ann", p[pid], clf.model_id))
+        store.record(
+            file_review(KAGGLE, roles["unsure"], Verdict.UNSURE, "ann", p[roles["unsure"]])
+        )
     with ReviewStore(base / "bob.sqlite") as store:
         pid = roles["bob"]
-        store.record(review(KAGGLE, pid, verdict_for(1, p[pid]), "bob", p[pid], clf.model_id))
+        store.record(file_review(KAGGLE, pid, verdict_for(1, p[pid]), "bob", p[pid], clf.model_id))
         write_log_csv(store, base / "bob_log.csv")
     verdicts = [verdict_for(label, p[roles[r]]) for r, label in plan.items()]
     verdicts.append(verdict_for(1, p[roles["bob"]]))
@@ -244,7 +232,7 @@ def test_review_labels_weights_and_the_split(
     # "drop" (= unanimous) with a conflicting second review of "against" leaves it out.
     with ReviewStore(tmp_path / "cat.sqlite") as store:
         p = reviewed["p"][roles["against"]]
-        store.record(review(KAGGLE, roles["against"], verdict_for(1, p), "cat", p))
+        store.record(file_review(KAGGLE, roles["against"], verdict_for(1, p), "cat", p))
     args = parse_arguments(
         [
             *("--images", str(KAGGLE), "--labels", str(KAGGLE / "labels.csv")),
@@ -272,7 +260,7 @@ def test_a_review_whose_pixels_changed_is_refused(
     (folder / "labels.csv").write_text("id,label\n" + "".join(f"{i},{t[i]}\n" for i in ids))
     with open_store_for_folder(folder) as store:
         for pid in ids[:3]:
-            store.record(review(folder, pid, Verdict.AGREE, "ann", 0.8))
+            store.record(file_review(folder, pid, Verdict.AGREE, "ann", 0.8))
     edited_id = ids[1]
     pixels = read_patch(folder / f"{edited_id}.tif").pixels
     assert pixels is not None

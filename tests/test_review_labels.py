@@ -7,20 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import tifffile
+from support.reviews import file_review
 
 from pathview.core import Verdict
-from pathview.io import pixel_sha1, read_labels, read_patch
-from pathview.store import ADJUDICATOR, ReviewInput, ReviewStore, write_log_csv
+from pathview.io import read_labels, read_patch
+from pathview.store import ADJUDICATOR, ReviewStore, write_log_csv
 from pathview.training.review_labels import load_review_labels, match_reviews_to_images
-
-
-def _review(
-    folder: Path, pid: str, verdict: Verdict, reviewer: str, p: float, role: str = "reviewer"
-) -> ReviewInput:
-    pixels = read_patch(folder / f"{pid}.tif").pixels
-    assert pixels is not None
-    sha = pixel_sha1(pixels)
-    return ReviewInput(pid, verdict, reviewer, sha, f"{pid}.tif", p_tumour=p, role=role)
 
 
 def _folder(tmp_path: Path, data_dir: Path, n: int = 4) -> tuple[Path, list[str]]:
@@ -42,9 +34,9 @@ def test_disagree_flips_the_model_and_contradicts_the_truth(tmp_path: Path, data
     with ReviewStore(tmp_path / "ann.sqlite") as store:
         # a is tumour in the ground truth and the model said so (0.9); ann disagrees: the
         # training label becomes 0, contradicting the truth, as documented.
-        store.record(_review(folder, a, Verdict.DISAGREE, "ann", 0.9))
-        store.record(_review(folder, b, Verdict.AGREE, "ann", 0.2))  # -> 0
-        store.record(_review(folder, c, Verdict.UNSURE, "ann", 0.6))  # excluded
+        store.record(file_review(folder, a, Verdict.DISAGREE, "ann", 0.9))
+        store.record(file_review(folder, b, Verdict.AGREE, "ann", 0.2))  # -> 0
+        store.record(file_review(folder, c, Verdict.UNSURE, "ann", 0.6))  # excluded
     labels = load_review_labels([tmp_path / "ann.sqlite"])
     assert {k: v.label for k, v in labels.labels.items()} == {a: 0, b: 0}
     assert labels.reviewers == ["ann"] and labels.events == 3 and labels.reviewed_patches == 3
@@ -58,15 +50,15 @@ def test_store_and_its_log_count_once_and_rules_apply(tmp_path: Path, data_dir: 
     folder, ids = _folder(tmp_path, data_dir)
     a = ids[0]
     with ReviewStore(tmp_path / "r.sqlite") as store:
-        store.record(_review(folder, a, Verdict.AGREE, "ann", 0.9))  # 1
-        store.record(_review(folder, a, Verdict.DISAGREE, "bob", 0.9))  # 0 (latest)
+        store.record(file_review(folder, a, Verdict.AGREE, "ann", 0.9))  # 1
+        store.record(file_review(folder, a, Verdict.DISAGREE, "bob", 0.9))  # 0 (latest)
         write_log_csv(store, tmp_path / "log.csv")
     both = load_review_labels([tmp_path / "r.sqlite", tmp_path / "log.csv"], rule="latest")
     assert both.events == 2 and both.labels[a].label == 0
     assert both.labels[a].reviewers == ("ann", "bob")
     assert load_review_labels([tmp_path / "r.sqlite"], rule="majority").labels == {}
     with ReviewStore(tmp_path / "r.sqlite") as store:
-        store.record(_review(folder, a, Verdict.AGREE, "cat", 0.9, role=ADJUDICATOR))
+        store.record(file_review(folder, a, Verdict.AGREE, "cat", 0.9, role=ADJUDICATOR))
     final = load_review_labels([tmp_path / "r.sqlite"], rule="majority")
     assert final.labels[a].label == 1 and final.labels[a].reviewers == ("ann", "bob", "cat")
 
@@ -76,7 +68,7 @@ def test_pixel_mismatch_is_refused_and_missing_is_listed(tmp_path: Path, data_di
     a, b, c, _ = ids
     with ReviewStore(tmp_path / "r.sqlite") as store:
         for pid in (a, b, c):
-            store.record(_review(folder, pid, Verdict.AGREE, "ann", 0.9))
+            store.record(file_review(folder, pid, Verdict.AGREE, "ann", 0.9))
     # a: edited after review; b: renamed away (missing); c: untouched.
     pixels = read_patch(folder / f"{a}.tif").pixels
     assert pixels is not None

@@ -8,23 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import kaggle_labels, run_cli
-from test_model import make_tiny_model
+from support.cli import run_cli
+from support.patches import kaggle_labels
 
 from pathview.core import CancelToken
 from pathview.io import FolderError
-from pathview.model import Classifier, load_model
+from pathview.model import Classifier
 from pathview.scoring import score_folder, write_scores_csv
-
-
-@pytest.fixture
-def tiny(tmp_path: Path) -> Classifier:
-    return load_model(make_tiny_model(tmp_path / "tiny"), device="cpu")
-
-
-@pytest.fixture
-def tiny_dir(tmp_path: Path) -> Path:
-    return make_tiny_model(tmp_path / "tiny-cli")
 
 
 @pytest.fixture

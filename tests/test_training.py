@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_model import make_tiny_model
+from support.models import make_tiny_model
 
 from pathview.model import load_model
 from pathview.model.network import PatchNet

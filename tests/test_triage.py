@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_ui_fakes import FakeClassifier, make_folder
+from support.fakes import FakeClassifier
+from support.patches import make_folder
 
 from pathview.core import Cancelled, CancelToken, LruCache, PatchRef, Verdict
 from pathview.io import FileStatus, list_patches, load_patch_info
@@ -215,7 +216,7 @@ def test_unstable_sort_key_uses_the_per_view_scores() -> None:
 
 
 def test_score_batches_carry_the_views_with_tta(tmp_path: Path, data_dir: Path) -> None:
-    from test_ui_fakes import ViewsFakeClassifier
+    from support.fakes import ViewsFakeClassifier
 
     folder = tmp_path / "p"
     make_folder(folder, data_dir / "kaggle", 5, corrupt=1)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
-from ui_helpers import cell, confusion
+from support.ui import cell, confusion
 
 from pathview.core import Verdict
 from pathview.evaluation import available_sources, build_report, choose_source, summarise_reviewers

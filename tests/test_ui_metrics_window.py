@@ -14,8 +14,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
-from test_ui_fakes import FakeClassifier, views_loader
-from ui_helpers import (
+from support.fakes import FakeClassifier, views_loader
+from support.ui import (
     MakeWindow,
     cell,
     confusion,

@@ -11,8 +11,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
-from test_ui_fakes import failing_loader, hot_corner_explainer, make_folder
-from ui_helpers import MakeWindow, export, load_tiny_model, open_and_score
+from support.fakes import failing_loader, hot_corner_explainer
+from support.patches import make_folder
+from support.ui import MakeWindow, export, load_tiny_model, open_and_score
 
 from pathview.explain import colormap_lut
 from pathview.io import FileStatus
@@ -407,7 +408,7 @@ def test_real_model_directory_end_to_end(
 def test_status_bar_names_the_number_format_and_why_int8_is_not_used(
     qtbot: QtBot, make_window: MakeWindow, data_dir: Path, tmp_path: Path
 ) -> None:
-    from test_model import make_tiny_model
+    from support.models import make_tiny_model
 
     from pathview.model.quantised import int8_unavailable
     from pathview.training.quantise import add_int8

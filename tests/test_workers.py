@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pytestqt.qtbot import QtBot
-from test_ui_fakes import failing_loader, fake_loader, make_folder
+from support.fakes import failing_loader, fake_loader
+from support.patches import make_folder
 
 from pathview.core import PatchRef
 from pathview.evaluation import EvaluationReport, EvaluationRequest, build_report
@@ -231,7 +232,7 @@ def _score_all(
 def test_scoring_in_a_child_process_equals_scoring_in_this_one(
     qtbot: QtBot, folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from test_model import make_tiny_model
+    from support.models import make_tiny_model
 
     from pathview.model import load_model
     from pathview.workers import scoring_process
@@ -266,7 +267,7 @@ def test_scoring_in_a_child_process_equals_scoring_in_this_one(
 
 
 def test_child_process_cancel_crash_and_restart(qtbot: QtBot, folder: Path, tmp_path: Path) -> None:
-    from test_model import make_tiny_model
+    from support.models import make_tiny_model
 
     model_dir = make_tiny_model(tmp_path / "tiny")
     worker = ModelWorker()

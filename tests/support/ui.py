@@ -1,4 +1,4 @@
-"""Helpers shared by the GUI tests of the main window and the metrics panel.
+"""Steps and readings shared by the GUI tests of the main window and the metrics panel.
 
 The fixtures that build windows (``make_window``) and fixture folders (``kaggle_folder``) are in
 conftest.py; these are the plain functions the tests call on them.
@@ -14,6 +14,7 @@ from pytestqt.qtbot import QtBot
 from pathview.store import ImportResult
 from pathview.ui.main_window import MainWindow
 from pathview.ui.metrics_panel import SUMMARY_COLUMNS, MetricsPanel
+from support.models import make_tiny_model
 
 #: ``make_window(loader=fake_loader, explainer=None, reviewer="Dr Test")`` (see conftest.py).
 MakeWindow = Callable[..., MainWindow]
@@ -45,8 +46,6 @@ def confusion(panel: MetricsPanel) -> list[list[int]]:
 def load_tiny_model(qtbot: QtBot, window: MainWindow, model_dir: Path) -> Path:
     """Write a tiny real model directory to ``model_dir`` and load it into ``window`` with the
     app's own loader (``pathview.model.load_model``); returns ``model_dir``."""
-    from test_model import make_tiny_model
-
     make_tiny_model(model_dir)
     with qtbot.waitSignal(window.session.model_worker.model_loaded, timeout=20000):
         window.session.load_model(model_dir, "cpu")

@@ -1,4 +1,4 @@
-"""Test doubles for the GUI tests: a tiny real CNN classifier, fixture folders, explainers.
+"""Test doubles for the workers and GUI tests: a tiny real CNN classifier, loaders, explainers.
 
 The classifier runs a small randomly initialised PatchNet (so Grad-CAM has a real network to
 hook), but its P(tumour) is a deterministic function of the pixels (share of dark, nuclei-like
@@ -8,7 +8,6 @@ flip/rotation only, so its 8 TTA views disagree on some patches (an unstable cal
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from pathview.core import NATIVE_SIZE
 from pathview.explain import ExplainStatus, Explanation
 from pathview.model.metadata import ModelMetadata
-from pathview.model.network import NetConfig, PatchNet
-
-TINY = NetConfig(stem=((8, 2),), stages=((8, 1, 1), (16, 1, 2)))
+from pathview.model.network import PatchNet
+from support.models import TINY
 
 
 def fake_p(pixels: np.ndarray) -> float:
@@ -123,33 +120,3 @@ def hot_corner_explainer(
         map_side=(12, 12),
         class_specific=True,
     )
-
-
-def make_folder(
-    dest: Path, source: Path, count: int, corrupt: int = 0, labels: bool = True
-) -> list[str]:
-    """Copy ``count`` real patches (and their labels) into ``dest``, plus corrupt files."""
-    dest.mkdir(parents=True, exist_ok=True)
-    files = sorted(source.glob("*.tif"))[:count]
-    for f in files:
-        shutil.copy(f, dest / f.name)
-    ids = [f.stem for f in files]
-    if labels and (source / "labels.csv").exists():
-        rows = (source / "labels.csv").read_text().splitlines()
-        keep = [rows[0]] + [r for r in rows[1:] if r.split(",")[0] in set(ids)]
-        (dest / "labels.csv").write_text("\n".join(keep) + "\n")
-    for i in range(corrupt):
-        (dest / f"zz_corrupt_{i}.tif").write_bytes(b"II*\x00 this is not a tiff")
-    return ids
-
-
-def test_fake_classifier_is_deterministic(data_dir: Path) -> None:
-    from pathview.io import read_patch
-
-    pixels = read_patch(next((data_dir / "kaggle").glob("*.tif"))).pixels
-    assert pixels is not None and pixels.shape == (NATIVE_SIZE, NATIVE_SIZE, 3)
-    clf = FakeClassifier()
-    a = clf.predict(pixels[None]).p
-    b = clf.predict(pixels[None], tta=True)
-    assert a[0] == b.p[0] and 0.0 < a[0] < 1.0
-    assert b.spread is not None
