@@ -1,5 +1,5 @@
 """Shared test set-up: headless Qt, isolated settings and stores, fixture paths and folders, a
-tiny model, the main-window factory of the GUI tests.
+tiny model, the main-window factory of the GUI tests, and the ``gui`` marker.
 
 Builders and test doubles live in tests/support; the fixtures here build on them.
 """
@@ -23,6 +23,14 @@ if TYPE_CHECKING:
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 DATA_DIR = Path(__file__).parent / "data"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that runs a Qt event loop (asks for pytest-qt's ``qtbot``, directly or
+    through a fixture such as ``make_window``) as ``gui``: ``pytest -m "not gui"`` runs the rest."""
+    for item in items:
+        if "qtbot" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.gui)
 
 
 @pytest.fixture(autouse=True)

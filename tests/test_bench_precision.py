@@ -11,6 +11,9 @@ import numpy as np
 import pytest
 import torch
 
+#: Runs the benchmark on the bundled model: seconds, not milliseconds.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

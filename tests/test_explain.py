@@ -469,6 +469,7 @@ def test_luts_are_monotone_enough_and_close_to_matplotlib(name: str) -> None:
     assert np.abs(lut.astype(float) - ref).max() <= 3.0
 
 
+@pytest.mark.slow
 def test_importing_explain_does_not_load_grad_cam() -> None:
     """pytorch-grad-cam (OpenCV, scikit-learn, matplotlib.pyplot) loads on first use only."""
     code = (

@@ -225,6 +225,7 @@ def test_odd_sizes_centre_crop_and_resize(tiny: Classifier, tmp_path: Path) -> N
     assert abs(float(resizing.predict(big).p[0]) - float(resizing.predict(crop).p[0])) > 0
 
 
+@pytest.mark.slow
 def test_model_package_is_pure() -> None:
     code = (
         "import sys, pathview.model, pathview.model.runtime\n"

@@ -44,6 +44,7 @@ def test_add_int8_records_the_file_its_source_and_how(int8_dir: Path, data_dir: 
     assert record["calibration"]["data"] == str(data_dir / "kaggle")
 
 
+@pytest.mark.slow
 def test_cpu_scores_in_int8_close_to_float32(int8_dir: Path, data_dir: Path) -> None:
     auto = load_model(int8_dir, device="cpu")
     fp32 = load_model(int8_dir, device="cpu", precision="float32")
@@ -62,6 +63,7 @@ def test_cpu_scores_in_int8_close_to_float32(int8_dir: Path, data_dir: Path) -> 
     np.testing.assert_allclose(tta.p, tta.views.mean(1), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_grad_cam_keeps_the_float32_network(int8_dir: Path, data_dir: Path) -> None:
     clf = load_model(int8_dir, device="cpu")
     assert clf.precision == "int8" and isinstance(clf.network, PatchNet)
@@ -70,6 +72,7 @@ def test_grad_cam_keeps_the_float32_network(int8_dir: Path, data_dir: Path) -> N
     assert x.grad is not None and float(x.grad.abs().sum()) > 0
 
 
+@pytest.mark.slow
 def test_stored_int8_weights_reload_bit_identical(tmp_path: Path, data_dir: Path) -> None:
     fp32 = load_model(make_tiny_model(tmp_path / "m"), device="cpu", precision="float32")
     x = fp32.preprocess(kaggle_pixels(data_dir, 24))
@@ -81,6 +84,7 @@ def test_stored_int8_weights_reload_bit_identical(tmp_path: Path, data_dir: Path
         assert torch.equal(made(x), loaded(x))
 
 
+@pytest.mark.slow
 def test_tampered_int8_weights_fall_back_to_float32(
     int8_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -98,6 +102,7 @@ def test_tampered_int8_weights_fall_back_to_float32(
     assert clf.precision == "float32" and "missing" in str(clf.precision_note)
 
 
+@pytest.mark.slow
 def test_int8_made_from_other_weights_is_not_used(int8_dir: Path) -> None:
     meta = json.loads((int8_dir / "model.json").read_text())
     meta["int8"]["source_sha256"] = "0" * 64
@@ -107,6 +112,7 @@ def test_int8_made_from_other_weights_is_not_used(int8_dir: Path) -> None:
     assert "made from other weights" in str(clf.precision_note)
 
 
+@pytest.mark.slow
 def test_precision_requests_without_int8(tmp_path: Path, int8_dir: Path) -> None:
     plain = make_tiny_model(tmp_path / "plain")
     auto = load_model(plain, device="cpu")
@@ -124,6 +130,7 @@ def test_precision_requests_without_int8(tmp_path: Path, int8_dir: Path) -> None
     assert _int8_network(int8_dir, meta, net, torch.device("cuda"), "auto") == (None, None)
 
 
+@pytest.mark.slow
 def test_machine_without_int8_kernels_keeps_float32(
     int8_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -135,6 +142,7 @@ def test_machine_without_int8_kernels_keeps_float32(
     assert asked.precision == "float32" and "x86" in str(asked.precision_note)
 
 
+@pytest.mark.slow
 def test_score_cli_says_which_precision_it_used(
     int8_dir: Path, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -155,6 +163,7 @@ def test_score_cli_says_which_precision_it_used(
     assert "no int8 weights" in captured.err and "in float32" in captured.out
 
 
+@pytest.mark.slow
 def test_evaluate_records_int8_next_to_float32(int8_dir: Path, data_dir: Path) -> None:
     from pathview.training.evaluate import evaluate_folder
 

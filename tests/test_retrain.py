@@ -143,6 +143,7 @@ def finetuned(
 # ------------------------------------------------------------------------------ end to end
 
 
+@pytest.mark.slow
 def test_retrained_model_loads_scores_and_records_its_lineage(
     finetuned: dict[str, Any], parent_model: Path, reviewed: dict[str, Any]
 ) -> None:
@@ -198,6 +199,7 @@ def test_retrained_model_loads_scores_and_records_its_lineage(
         assert (run / name).is_file(), name
 
 
+@pytest.mark.slow
 def test_review_labels_weights_and_the_split(
     tmp_path: Path, parent_model: Path, reviewed: dict[str, Any]
 ) -> None:
@@ -248,6 +250,7 @@ def test_review_labels_weights_and_the_split(
     assert roles["against"] not in (inputs.val.ids if inputs.val else [])
 
 
+@pytest.mark.slow
 def test_a_review_whose_pixels_changed_is_refused(
     tmp_path: Path, parent_model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -285,6 +288,7 @@ def _weights(model_dir: Path) -> dict[str, torch.Tensor]:
     return state
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_at_the_same_step_to_the_same_model(
     tmp_path: Path, parent_model: Path, reviewed: dict[str, Any]
 ) -> None:
@@ -323,6 +327,7 @@ def test_interrupted_run_resumes_at_the_same_step_to_the_same_model(
     assert run_retrain(*common, "--run-dir", run) == EXIT_REFUSED
 
 
+@pytest.mark.slow
 def test_sigint_writes_a_checkpoint_and_the_run_continues_from_it(
     tmp_path: Path, parent_model: Path
 ) -> None:
@@ -385,6 +390,7 @@ def test_torchrun_two_cpu_processes_write_one_model(
     assert done.stdout.count("Open it with: pathview --model") == 1
 
 
+@pytest.mark.slow
 def test_the_app_records_the_new_model_id_with_each_review(
     qtbot: QtBot, tmp_path: Path, finetuned: dict[str, Any]
 ) -> None:
@@ -461,6 +467,7 @@ def test_command_line_pieces_and_entry_point() -> None:
     assert "pathview*" in project["tool"]["setuptools"]["packages"]["find"]["include"]
 
 
+@pytest.mark.slow
 def test_the_from_scratch_training_script_still_runs(tmp_path: Path) -> None:
     """``python -m pathview.training.train`` on the shared loop (a subprocess: sets up logging)."""
     cmd = [
@@ -512,6 +519,7 @@ def test_the_from_scratch_training_script_still_runs(tmp_path: Path) -> None:
     assert coded["calibration"]["recalibrated_from"] == meta["weights"]["sha256"]
 
 
+@pytest.mark.slow
 def test_fine_tuning_keeps_the_parents_input_codec(
     tmp_path: Path, parent_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

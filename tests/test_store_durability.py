@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from pathview.store import ReviewStore
 
 WRITER = textwrap.dedent(
@@ -38,6 +40,7 @@ def _writer(tmp_path: Path, store: Path, reviewer: str, count: int) -> subproces
     )
 
 
+@pytest.mark.slow
 def test_kill_9_during_a_burst_loses_nothing_committed(tmp_path: Path) -> None:
     store_path = tmp_path / "r.sqlite"
     proc = _writer(tmp_path, store_path, "ann", 100_000)
@@ -58,6 +61,7 @@ def test_kill_9_during_a_burst_loses_nothing_committed(tmp_path: Path) -> None:
     assert len(stored) >= len(committed)
 
 
+@pytest.mark.slow
 def test_two_writers_at_once_do_not_corrupt_the_store(tmp_path: Path) -> None:
     store_path = tmp_path / "r.sqlite"
     ReviewStore(store_path).close()

@@ -110,6 +110,7 @@ def test_metrics_dock_shows_evaluation_numbers_for_known_labels(
     assert panel.source() == "reviews" and cell(panel, 0, "patches") == "3"
 
 
+@pytest.mark.slow
 def test_numbers_match_pathview_score_with_a_real_model_directory(
     qtbot: QtBot,
     make_window: MakeWindow,

@@ -379,6 +379,7 @@ def test_real_gradcam_on_a_tiny_network(
     assert heat is None or (heat.shape == (96, 96) and np.isfinite(heat).all())
 
 
+@pytest.mark.slow
 def test_real_model_directory_end_to_end(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path, tmp_path: Path
 ) -> None:
@@ -405,6 +406,7 @@ def test_real_model_directory_end_to_end(
     assert event.explanation_layer in ("", "stages.0")
 
 
+@pytest.mark.slow
 def test_status_bar_names_the_number_format_and_why_int8_is_not_used(
     qtbot: QtBot, make_window: MakeWindow, data_dir: Path, tmp_path: Path
 ) -> None:

@@ -229,6 +229,7 @@ def _score_all(
     return done.args, batches
 
 
+@pytest.mark.slow
 def test_scoring_in_a_child_process_equals_scoring_in_this_one(
     qtbot: QtBot, folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -266,6 +267,7 @@ def test_scoring_in_a_child_process_equals_scoring_in_this_one(
     assert running_workers() == []
 
 
+@pytest.mark.slow
 def test_child_process_cancel_crash_and_restart(qtbot: QtBot, folder: Path, tmp_path: Path) -> None:
     from support.models import make_tiny_model
 
@@ -296,6 +298,7 @@ def test_child_process_cancel_crash_and_restart(qtbot: QtBot, folder: Path, tmp_
         worker.shutdown()
 
 
+@pytest.mark.slow
 def test_child_that_cannot_load_hands_scoring_to_the_model_thread(
     qtbot: QtBot, folder: Path, tmp_path: Path
 ) -> None:
