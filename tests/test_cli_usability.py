@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import copy_balanced_patches, run_cli
-from test_model import make_tiny_model
+from support.cli import run_cli
+from support.models import make_tiny_model
+from support.patches import copy_balanced_patches
 
 from pathview.cli import main
 
@@ -60,6 +61,7 @@ def test_score_without_labels_prints_no_metrics(
     assert "labels:" not in out and "AUC" not in out
 
 
+@pytest.mark.slow
 def test_unavailable_cuda_is_noted_once(folder: Path, tiny_dir: Path, tmp_path: Path) -> None:
     # A real process: under pytest a log handler would hide a second copy of the note.
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(REPO)}
@@ -85,6 +87,7 @@ def test_app_help_names_retraining_and_explains_device(
     assert "--device {auto,cpu,cuda,mps} where the model runs: auto = CUDA, then" in text
 
 
+@pytest.mark.slow
 def test_retrain_help_names_the_installed_command() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "pathview.training.retrain", "--help"],
@@ -99,6 +102,7 @@ def test_retrain_help_names_the_installed_command() -> None:
     assert "python -m pathview.training.retrain" in done.stdout
 
 
+@pytest.mark.slow
 def test_smoke_start_opens_the_window_and_quits(
     folder: Path, tiny_dir: Path, tmp_path: Path
 ) -> None:

@@ -16,20 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
-from helpers import run_cli
 from PIL import Image
-from test_model import make_tiny_model
+from support.cli import run_cli
 
 from pathview.core.files import UnsafePathError, join_inside
 from pathview.io import DecodeErrorKind, list_patches, pixel_sha1, read_patch
 from pathview.io.decode import MAX_PIXELS
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def tiny_dir(tmp_path: Path) -> Path:
-    return make_tiny_model(tmp_path / "tiny")
 
 
 @pytest.fixture

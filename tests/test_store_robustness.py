@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
+from support.cli import run_cli
 
 from pathview.core import Verdict
 from pathview.store import (

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
-from ui_helpers import MakeWindow, open_and_score
+from support.ui import MakeWindow, open_and_score
 
 from pathview.core import Verdict
 from pathview.store import reviews as reviews_module
 
 
+@pytest.mark.slow
 def test_a_verdict_on_a_locked_store_is_a_message_and_nothing_changes(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
