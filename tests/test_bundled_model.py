@@ -67,6 +67,7 @@ def test_bundled_model_separates_real_fixture_patches(bundled: Classifier, data_
     assert tta.spread is not None and (tta.spread >= 0).all()
 
 
+@pytest.mark.slow
 def test_bundled_int8_weights_score_like_float32_on_real_patches(data_dir: Path) -> None:
     from pathview.model.quantised import int8_unavailable
 

@@ -29,6 +29,9 @@ from pathview.store import (
 )
 from pathview.store.export import LOG_COLUMNS
 
+#: Hundreds of generated examples per test: seconds of CPU in all, so outside the quick run.
+pytestmark = pytest.mark.slow
+
 FUZZ = settings(
     max_examples=120,
     deadline=None,
