@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_model import make_tiny_model
+from support.models import make_tiny_model
 
 from pathview.core.resources import bundled_model_dir
 from pathview.model import ModelLoadError, default_model_dir, load_model, read_metadata

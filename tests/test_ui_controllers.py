@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QObject
 from pytestqt.qtbot import QtBot
-from test_ui_fakes import failing_loader
-from ui_helpers import MakeWindow, export, import_reviews, open_and_score
+from support.fakes import failing_loader
+from support.ui import MakeWindow, export, import_reviews, open_and_score
 
 from pathview.core import Verdict
 from pathview.store import ReviewInput, ReviewStore
@@ -264,6 +264,7 @@ def test_the_task_pool_brings_results_back_to_the_calling_thread(qtbot: QtBot) -
     assert running_workers() == []
 
 
+@pytest.mark.slow
 def test_the_worker_layer_loads_no_widgets() -> None:
     import subprocess
     import sys

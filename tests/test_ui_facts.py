@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from pathview.explain import ExplainStatus, Explanation
 from pathview.io import Integrity, PatchInfo
@@ -105,6 +106,7 @@ def test_heat_map_line() -> None:
     assert flat.centre_focus == "—"
 
 
+@pytest.mark.slow
 def test_the_formatter_imports_no_qt() -> None:
     code = (
         "import sys, pathview.ui.facts; "
