@@ -13,6 +13,9 @@ import torch
 from pathview.io import read_patch
 from pathview.model.codec import InputCodec
 
+#: Runs the tensor-codec benchmark and its experiments: seconds, not milliseconds.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
