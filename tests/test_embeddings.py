@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_model import make_tiny_model
-from test_quantised import fixture_pixels
+from support.models import make_tiny_model
+from support.patches import kaggle_pixels
 
 from pathview.model import Classifier, dihedral_view, load_model
 from pathview.model.quantised import int8_unavailable
@@ -24,7 +24,7 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def pixels() -> np.ndarray:
-    return fixture_pixels(Path(__file__).parent / "data", 20)
+    return kaggle_pixels(Path(__file__).parent / "data", 20)
 
 
 def hooked_features(network: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:

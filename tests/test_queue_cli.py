@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
-from test_model import make_tiny_model
+from support.cli import run_cli
+from support.models import make_tiny_model
 
 from pathview.core import Verdict
 from pathview.model import load_model
@@ -23,7 +23,7 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def folder(tmp_path: Path, data_dir: Path) -> Path:
     """16 real Kaggle patches with their labels."""
-    from test_ui_fakes import make_folder
+    from support.patches import make_folder
 
     out = tmp_path / "patches"
     make_folder(out, data_dir / "kaggle", 16)
