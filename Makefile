@@ -4,7 +4,7 @@
 VENV ?= .venv
 export VENV
 
-.PHONY: run test lint wheel-check check
+.PHONY: run test test-quick lint wheel-check check
 
 ## run: set up, then open the app on the bundled demo patches
 run:
@@ -15,6 +15,11 @@ run:
 test:
 	bash scripts/bootstrap.sh
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest
+
+## test-quick: the tests not marked slow (no training runs, child processes, fuzzing)
+test-quick:
+	bash scripts/bootstrap.sh
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest -m "not slow"
 
 ## lint: ruff, formatting, import-layer contracts and mypy on the package
 lint:
