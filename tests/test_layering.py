@@ -39,6 +39,7 @@ PURE_LAYERS = (
     "io",
     "model",
     "store",
+    "quality",
     "explain",
     "scoring",
     "evaluation",
@@ -81,6 +82,17 @@ def test_stats_imports_numpy_and_the_standard_library_only() -> None:
     allowed = set(sys.stdlib_module_names) | {"numpy"}
     bad = {
         f: {n for n in names if n not in allowed and not n.startswith("pathview.stats")}
+        for f, names in imports.items()
+    }
+    assert {f: n for f, n in bad.items() if n} == {}
+
+
+def test_quality_imports_numpy_opencv_and_the_standard_library_only() -> None:
+    imports = _top_level_imports(PACKAGE / "quality")
+    assert imports
+    allowed = set(sys.stdlib_module_names) | {"numpy", "cv2"}
+    bad = {
+        f: {n for n in names if n not in allowed and not n.startswith("pathview.quality")}
         for f, names in imports.items()
     }
     assert {f: n for f, n in bad.items() if n} == {}
