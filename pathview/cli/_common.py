@@ -135,10 +135,12 @@ def score_args_folder(
     views: bool = False,
     progress: ScoreProgress | None = None,
     features: bool = False,
+    quality: bool = False,
 ) -> tuple[ScoreResult, np.ndarray | None]:
     """Score ``args.folder`` as the scoring arguments say; with ``views`` also the P(tumour) of
     each of the 8 flips/rotations (else None), from the same pass (the TTA views); with
-    ``features`` ``result.features`` holds the embeddings from the same pass.
+    ``features`` ``result.features`` holds the embeddings from the same pass; with ``quality``
+    ``result.quality`` the quality measures and hashes.
 
     Unreadable files are listed on stderr; no patch files, none readable, a folder error or
     Ctrl+C raise :class:`CommandFailed`.
@@ -156,6 +158,7 @@ def score_args_folder(
             recursive=args.recursive,
             views=views,
             features=features,
+            quality=quality,
         )
     except FolderError as exc:
         raise CommandFailed(str(exc)) from exc

@@ -1,9 +1,16 @@
-"""``pathview score FOLDER --out SCORES.csv [--labels L.csv] [--tta] [--device ...] [--model DIR]``.
+"""``pathview score FOLDER --out SCORES.csv [--details DETAILS.csv] [--labels L.csv] [--tta]
+[--device ...] [--model DIR]``.
 
-Writes the Kaggle submission format (``id,label`` with label = P(tumour)). With ground truth
-(``--labels``, else the folder's own labels CSV) it prints AUC, accuracy and ECE. Exit status:
-0 all patches scored; 1 nothing written (bad folder, model, labels or output path; no patches;
-cancelled); 3 the CSV was written but some files could not be read (listed on stderr).
+Writes the Kaggle submission format (``id,label`` with label = P(tumour)). With ``--details``
+also a second CSV, one row per scored patch, in this fixed column order (see
+:mod:`pathview.scoring.details`): ``id,p_tumour[,tta_spread],blank,tissue_fraction,dark,
+brightness,saturated,saturation,ink,ink_fraction,blurred,sharpness,exact_duplicate_group,
+near_duplicate_group`` (``tta_spread`` only with ``--tta``; each flag 0/1 followed by the value
+it was decided on; a duplicate group is a number shared by the group's patches, empty for none).
+With ground truth (``--labels``, else the folder's own labels CSV) it prints AUC, accuracy and
+ECE. Exit status: 0 all patches scored; 1 nothing written (bad folder, model, labels or output
+path; no patches; cancelled); 3 the CSV was written but some files could not be read (listed on
+stderr).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
@@ -25,6 +32,21 @@ from pathview.cli._common import (
     read_truth_labels,
     run_command,
     score_args_folder,
+)
+
+if TYPE_CHECKING:
+    from pathview.quality import PatchQuality
+
+
+#: The details CSV's columns as ``--help`` lists them (tests check them against
+#: :func:`pathview.scoring.details_columns`; not imported here, to keep ``--help`` light).
+DETAILS_HELP = (
+    "id, p_tumour, tta_spread (with --tta only), blank, tissue_fraction, dark, brightness, "
+    "saturated, saturation, ink, ink_fraction, blurred, sharpness, exact_duplicate_group, "
+    "near_duplicate_group (flags 0/1, each followed by the value it was decided on; "
+    "thresholds: blank tissue_fraction < 0.1, dark brightness < 60, saturated saturation > 190, "
+    "ink ink_fraction > 0.02, blurred sharpness < 400; duplicate groups numbered from 1, "
+    "empty for none)"
 )
 
 
@@ -41,6 +63,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     parser.add_argument("folder", type=Path, help="folder of patch files (.tif, .png, .jpg, ...)")
     parser.add_argument("--out", type=Path, required=True, help="CSV to write (id,label)")
+    parser.add_argument(
+        "--details",
+        type=Path,
+        metavar="DETAILS.csv",
+        help="also write one row per patch with P(tumour), quality flags and duplicate groups, "
+        f"columns in this order: {DETAILS_HELP}",
+    )
     parser.add_argument(
         "--labels",
         type=Path,
@@ -79,6 +108,21 @@ class _ProgressBar:
         self.stream.flush()
 
 
+def quality_summary(quality: PatchQuality) -> str:
+    """One line: how many patches each flag raised and how many are in duplicate groups."""
+    from pathview.quality import THRESHOLDS
+
+    flags = quality.measures.flags()
+    counts = ", ".join(f"{int(flags[t.flag].sum())} {t.flag}" for t in THRESHOLDS)
+    parts = []
+    for name, groups in (("exact", quality.exact_groups()), ("near", quality.near_groups())):
+        parts.append(
+            f"{int((groups > 0).sum())} patches in {int(groups.max(initial=0))} {name}-duplicate "
+            "groups"
+        )
+    return f"quality flags: {counts}; {'; '.join(parts)}"
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``pathview score``; returns the exit status (see the module docstring)."""
     return run_command("score", _score, args)
@@ -86,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _score(args: argparse.Namespace) -> int:
     from pathview.io import find_labels_csv
-    from pathview.scoring import write_scores_csv
+    from pathview.scoring import write_details_csv, write_scores_csv
     from pathview.stats import accuracy, expected_calibration_error, roc_auc
 
     check_scoring_arguments(args)
@@ -95,10 +139,21 @@ def _score(args: argparse.Namespace) -> int:
     if labels_path is not None:
         labels = read_truth_labels("score", labels_path)
     classifier = load_classifier("score", args)
-    result, _ = score_args_folder(args, classifier, progress=_ProgressBar(sys.stderr))
+    details = args.details is not None
+    result, _ = score_args_folder(
+        args, classifier, progress=_ProgressBar(sys.stderr), quality=details
+    )
+    if details:  # first, so that a failure leaves neither file
+        assert result.quality is not None
+        try:
+            write_details_csv(args.details, result.ids, result.p, result.quality, result.spread)
+        except OSError as exc:
+            raise CommandFailed(f"cannot write {args.details}: {exc}") from exc
     try:
         write_scores_csv(args.out, result.ids, result.p)
     except OSError as exc:
+        if details:
+            args.details.unlink(missing_ok=True)
         raise CommandFailed(f"cannot write {args.out}: {exc}") from exc
     name = classifier.metadata.name or "model"
     rate = result.scored / max(result.seconds, 1e-9)
@@ -109,6 +164,9 @@ def _score(args: argparse.Namespace) -> int:
         f"{classifier.device} in {classifier.precision}"
         f"{f', inputs through {codec.describe()}' if codec else ''}; wrote {args.out}"
     )
+    if details:
+        assert result.quality is not None
+        print(f"{quality_summary(result.quality)}; wrote {args.details}")
     if labels is not None:
         found = "" if args.labels is not None else " (found with the folder; --labels overrides)"
         print(f"labels: {labels_path}{found}")

@@ -16,6 +16,7 @@ import numpy as np
 from pathview.core import Cancelled, CancelToken
 from pathview.core.files import atomic_text_writer, csv_cell, spreadsheet_safe
 from pathview.io import iter_patches
+from pathview.quality import PatchQuality
 from pathview.scoring.loop import Predictor, Scores, concat_scores, score_patches
 
 #: Progress callback: (patches done, total).
@@ -31,7 +32,8 @@ class ScoreResult:
     when asked for; else None); ``failed`` lists (relative path, reason) of files that could
     not be decoded; ``features`` the embeddings (N x C, see :mod:`pathview.scoring.loop`) when
     asked for, else None. ``cancelled`` is True when the run stopped early (the arrays hold what was
-    done).
+    done). ``quality`` holds the scored patches' :class:`pathview.quality.PatchQuality` (rows
+    aligned with ``ids``) when scored with ``quality``, else None.
     """
 
     folder: Path
@@ -46,6 +48,7 @@ class ScoreResult:
     cancelled: bool = False
     seconds: float = 0.0
     model_id: str | None = None
+    quality: PatchQuality | None = None
 
     @property
     def scored(self) -> int:
@@ -67,6 +70,7 @@ def score_folder(
     workers: int | None = None,
     views: bool = False,
     features: bool = False,
+    quality: bool = False,
 ) -> ScoreResult:
     """Score every patch file in ``folder`` (sub-folders too with ``recursive``).
 
@@ -76,8 +80,9 @@ def score_folder(
     batch; setting ``cancel`` stops between batches with ``cancelled=True``. With ``views``
     (or TTA) ``result.views`` holds each patch's P(tumour) under the 8 flips/rotations (with
     ``views`` alone ``p`` stays the plain score). With ``features`` ``result.features`` holds
-    each patch's embedding from the same forward pass. Raises :class:`pathview.io.FolderError` if
-    the folder cannot be listed.
+    each patch's embedding from the same forward pass. With ``quality`` ``result.quality``
+    holds the quality measures, pixel SHA-1s and perceptual hashes (computed while decoding).
+    Raises :class:`pathview.io.FolderError` if the folder cannot be listed.
     """
     t0 = time.perf_counter()
     root = Path(folder)
@@ -91,6 +96,7 @@ def score_folder(
         result.cancelled = True
         return result
     parts: list[Scores] = []
+    assessed: list[PatchQuality] = []
     if progress is not None:
         progress(0, len(refs))
     batches = score_patches(
@@ -103,12 +109,15 @@ def score_folder(
         workers=workers,
         cancel=cancel,
         features=features,
+        quality=quality,
     )
     try:
         for batch in batches:
             result.failed.extend((ref.relpath, reason) for ref, reason in batch.failed)
             if batch.refs:
                 parts.append(batch.scores)
+                if batch.quality is not None:
+                    assessed.append(batch.quality)
                 result.ids.extend(r.id for r in batch.refs)
                 result.relpaths.extend(r.relpath for r in batch.refs)
             if progress is not None:
@@ -120,6 +129,8 @@ def score_folder(
     result.spread = scores.spread
     result.views = scores.views
     result.features = scores.features
+    if quality:
+        result.quality = PatchQuality.concat(assessed)
     result.seconds = time.perf_counter() - t0
     return result
 

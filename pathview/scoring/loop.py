@@ -20,6 +20,10 @@ identity, scored exactly as without TTA.
 Asking for ``features`` also returns each patch's embedding: the network's penultimate-layer
 features from the same forward pass (``Classifier.predict(..., features=True)``; the mean over
 the 8 views with TTA). It is off by default, and P(tumour) is bit for bit the same with it on.
+
+With ``quality`` each decoded batch is also measured (:mod:`pathview.quality`: the quality
+flags' measures, the pixel SHA-1 and the 8-view perceptual hash) in the decoding thread that
+decoded it, so the model does not wait for it; ``ScoredBatch.quality`` holds the rows.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ from typing import Protocol
 import numpy as np
 
 from pathview.core import N_VIEWS, CancelToken, PatchRef
-from pathview.io import read_patch
+from pathview.io import pixel_sha1, read_patch
+from pathview.quality import PatchQuality
 
 
 class ScoredPrediction(Protocol):
@@ -79,13 +84,15 @@ class Scores:
 @dataclass(frozen=True)
 class ScoredBatch:
     """One batch of :func:`score_patches`: the patches scored (in input order) with their
-    :class:`Scores`, those that could not be decoded with the reason, and the progress."""
+    :class:`Scores`, those that could not be decoded with the reason, and the progress;
+    with ``quality`` the scored patches' :class:`pathview.quality.PatchQuality` (else None)."""
 
     refs: list[PatchRef]
     scores: Scores
     failed: list[tuple[PatchRef, str]]
     done: int
     total: int
+    quality: PatchQuality | None = None
 
 
 def default_workers() -> int:
@@ -214,10 +221,15 @@ def concat_scores(
     return Scores(np.concatenate([s.p for s in parts]), spread, all_views, all_features)
 
 
-_Decoded = tuple[list[PatchRef], list[np.ndarray], list[tuple[PatchRef, str]]]
+_Decoded = tuple[list[PatchRef], list[np.ndarray], list[tuple[PatchRef, str]], PatchQuality | None]
 
 
-def _decode_chunk(root: Path, refs: Sequence[PatchRef]) -> _Decoded:
+def assess_arrays(arrays: Sequence[np.ndarray]) -> PatchQuality:
+    """The quality rows of decoded patches: measures, pixel SHA-1s and perceptual hashes."""
+    return PatchQuality.of_arrays(arrays, [pixel_sha1(a) for a in arrays])
+
+
+def _decode_chunk(root: Path, refs: Sequence[PatchRef], quality: bool = False) -> _Decoded:
     ok_refs: list[PatchRef] = []
     arrays: list[np.ndarray] = []
     failed: list[tuple[PatchRef, str]] = []
@@ -228,7 +240,7 @@ def _decode_chunk(root: Path, refs: Sequence[PatchRef]) -> _Decoded:
         else:
             ok_refs.append(ref)
             arrays.append(decoded.pixels)
-    return ok_refs, arrays, failed
+    return ok_refs, arrays, failed, assess_arrays(arrays) if quality else None
 
 
 def score_patches(
@@ -241,6 +253,7 @@ def score_patches(
     workers: int | None = None,
     cancel: CancelToken | None = None,
     features: bool = False,
+    quality: bool = False,
 ) -> Iterator[ScoredBatch]:
     """Score the patch files ``refs`` under ``root`` batch by batch (see the module docstring).
 
@@ -249,6 +262,8 @@ def score_patches(
     interleaves Grad-CAM requests this way). Setting ``cancel`` raises
     :class:`pathview.core.Cancelled` before the next batch is scored. With ``features``
     each batch's :class:`Scores` carry the embeddings too.
+    With ``quality`` each batch carries the :class:`pathview.quality.PatchQuality` of its
+    scored patches.
     """
     total = len(refs)
     step = max(1, batch_size)
@@ -264,15 +279,17 @@ def score_patches(
                     start = next(next_start, None)
                     if start is None:
                         break
-                    pending.append(pool.submit(_decode_chunk, root, refs[start : start + step]))
+                    pending.append(
+                        pool.submit(_decode_chunk, root, refs[start : start + step], quality)
+                    )
                 if not pending:
                     return
                 if cancel is not None:
                     cancel.raise_if_cancelled()
-                ok_refs, arrays, failed = pending.popleft().result()
+                ok_refs, arrays, failed, assessed = pending.popleft().result()
                 scores = predict_arrays(classifier, arrays, tta, views, batch_size, features)
                 done += len(ok_refs) + len(failed)
-                yield ScoredBatch(ok_refs, scores, failed, done, total)
+                yield ScoredBatch(ok_refs, scores, failed, done, total, assessed)
         finally:
             for future in pending:
                 future.cancel()
