@@ -263,3 +263,23 @@ def test_patch_quality_rows(kaggle: tuple[list[str], np.ndarray]) -> None:
     assert len(both) == 4 and len(PatchQuality.concat([])) == 0
     with pytest.raises(ValueError, match="SHA-1"):
         PatchQuality.of_arrays(arrays, [])
+
+
+def test_blank_patches_stay_out_of_near_groups(kaggle: tuple[list[str], np.ndarray]) -> None:
+    from pathview.io import pixel_sha1
+
+    ids, px = kaggle
+    blank = [ids.index(i) for i in sorted(FLAGGED_KAGGLE["blank"])]
+    rng = np.random.default_rng(2)
+    # Two nearly flat slides: their hashes are noise, and may land close.
+    slides = [np.clip(rng.normal(235, 1, (96, 96, 3)), 0, 255).astype(np.uint8) for _ in (0, 1)]
+    arrays = [px[i] for i in blank] + slides + [px[blank[0]].copy()]
+    q = PatchQuality.of_arrays(arrays, [pixel_sha1(a) for a in arrays])
+    assert q.measures.flags()["blank"].all()
+    assert (q.near_groups() == 0).all()
+    assert q.exact_groups().tolist() == [1] + [0] * 7 + [1]  # exact copies still found
+    include = np.array([True, False, True, True])
+    h = np.zeros((4, 8), np.uint64)
+    h[:, 0] = [5, 5, 7, 2**63 - 1]
+    h[:, 1:] = h[:, :1]
+    assert near_groups(h, include=include).tolist() == [1, 0, 1, 0]

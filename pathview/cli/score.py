@@ -6,7 +6,8 @@ also a second CSV, one row per scored patch, in this fixed column order (see
 :mod:`pathview.scoring.details`): ``id,p_tumour[,tta_spread],blank,tissue_fraction,dark,
 brightness,saturated,saturation,ink,ink_fraction,blurred,sharpness,exact_duplicate_group,
 near_duplicate_group`` (``tta_spread`` only with ``--tta``; each flag 0/1 followed by the value
-it was decided on; a duplicate group is a number shared by the group's patches, empty for none).
+it was decided on; a duplicate group is a number shared by the group's patches, empty for none;
+blank patches are in no near-duplicate group).
 With ground truth (``--labels``, else the folder's own labels CSV) it prints AUC, accuracy and
 ECE. Exit status: 0 all patches scored; 1 nothing written (bad folder, model, labels or output
 path; no patches; cancelled); 3 the CSV was written but some files could not be read (listed on
@@ -46,7 +47,7 @@ DETAILS_HELP = (
     "near_duplicate_group (flags 0/1, each followed by the value it was decided on; "
     "thresholds: blank tissue_fraction < 0.1, dark brightness < 60, saturated saturation > 190, "
     "ink ink_fraction > 0.02, blurred sharpness < 400; duplicate groups numbered from 1, "
-    "empty for none)"
+    "empty for none; blank patches are in no near-duplicate group)"
 )
 
 

@@ -15,7 +15,8 @@ and flags only clear outliers.
 - ``ink_fraction``: the share of pixels that are pen ink, not H&E: saturated (S >= 60) with
   a hue in the green-cyan-blue range (OpenCV hue 35-120 of 180, i.e. 70-240 degrees; eosin
   and haematoxylin are pink to purple, 240-360 and 0-20 degrees), or black (V < 25). Flag
-  ``ink`` when above 0.02 (about 180 pixels of a 96 x 96 patch: a pen stroke).
+  ``ink`` when above 0.02 (about 180 pixels of a 96 x 96 patch: a pen stroke). A very dark
+  patch has many near-black pixels and is usually flagged ``ink`` as well as ``dark``.
 - ``sharpness``: the variance of the 4-neighbour Laplacian of the grey image (interior
   pixels). Flag ``blurred`` when below 400: an in-focus patch with tissue has thousands, the
   same patch under a Gaussian blur of sigma 1.5 pixels at most a few hundred. A blank patch

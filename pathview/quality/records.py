@@ -58,5 +58,6 @@ class PatchQuality:
         return exact_groups(self.sha1)
 
     def near_groups(self) -> np.ndarray:
-        """Near-duplicate group per row (0 = none), see :func:`near_groups`."""
-        return near_groups(self.hashes)
+        """Near-duplicate group per row (0 = none), see :func:`near_groups`; blank patches
+        (flag ``blank``) are in none."""
+        return near_groups(self.hashes, include=~self.measures.flags()["blank"])

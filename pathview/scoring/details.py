@@ -15,7 +15,8 @@ Columns, in this fixed order (:func:`details_columns`):
   (1, 2, ... in row order); empty for a patch with no exact copy;
 - ``near_duplicate_group``: patches whose perceptual hashes are within
   :data:`pathview.quality.NEAR_DISTANCE` bits under some flip/rotation share a number (exact
-  copies included); empty for a patch with none.
+  copies included); empty for a patch with none and for a blank patch (see
+  :mod:`pathview.quality.duplicates`).
 """
 
 from __future__ import annotations
