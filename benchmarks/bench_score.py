@@ -10,7 +10,9 @@ then prints, each as best and median of --repeats runs (patches per second):
   also timed alone), and the bare network forward on a ready tensor (in the
   precision the app scores in: int8 on a CPU when the model has int8 weights; bf16 autocast
   is shown for a float32 network only);
-- end to end: ``score_folder`` on the folder (listing, decoding in threads, inference);
+- end to end: ``score_folder`` on the folder (listing, decoding in threads, inference), and
+  the same with the quality measures and hashes of ``--details`` (``quality=True``; they run in
+  the decoding threads), with the quality work alone on decoded pixels;
 - their ratio (end to end / model only);
 - naive: one file at a time, ``read_patch`` then ``predict`` of that single patch.
 Not a test: numbers depend on the machine and on whatever else is running.
@@ -35,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from pathview.io import read_patch  # noqa: E402
 from pathview.model import PRECISION_CHOICES, load_model  # noqa: E402
-from pathview.scoring import score_folder  # noqa: E402
+from pathview.scoring import assess_arrays, score_folder  # noqa: E402
 
 
 def timed(fn: Callable[[], object], items: int, repeats: int) -> tuple[float, float]:
@@ -108,6 +110,14 @@ def main() -> int:
             result = score_folder(folder, clf, batch_size=bs)
             assert result.scored == args.n, result.failed[:3]
 
+        def end_to_end_quality() -> None:
+            result = score_folder(folder, clf, batch_size=bs, quality=True)
+            assert result.scored == args.n, result.failed[:3]
+
+        def quality_only() -> None:
+            for i in range(0, len(pixels), bs):
+                assess_arrays(list(pixels[i : i + bs]))
+
         naive_files = files[: args.naive_n]
 
         def naive() -> None:
@@ -140,8 +150,11 @@ def main() -> int:
                 (f"input codec alone: {codec.describe()}", timed(codec_only, args.n, args.repeats))
             )
         e2e = timed(end_to_end, args.n, args.repeats)
+        e2e_quality = timed(end_to_end_quality, args.n, args.repeats)
         rows += [
             ("end to end: score_folder", e2e),
+            ("end to end: score_folder with quality (--details)", e2e_quality),
+            ("quality alone: measures, SHA-1, pHash", timed(quality_only, args.n, args.repeats)),
             (
                 "naive: read_patch + predict, one file at a time",
                 timed(naive, len(naive_files), max(1, args.repeats // 2)),
@@ -154,6 +167,10 @@ def main() -> int:
     print(
         f"{'end to end / model only (predict)':<50} best {ratio_best:8.2f}    median "
         f"{ratio_med:8.2f}"
+    )
+    print(
+        f"{'quality cost (end to end, time per patch)':<50} best "
+        f"{e2e[0] / e2e_quality[0] - 1:+8.1%}    median {e2e[1] / e2e_quality[1] - 1:+8.1%}"
     )
     return 0
 
