@@ -70,7 +70,7 @@ def test_model_status_is_a_value(qtbot: QtBot, make_window: MakeWindow) -> None:
 # ------------------------------------------------------------------------------ selection
 
 
-def test_a_resort_moves_the_selection_without_reloading_the_patch(
+def test_a_reorder_moves_the_selection_without_reloading_the_patch(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
     window = make_window()
@@ -83,7 +83,10 @@ def test_a_resort_moves_the_selection_without_reloading_the_patch(
     new_patch: list[bool] = []
     s.selection.current_changed.connect(changed.append)
     s.selection.patch_changed.connect(lambda: new_patch.append(True))
-    window.sort_combo.setCurrentIndex(list(SortKey).index(SortKey.P_TUMOUR))
+    # The re-sort that follows new scores (a sort the user chooses goes to the top instead).
+    s.selection.sort_key = SortKey.P_TUMOUR
+    s.selection.apply_order()
+    assert s.position != 3
     assert s.current_id == patch and s.current_info is info and not new_patch
     assert changed == [s.position]
     assert window.grid.currentIndex().row() == s.position

@@ -215,10 +215,12 @@ def test_sort_and_filter_change_the_grid_order(
     dist = [abs(p - 0.5) for p in probs() if p is not None]
     assert dist == sorted(dist)
     window.p_min.setValue(0.3)
-    window.p_max.setValue(0.6)
+    window.p_max.setValue(0.6)  # applied when the boxes rest
+    qtbot.waitUntil(lambda: s.selection.filter_spec.p_max == 0.6, timeout=3000)
     assert all(p is not None and 0.3 <= p <= 0.6 for p in probs())
     window.p_min.setValue(0.0)
     window.p_max.setValue(1.0)
+    qtbot.waitUntil(lambda: s.selection.filter_spec.p_max == 1.0, timeout=3000)
     window.truth_filter.setCurrentIndex(2)  # truth 1
     assert model.rowCount() == sum(t == 1 for t in s.table.truth)
     window.truth_filter.setCurrentIndex(0)

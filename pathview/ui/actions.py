@@ -20,6 +20,7 @@ class ActionSpec:
     checked: bool = False
     tip: str = ""
     separator_before: bool = False
+    anywhere: bool = False  # its keys work wherever focus is, except while typing (ui/keyboard)
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -37,15 +38,38 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ),
     ActionSpec("quit", "&Quit", "&File", "close", ("Ctrl+Q",), separator_before=True),
     # Review
-    ActionSpec("agree", "&Agree with the model", "&Review", "agree", ("A",)),
-    ActionSpec("disagree", "&Disagree with the model", "&Review", "disagree", ("D",)),
-    ActionSpec("unsure", "&Unsure", "&Review", "unsure", ("U",)),
-    ActionSpec("undo", "U&ndo last verdict", "&Review", "undo", ("Ctrl+Z",)),
+    ActionSpec("agree", "&Agree with the model", "&Review", "agree", ("A",), anywhere=True),
     ActionSpec(
-        "next", "&Next patch", "&Review", "next_patch", ("Right", "J"), separator_before=True
+        "disagree", "&Disagree with the model", "&Review", "disagree", ("D",), anywhere=True
     ),
-    ActionSpec("previous", "&Previous patch", "&Review", "previous_patch", ("Left", "K")),
-    ActionSpec("next_unreviewed", "Next &unreviewed patch", "&Review", "next_unreviewed", ("N",)),
+    ActionSpec("unsure", "&Unsure", "&Review", "unsure", ("U",), anywhere=True),
+    ActionSpec("undo", "U&ndo last verdict", "&Review", "undo", ("Ctrl+Z",), anywhere=True),
+    ActionSpec(
+        "next",
+        "&Next patch",
+        "&Review",
+        "next_patch",
+        ("Right", "J"),
+        separator_before=True,
+        anywhere=True,
+    ),
+    ActionSpec(
+        "previous", "&Previous patch", "&Review", "previous_patch", ("Left", "K"), anywhere=True
+    ),
+    ActionSpec(
+        "next_unreviewed",
+        "Next &unreviewed patch",
+        "&Review",
+        "next_unreviewed",
+        ("N",),
+        anywhere=True,
+    ),
+    ActionSpec("row_down", "Patch &below", "&Review", "patch_below", ("Down",), anywhere=True),
+    ActionSpec("row_up", "Patch a&bove", "&Review", "patch_above", ("Up",), anywhere=True),
+    ActionSpec("page_down", "Page dow&n", "&Review", "page_down", ("PgDown",), anywhere=True),
+    ActionSpec("page_up", "Page &up", "&Review", "page_up", ("PgUp",), anywhere=True),
+    ActionSpec("first_patch", "&First patch", "&Review", "first_patch", ("Home",), anywhere=True),
+    ActionSpec("last_patch", "&Last patch", "&Review", "last_patch", ("End",), anywhere=True),
     ActionSpec(
         "auto_advance",
         "Auto-&advance to the next unreviewed",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -13,9 +14,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import qdebounced
 
 from pathview.triage import NEEDS_TTA, FilterSpec, ReviewFilter, SortKey
 from pathview.ui.delegate import TILE, PatchDelegate
+
+FILTER_DEBOUNCE_MS = 400  # the P range applies when typing pauses
 
 
 class PatchGrid(QListView):
@@ -39,12 +43,23 @@ class PatchGrid(QListView):
         self.setStyleSheet("QListView { background: #1e1e22; }")
         self.setMinimumWidth(TILE.width() * 3 + 30)
 
+    def step(self, move: QAbstractItemView.CursorAction) -> None:
+        """Move the current tile as the grid's own keys do (a row down, a page, home ...)."""
+        index = self.moveCursor(move, Qt.KeyboardModifier.NoModifier)
+        if index.isValid():
+            self.setCurrentIndex(index)
+
 
 class FilterBar(QWidget):
-    """Sort key and filters of the grid; emits what the user chose."""
+    """Sort key and filters of the grid; emits what the user chose.
+
+    The P range is applied when typing pauses (or on Return), the other filters at once;
+    ``done`` says the user finished with a control (the window gives the grid the keys back).
+    """
 
     sort_chosen = Signal(SortKey)
     filter_edited = Signal(FilterSpec)
+    done = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -98,14 +113,32 @@ class FilterBar(QWidget):
         self.sort_combo.currentIndexChanged.connect(
             lambda _i: self.sort_chosen.emit(SortKey(self.sort_combo.currentData()))
         )
+        self._emit_filter_soon = qdebounced(self._emit_filter, FILTER_DEBOUNCE_MS, parent=self)
         for signal in (
             self.review_filter.currentIndexChanged,
             self.truth_filter.currentIndexChanged,
             self.disagree_check.toggled,
-            self.p_min.valueChanged,
-            self.p_max.valueChanged,
         ):
-            signal.connect(lambda *_args: self.filter_edited.emit(self.filter_spec()))
+            signal.connect(lambda *_args: self._emit_filter())
+        for box in (self.p_min, self.p_max):
+            box.valueChanged.connect(lambda _v: self._emit_filter_soon())
+            box.editingFinished.connect(lambda b=box: self._editing_finished(b))
+        for combo in (self.sort_combo, self.review_filter, self.truth_filter):
+            combo.activated.connect(lambda _i: self.done.emit())
+        self.disagree_check.clicked.connect(lambda _c: self.done.emit())
+
+    def _emit_filter(self) -> None:
+        self._emit_filter_soon.cancel()
+        self.filter_edited.emit(self.filter_spec())
+
+    def _editing_finished(self, box: QDoubleSpinBox) -> None:
+        self.flush()
+        if box.hasFocus():  # Return, not the focus leaving for another widget
+            self.done.emit()
+
+    def flush(self) -> None:
+        """Apply a P range still waiting for typing to pause."""
+        self._emit_filter_soon.flush(restart_timer=False)
 
     def filter_spec(self) -> FilterSpec:
         """The filter the widgets show."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QItemSelectionModel, QModelIndex
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDockWidget,
@@ -34,6 +35,7 @@ from pathview.core.resources import demo_folder
 from pathview.ui.file_actions import FileActions
 from pathview.ui.grid import FilterBar, PatchGrid
 from pathview.ui.histogram import HistogramPanel
+from pathview.ui.keyboard import KeyRouter
 from pathview.ui.metrics_panel import MetricsPanel
 from pathview.ui.patch_view import PatchView
 from pathview.ui.review_panel import ReviewPanel
@@ -42,6 +44,7 @@ from pathview.ui.settings import Preferences
 from pathview.ui.status import StatusWidgets
 from pathview.ui.view_binding import bind_view_state, options_from_preferences
 from pathview.ui.window_layout import (
+    anywhere_keys,
     build_actions,
     build_widgets,
     rebuild_recent_menu,
@@ -117,9 +120,11 @@ class MainWindow(QMainWindow):
 
         build_widgets(self)
         build_actions(self)
+        self.keys = KeyRouter(self, self.grid, anywhere_keys(self.action_map))
         self._bind_session()
         restore_layout(self)
         self.setAcceptDrops(True)
+        self.grid.setFocus()  # the keys belong to the grid from the start
 
     # ------------------------------------------------------------------ construction
     def _bind_session(self) -> None:
@@ -146,6 +151,8 @@ class MainWindow(QMainWindow):
         s.model.modelReset.connect(self._rebind_selection)
         self.filter_bar.sort_chosen.connect(s.selection.set_sort)
         self.filter_bar.filter_edited.connect(s.selection.set_filter)
+        self.filter_bar.done.connect(self.keys.focus_grid)
+        self.review_panel.done.connect(self.keys.focus_grid)
         bind_view_state(
             s.view,
             self.action_map["toggle_box"],
@@ -169,12 +176,17 @@ class MainWindow(QMainWindow):
         self.prefs.remember_folder(folder)
         rebuild_recent_menu(self)
 
-    def _on_listing_progressed(self, count: int) -> None:
+    def _show_grid(self) -> None:
         self.grid_stack.setCurrentWidget(self.grid)
+        if self.focusWidget() in (None, self.grid_message):
+            self.keys.focus_grid()
+
+    def _on_listing_progressed(self, count: int) -> None:
+        self._show_grid()
         self.statusBar().showMessage(f"Listing… {count:,} patches", 2000)
 
     def _on_listing_finished(self, count: int) -> None:
-        self.grid_stack.setCurrentWidget(self.grid)
+        self._show_grid()
         self.statusBar().showMessage(f"{count:,} patches listed", 4000)
 
     def _on_folder_failed(self, reason: str) -> None:
@@ -271,6 +283,7 @@ class MainWindow(QMainWindow):
 
     def change_reviewer(self) -> bool:
         name = self._ask_reviewer(self, self.session.reviewer)
+        self.keys.focus_grid()  # not the first widget of the tab chain
         if not name:
             return False
         self.session.reviewer = name
@@ -302,6 +315,24 @@ class MainWindow(QMainWindow):
 
     def next_unreviewed(self) -> None:
         self.session.selection.next_unreviewed()
+
+    def patch_below(self) -> None:
+        self.grid.step(QAbstractItemView.CursorAction.MoveDown)
+
+    def patch_above(self) -> None:
+        self.grid.step(QAbstractItemView.CursorAction.MoveUp)
+
+    def page_down(self) -> None:
+        self.grid.step(QAbstractItemView.CursorAction.MovePageDown)
+
+    def page_up(self) -> None:
+        self.grid.step(QAbstractItemView.CursorAction.MovePageUp)
+
+    def first_patch(self) -> None:
+        self.grid.step(QAbstractItemView.CursorAction.MoveHome)
+
+    def last_patch(self) -> None:
+        self.grid.step(QAbstractItemView.CursorAction.MoveEnd)
 
     def set_auto_advance(self, on: bool) -> None:
         self.session.reviews.auto_advance = on

@@ -27,6 +27,7 @@ class ReviewPanel(QWidget):
     opacity_changed = Signal(float)
     method_changed = Signal(str)
     layer_changed = Signal(str)
+    done = Signal()  # the user finished with a control (the grid gets the keys back)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -80,6 +81,11 @@ class ReviewPanel(QWidget):
         self.opacity_slider.valueChanged.connect(lambda v: self.opacity_changed.emit(v / 100.0))
         self.method_combo.currentTextChanged.connect(self.method_changed)
         self.layer_combo.currentTextChanged.connect(self.layer_changed)
+        for combo in (self.method_combo, self.layer_combo):
+            combo.activated.connect(lambda _i: self.done.emit())
+        for check in (self.box_check, self.heat_check):
+            check.clicked.connect(lambda _c: self.done.emit())
+        self.opacity_slider.sliderReleased.connect(self.done)
 
     def show_facts(self, facts: PatchFacts) -> None:
         for key, label in self._labels.items():

@@ -54,9 +54,10 @@ class SelectionController(QObject):
         self.current_info: PatchInfo | None = None
         self._infos: LruCache[str, PatchInfo] = LruCache(INFO_CACHE)
         self._first_pending = False  # the first patch is about to be selected
+        self._chosen_by_app = False  # the current patch is the first one, not the user's pick
         self.reorder_soon = qdebounced(self.apply_order, REORDER_DEBOUNCE_MS)
         folder.patches_listed.connect(self._on_listed)
-        folder.listing_finished.connect(lambda _count: self.apply_order())
+        folder.listing_finished.connect(self._on_listing_finished)
         folder.loader.thumbnail_loaded.connect(self._on_patch_loaded)
         folder.folder_closed.connect(self._on_closed)
 
@@ -82,9 +83,11 @@ class SelectionController(QObject):
         self.sort_key = key
         if key in NEEDS_TTA and not self._folder.table.has_views:
             self.message.emit(NEEDS_TTA_TEXT)
-        self.apply_order()
+        self.apply_order(to_top=True)  # a new order starts at its first tile
 
     def set_filter(self, spec: FilterSpec) -> None:
+        if spec == self.filter_spec:
+            return
         self.filter_spec = spec
         self.apply_order()
 
@@ -92,14 +95,18 @@ class SelectionController(QObject):
         if self.sort_key is SortKey.UNSTABLE:
             self.reorder_soon()  # a slider drag re-sorts once, when it rests
 
-    def apply_order(self) -> None:
-        """Re-sort and re-filter the grid, keeping the current patch selected if shown."""
+    def apply_order(self, to_top: bool = False) -> None:
+        """Re-sort and re-filter the grid, keeping the current patch selected if shown (or,
+        ``to_top``, selecting the first tile)."""
         self.reorder_soon.cancel()
         model = self._folder.model
         rows = ordered_rows(self._folder.table, self.sort_key, self.filter_spec, self._threshold())
         model.set_rows(rows)
         self.order_changed.emit()
-        if self._row is not None and model.position_of(self._row) is not None:
+        first = model.table_row(0) if model.rowCount() else None
+        if to_top and first is not None and first != self._row:
+            self._select_row(first)
+        elif self._row is not None and model.position_of(self._row) is not None:
             self.current_changed.emit(self.position)  # same patch, new place in the grid
         else:
             self._select_row(model.table_row(0) if model.rowCount() else None)
@@ -143,6 +150,7 @@ class SelectionController(QObject):
 
     def _select_row(self, row: int | None) -> None:
         self._row = row
+        self._chosen_by_app = False
         self.current_info = None
         if row is not None:
             ref = self._folder.table.ref(row)
@@ -181,6 +189,11 @@ class SelectionController(QObject):
         current = generation == self._folder.generation
         if current and self._row is None and self._folder.model.rowCount() > 0:
             self.select_position(0)
+            self._chosen_by_app = True
+
+    def _on_listing_finished(self, _count: int) -> None:
+        # The grid is now in its order: the first tile is selected unless the user moved on.
+        self.apply_order(to_top=self._chosen_by_app)
 
     def _on_patch_loaded(self, patch_id: str, info: PatchInfo) -> None:
         folder = self._folder

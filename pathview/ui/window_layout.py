@@ -127,6 +127,11 @@ def build_actions(w: MainWindow) -> None:
     w.cancel_button.clicked.connect(w.action_map["cancel"].trigger)
 
 
+def anywhere_keys(action_map: dict[str, QAction]) -> list[QKeySequence]:
+    """The shortcuts of the actions marked ``anywhere`` in the action table."""
+    return [k for spec in ACTIONS if spec.anywhere for k in action_map[spec.name].shortcuts()]
+
+
 def _slot_for(w: MainWindow, spec: ActionSpec) -> Callable[[bool], None]:
     method = getattr(w, spec.slot)
     if spec.checkable:
