@@ -281,3 +281,38 @@ def test_a_patch_chosen_while_listing_is_kept(
     chosen = s.current_id
     lister.listing_finished.emit(0, len(refs))
     assert s.current_id == chosen
+
+
+@pytest.mark.parametrize(
+    ("action", "dialog"),
+    [
+        ("open_folder", "getExistingDirectory"),
+        ("load_model", "getExistingDirectory"),
+        ("load_labels", "getOpenFileName"),
+        ("import_reviews", "getOpenFileName"),
+        ("export_labels", "getSaveFileName"),
+    ],
+)
+def test_file_dialogs_give_the_keys_back_to_the_grid(
+    qtbot: QtBot,
+    make_window: MakeWindow,
+    kaggle_folder: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    action: str,
+    dialog: str,
+) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    window = make_window()
+    open_and_score(qtbot, window, kaggle_folder)
+    asked: list[str] = []
+
+    def cancelled(*_args: object) -> object:  # the user closes the dialog
+        asked.append(dialog)
+        return "" if dialog == "getExistingDirectory" else ("", "")
+
+    monkeypatch.setattr(QFileDialog, dialog, cancelled)
+    window.truth_filter.setFocus()
+    qtbot.waitUntil(window.truth_filter.hasFocus, timeout=2000)
+    window.action_map[action].trigger()
+    assert asked == [dialog] and window.grid.hasFocus()

@@ -246,6 +246,7 @@ class MainWindow(QMainWindow):
 
     def open_folder_dialog(self) -> None:
         folder = self.files.choose_folder(self.prefs.last_folder or str(Path.home()))
+        self.keys.focus_grid()
         if folder is not None:
             self.open_folder(folder)
 
@@ -254,9 +255,11 @@ class MainWindow(QMainWindow):
 
     def load_labels_dialog(self) -> None:
         self.files.load_labels_dialog()
+        self.keys.focus_grid()
 
     def import_reviews_dialog(self) -> None:
         self.files.import_reviews_dialog()
+        self.keys.focus_grid()
 
     def import_reviews(self, source: Path) -> bool:
         """Merge a colleague's review store or log (as ``pathview import``) in the background:
@@ -361,6 +364,7 @@ class MainWindow(QMainWindow):
 
     def load_model_dialog(self) -> None:
         folder = self.files.choose_model_folder()
+        self.keys.focus_grid()
         if folder is not None:
             self.session.load_model(folder)
 
@@ -368,16 +372,22 @@ class MainWindow(QMainWindow):
         """A window-modal warning that does not block the event loop (nor a test)."""
         self.files.show_warning(title, text)
 
+    def _export(self, kind: str, out: Path | None) -> bool:
+        started = self.files.export(kind, out)
+        if out is None:  # a file dialog was shown
+            self.keys.focus_grid()
+        return started
+
     def export_labels(self, out: Path | None = None) -> bool:
         """Write the reviewed labels in the background (``out`` None: ask where);
         ``session.reviews.export_finished`` tells when."""
-        return self.files.export("labels", out)
+        return self._export("labels", out)
 
     def export_log(self, out: Path | None = None) -> bool:
-        return self.files.export("log", out)
+        return self._export("log", out)
 
     def export_submission(self, out: Path | None = None) -> bool:
-        return self.files.export("submission", out)
+        return self._export("submission", out)
 
     # ------------------------------------------------------------------ Qt events
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
