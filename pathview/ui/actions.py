@@ -14,7 +14,9 @@ class ActionSpec:
     name: str  # object name and key in MainWindow.action_map
     text: str
     menu: str
-    slot: str  # MainWindow method; checkable actions get the new state
+    slot: (
+        str  # MainWindow method, or a window widget's ("grid.tile_below"); checkable get the state
+    )
     shortcuts: tuple[str, ...] = ()
     checkable: bool = False
     checked: bool = False
@@ -64,12 +66,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
         ("N",),
         anywhere=True,
     ),
-    ActionSpec("row_down", "Patch &below", "&Review", "patch_below", ("Down",), anywhere=True),
-    ActionSpec("row_up", "Patch a&bove", "&Review", "patch_above", ("Up",), anywhere=True),
-    ActionSpec("page_down", "Page dow&n", "&Review", "page_down", ("PgDown",), anywhere=True),
-    ActionSpec("page_up", "Page &up", "&Review", "page_up", ("PgUp",), anywhere=True),
-    ActionSpec("first_patch", "&First patch", "&Review", "first_patch", ("Home",), anywhere=True),
-    ActionSpec("last_patch", "&Last patch", "&Review", "last_patch", ("End",), anywhere=True),
+    ActionSpec("row_down", "Patch &below", "&Review", "grid.tile_below", ("Down",), anywhere=True),
+    ActionSpec("row_up", "Patch a&bove", "&Review", "grid.tile_above", ("Up",), anywhere=True),
+    ActionSpec("page_down", "Page dow&n", "&Review", "grid.page_below", ("PgDown",), anywhere=True),
+    ActionSpec("page_up", "Page &up", "&Review", "grid.page_above", ("PgUp",), anywhere=True),
+    ActionSpec(
+        "first_patch", "&First patch", "&Review", "grid.first_tile", ("Home",), anywhere=True
+    ),
+    ActionSpec("last_patch", "&Last patch", "&Review", "grid.last_tile", ("End",), anywhere=True),
     ActionSpec(
         "auto_advance",
         "Auto-&advance to the next unreviewed",

@@ -49,6 +49,25 @@ class PatchGrid(QListView):
         if index.isValid():
             self.setCurrentIndex(index)
 
+    # Slots of the action table's navigation keys (they work wherever the focus is).
+    def tile_below(self) -> None:
+        self.step(QAbstractItemView.CursorAction.MoveDown)
+
+    def tile_above(self) -> None:
+        self.step(QAbstractItemView.CursorAction.MoveUp)
+
+    def page_below(self) -> None:
+        self.step(QAbstractItemView.CursorAction.MovePageDown)
+
+    def page_above(self) -> None:
+        self.step(QAbstractItemView.CursorAction.MovePageUp)
+
+    def first_tile(self) -> None:
+        self.step(QAbstractItemView.CursorAction.MoveHome)
+
+    def last_tile(self) -> None:
+        self.step(QAbstractItemView.CursorAction.MoveEnd)
+
 
 class FilterBar(QWidget):
     """Sort key and filters of the grid; emits what the user chose.

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QItemSelectionModel, QModelIndex
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDockWidget,
@@ -318,24 +317,6 @@ class MainWindow(QMainWindow):
 
     def next_unreviewed(self) -> None:
         self.session.selection.next_unreviewed()
-
-    def patch_below(self) -> None:
-        self.grid.step(QAbstractItemView.CursorAction.MoveDown)
-
-    def patch_above(self) -> None:
-        self.grid.step(QAbstractItemView.CursorAction.MoveUp)
-
-    def page_down(self) -> None:
-        self.grid.step(QAbstractItemView.CursorAction.MovePageDown)
-
-    def page_up(self) -> None:
-        self.grid.step(QAbstractItemView.CursorAction.MovePageUp)
-
-    def first_patch(self) -> None:
-        self.grid.step(QAbstractItemView.CursorAction.MoveHome)
-
-    def last_patch(self) -> None:
-        self.grid.step(QAbstractItemView.CursorAction.MoveEnd)
 
     def set_auto_advance(self, on: bool) -> None:
         self.session.reviews.auto_advance = on

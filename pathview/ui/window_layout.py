@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
@@ -133,7 +133,11 @@ def anywhere_keys(action_map: dict[str, QAction]) -> list[QKeySequence]:
 
 
 def _slot_for(w: MainWindow, spec: ActionSpec) -> Callable[[bool], None]:
-    method = getattr(w, spec.slot)
+    # A slot is a window method ("undo") or one of a window widget's ("grid.tile_below").
+    target: Any = w
+    for name in spec.slot.split("."):
+        target = getattr(target, name)
+    method = target
     if spec.checkable:
         return method  # type: ignore[no-any-return]
 
