@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
-from support.ui import MakeWindow, open_and_score
+from support.ui import MakeWindow, open_and_score, state_of
 
 from pathview.io import list_patches
 from pathview.triage import SortKey
@@ -43,13 +43,6 @@ def columns(window: MainWindow) -> int:
     grid, model = window.grid, window.session.model
     top = grid.visualRect(model.index(0)).top()
     return sum(grid.visualRect(model.index(i)).top() == top for i in range(model.rowCount()))
-
-
-def state_of(window: MainWindow, patch_id: str | None) -> str | None:
-    store = window.session.store
-    assert store is not None and patch_id is not None
-    state = store.current_states().get(patch_id)
-    return None if state is None else state.verdict.value
 
 
 def press(qtbot: QtBot, widget: QWidget, key: Key) -> None:

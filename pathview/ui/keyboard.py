@@ -10,15 +10,17 @@ it wants a key that is also a shortcut; the router answers for it:
   a spin box keeps only the characters of a number, so A, D, U ... still record verdicts;
 - Escape in a text field moves the focus back to the grid (and does not cancel background work);
 - anywhere else in the window (combos, check boxes, sliders, the grid, the patch view, tables)
-  the keys of the actions marked ``anywhere`` in :mod:`pathview.ui.actions` are shortcuts.
+  the keys of the actions marked ``anywhere`` in :mod:`pathview.ui.actions` are shortcuts;
+- the key of such an action that is disabled (agree/disagree with no model) is swallowed and
+  ``refused`` says which action, so the window can tell why nothing happened.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PySide6.QtCore import QEvent, QKeyCombination, QObject, Qt
-from PySide6.QtGui import QKeyEvent, QKeySequence
+from PySide6.QtCore import QEvent, QKeyCombination, QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
@@ -77,11 +79,18 @@ def field_keeps(field: QWidget, event: QKeyEvent) -> bool:
 class KeyRouter(QObject):
     """Routes the ``anywhere`` shortcuts and Escape for one window (see the module docstring)."""
 
-    def __init__(self, window: QWidget, grid: QWidget, keys: Iterable[QKeySequence]) -> None:
+    refused = Signal(QAction)  # the key of a disabled action was pressed
+
+    def __init__(self, window: QWidget, grid: QWidget, actions: Iterable[QAction]) -> None:
         super().__init__(window)
         self._window = window
         self._grid = grid
-        self._keys = {k.toString() for k in keys if not k.isEmpty()}
+        self._actions = {
+            k.toString(): action
+            for action in actions
+            for k in action.shortcuts()
+            if not k.isEmpty()
+        }
         app = QApplication.instance()
         assert app is not None
         app.installEventFilter(self)
@@ -91,11 +100,12 @@ class KeyRouter(QObject):
         """Give the keyboard back to the grid (after a combo, a filter, a dialog)."""
         self._grid.setFocus(Qt.FocusReason.OtherFocusReason)
 
-    def is_shortcut(self, event: QKeyEvent) -> bool:
+    def action_for(self, event: QKeyEvent) -> QAction | None:
+        """The routed action whose shortcut ``event`` is, if any."""
         combination = event.keyCombination()
         modifiers = combination.keyboardModifiers() & ~Qt.KeyboardModifier.KeypadModifier
         sequence = QKeySequence(QKeyCombination(modifiers, combination.key()))
-        return sequence.toString() in self._keys
+        return self._actions.get(sequence.toString())
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         kind = event.type()
@@ -116,13 +126,21 @@ class KeyRouter(QObject):
             else:
                 self.focus_grid()
             return True
-        if kind != QEvent.Type.ShortcutOverride or not self.is_shortcut(event):
+        action = self.action_for(event)
+        if action is None or (field is not None and field_keeps(field, event)):
+            if action is not None and kind == QEvent.Type.ShortcutOverride:
+                event.accept()  # the field's (a line edit does not claim Up/Down itself)
+                return True
             return False
-        if field is not None and field_keeps(field, event):
-            event.accept()  # the field's (a line edit does not claim Up/Down itself)
+        if action.isEnabled():
+            if kind == QEvent.Type.ShortcutOverride:
+                event.ignore()  # not the widget's: the shortcut fires
+                return True
+            return False
+        if kind == QEvent.Type.KeyPress:  # a disabled action's key: not the widget's either
+            self.refused.emit(action)
             return True
-        event.ignore()  # not the widget's: the shortcut fires
-        return True
+        return False
 
 
 __all__ = ["KeyRouter", "field_keeps", "text_field"]

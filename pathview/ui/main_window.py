@@ -43,7 +43,6 @@ from pathview.ui.settings import Preferences
 from pathview.ui.status import StatusWidgets
 from pathview.ui.view_binding import bind_view_state, options_from_preferences
 from pathview.ui.window_layout import (
-    anywhere_keys,
     build_actions,
     build_widgets,
     rebuild_recent_menu,
@@ -97,6 +96,7 @@ class MainWindow(QMainWindow):
     metrics_panel: MetricsPanel
     metrics_dock: QDockWidget
     recent_menu: QMenu
+    keys: KeyRouter
     _refresh_histogram_soon: ThrottledCallable[[], None]
 
     def __init__(
@@ -119,7 +119,6 @@ class MainWindow(QMainWindow):
 
         build_widgets(self)
         build_actions(self)
-        self.keys = KeyRouter(self, self.grid, anywhere_keys(self.action_map))
         self._bind_session()
         restore_layout(self)
         self.setAcceptDrops(True)

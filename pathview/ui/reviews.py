@@ -38,6 +38,8 @@ from pathview.workers.tasks import TaskPool
 
 R = TypeVar("R")
 NO_REVIEWER_TEXT = "Set a reviewer name first (Review ▸ Change reviewer)."
+#: Agree/disagree are relative to the model's call: without a model they imply no label.
+NO_MODEL_VERDICT_TEXT = "No model: agree/disagree need the model's call (Unsure still works)."
 
 
 class ReviewController(QObject):
@@ -116,6 +118,9 @@ class ReviewController(QObject):
         """Write ``verdict`` on the current patch to the store at once."""
         row = self._selection.current_row
         if row is None:
+            return False
+        if Verdict(verdict) is not Verdict.UNSURE and self._model() is None:
+            self.message.emit(NO_MODEL_VERDICT_TEXT)
             return False
         store = self._can_write("verdict")
         if store is None:

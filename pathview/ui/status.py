@@ -1,13 +1,17 @@
 """The status bar's permanent widgets: review counts, background progress, the model, and the
-banner over the patch view when there is no model."""
+banner over the patch view when there is no model; the verdict actions that need a model."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton
 from superqt.utils import qthrottled
 
 from pathview.triage import ReviewCounts
+from pathview.ui.reviews import NO_MODEL_VERDICT_TEXT
 from pathview.ui.scoring import ModelState, ModelStatus
 
 PROGRESS_INTERVAL_MS = 250
@@ -54,6 +58,12 @@ class StatusWidgets(QObject):
         self.model_banner.setText(text)
         self.model_banner.setVisible(status.state is ModelState.FAILED)
 
+    def show_refused(self, action: QAction) -> None:
+        """The key of a disabled action was pressed: say why it is disabled."""
+        self.bar.showMessage(
+            action.statusTip() or f"{action.text().replace('&', '')}: not now", 8000
+        )
+
     def show_scoring(self, done: int, total: int) -> None:
         if done == 0 or done >= total:
             self._show_scoring.cancel()
@@ -93,3 +103,15 @@ class StatusWidgets(QObject):
         self.progress.setRange(0, 1)
         self.progress.hide()
         self.cancel_button.hide()
+
+
+def enable_model_verdicts(actions: Sequence[QAction], status: ModelStatus) -> None:
+    """Agree and disagree are relative to the model's call: without a ready model they are
+    disabled, and their status tip says why (Unsure stays available)."""
+    ready = status.state is ModelState.READY and status.info is not None
+    tip = "" if ready else NO_MODEL_VERDICT_TEXT
+    if status.state is ModelState.LOADING:
+        tip = tip.replace("No model:", "The model is still loading:")
+    for action in actions:
+        action.setEnabled(ready)
+        action.setStatusTip(tip)

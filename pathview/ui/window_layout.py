@@ -23,15 +23,17 @@ from superqt.utils import qthrottled
 from pathview.ui.actions import ACTIONS, MENUS, ActionSpec
 from pathview.ui.grid import FilterBar, PatchGrid
 from pathview.ui.histogram import HistogramPanel
+from pathview.ui.keyboard import KeyRouter
 from pathview.ui.metrics_panel import MetricsPanel
 from pathview.ui.patch_view import PatchView
 from pathview.ui.review_panel import ReviewPanel
-from pathview.ui.status import StatusWidgets
+from pathview.ui.status import StatusWidgets, enable_model_verdicts
 
 if TYPE_CHECKING:
     from pathview.ui.main_window import MainWindow
 
 HISTOGRAM_THROTTLE_MS = 500
+MODEL_VERDICTS = ("agree", "disagree")  # relative to the model's call: disabled without one
 METRICS_DOCK_WIDTH = 560
 
 
@@ -125,11 +127,11 @@ def build_actions(w: MainWindow) -> None:
         w.addAction(action)  # shortcuts work wherever the focus is in the window
         w.action_map[spec.name] = action
     w.cancel_button.clicked.connect(w.action_map["cancel"].trigger)
-
-
-def anywhere_keys(action_map: dict[str, QAction]) -> list[QKeySequence]:
-    """The shortcuts of the actions marked ``anywhere`` in the action table."""
-    return [k for spec in ACTIONS if spec.anywhere for k in action_map[spec.name].shortcuts()]
+    w.keys = KeyRouter(w, w.grid, [w.action_map[s.name] for s in ACTIONS if s.anywhere])
+    w.keys.refused.connect(w.status.show_refused)
+    verdicts = [w.action_map[name] for name in MODEL_VERDICTS]
+    enable_model_verdicts(verdicts, w.session.model_status)
+    w.session.model_changed.connect(lambda status: enable_model_verdicts(verdicts, status))
 
 
 def _slot_for(w: MainWindow, spec: ActionSpec) -> Callable[[bool], None]:

@@ -27,6 +27,14 @@ def open_and_score(qtbot: QtBot, window: MainWindow, folder: Path) -> None:
     assert finished.args == ["done"]
 
 
+def state_of(window: MainWindow, patch_id: str | None) -> str | None:
+    """The verdict in effect on ``patch_id`` in the window's store (None: not reviewed)."""
+    store = window.session.store
+    assert store is not None and patch_id is not None
+    state = store.current_states().get(patch_id)
+    return None if state is None else state.verdict.value
+
+
 def cell(panel: MetricsPanel, row: int, column: str) -> str:
     """Text of the summary table at ``row`` in the column named ``column``."""
     item = panel.summary_table.item(row, SUMMARY_COLUMNS.index(column))
