@@ -74,3 +74,18 @@ def test_with_a_model_agree_and_disagree_work(
     assert state_of(window, patch) == "agree"
     qtbot.keyClick(window.grid, Qt.Key.Key_D, NO)
     assert state_of(window, patch) == "disagree"
+
+
+def test_the_reviewer_is_always_shown_in_the_status_bar(
+    qtbot: QtBot, make_window: MakeWindow
+) -> None:
+    window = make_window(loader=None, reviewer="")
+    label = window.status.reviewer_label
+    assert label.isVisible() and label.text() == "No reviewer yet"
+    window.action_map["set_reviewer"].trigger()  # the dialog answers "Dr Asked"
+    assert label.text() == "Reviewer: Dr Asked"
+    assert window.prefs.reviewer == "Dr Asked"
+    window.session.reviewer = "Dr Other"  # however it changes
+    assert label.text() == "Reviewer: Dr Other"
+    again = make_window(loader=None)  # a remembered reviewer is shown from the start
+    assert again.status.reviewer_label.text() == "Reviewer: Dr Test"

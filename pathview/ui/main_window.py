@@ -288,8 +288,7 @@ class MainWindow(QMainWindow):
         if not name:
             return False
         self.session.reviewer = name
-        self.prefs.reviewer = name
-        self.statusBar().showMessage(f"Reviewer: {name}", 4000)
+        self.prefs.reviewer = name  # the status bar shows it (ui/status.py)
         return True
 
     def _verdict(self, verdict: Verdict) -> None:

@@ -51,6 +51,7 @@ class ReviewController(QObject):
     import_failed = Signal(str)  # reason; nothing was imported
     export_finished = Signal(Path, int)  # file, rows written
     export_failed = Signal(Path, str)  # file, reason
+    reviewer_changed = Signal(str)  # the name verdicts are recorded under ("" before one is set)
     busy_changed = Signal(str)  # what runs in the background ("" when nothing does)
     message = Signal(str)
 
@@ -69,13 +70,23 @@ class ReviewController(QObject):
         self._explanations = explanations
         self._model = model
         self.clock = DwellClock(now)
-        self.reviewer = ""
+        self._reviewer = ""
         self.auto_advance = False
         self._jobs = TaskPool("reviews", 1, self)
         self._running = 0
         folder.store_opened.connect(lambda: self.refresh(None))
         folder.closing.connect(self.wait)  # an import or export still uses the store
         selection.patch_changed.connect(lambda: self.clock.start(self._selection.current_id))
+
+    @property
+    def reviewer(self) -> str:
+        return self._reviewer
+
+    @reviewer.setter
+    def reviewer(self, name: str) -> None:
+        if name != self._reviewer:
+            self._reviewer = name
+            self.reviewer_changed.emit(name)
 
     @property
     def store(self) -> ReviewStore | None:

@@ -16,6 +16,7 @@ from pathview.ui.scoring import ModelState, ModelStatus
 
 PROGRESS_INTERVAL_MS = 250
 SCORING_FORMAT = "scoring %v / %m"
+NO_REVIEWER_LABEL = "No reviewer yet"
 
 
 class StatusWidgets(QObject):
@@ -24,6 +25,7 @@ class StatusWidgets(QObject):
     def __init__(self, bar: QStatusBar, status: ModelStatus, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.bar = bar
+        self.reviewer_label = QLabel(NO_REVIEWER_LABEL)
         self.counts_label = QLabel("no folder")
         self.model_label = QLabel()
         self.progress = QProgressBar()
@@ -39,6 +41,7 @@ class StatusWidgets(QObject):
             "QLabel { background: #5a4a12; color: #ffe9a8; padding: 6px; border-radius: 3px; }"
         )
         self.model_banner.hide()
+        bar.addPermanentWidget(self.reviewer_label)
         bar.addPermanentWidget(self.counts_label)
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_button)
@@ -50,6 +53,9 @@ class StatusWidgets(QObject):
 
     def show_counts(self, counts: ReviewCounts) -> None:
         self.counts_label.setText(counts.summary())
+
+    def show_reviewer(self, name: str) -> None:
+        self.reviewer_label.setText(f"Reviewer: {name}" if name else NO_REVIEWER_LABEL)
 
     def show_model(self, status: ModelStatus) -> None:
         text = status.text

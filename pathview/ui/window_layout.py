@@ -69,6 +69,8 @@ def build_widgets(w: MainWindow) -> None:
     w.counts_label, w.model_label = w.status.counts_label, w.status.model_label
     w.progress, w.cancel_button = w.status.progress, w.status.cancel_button
     w.model_banner = w.status.model_banner
+    w.status.show_reviewer(s.reviewer)
+    s.reviews.reviewer_changed.connect(w.status.show_reviewer)
     w.patch_view = PatchView()
     w.review_panel = ReviewPanel()
     w.histogram = HistogramPanel()
