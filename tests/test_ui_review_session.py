@@ -13,10 +13,19 @@ from pytestqt.qtbot import QtBot
 from support.fakes import failing_loader
 from support.ui import MakeWindow, open_and_score, state_of
 
+from pathview.ui.actions import ACTIONS, MENUS
 from pathview.ui.main_window import MainWindow
 from pathview.ui.reviews import NO_MODEL_VERDICT_TEXT
 
 NO = Qt.KeyboardModifier.NoModifier
+CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+
+
+def mnemonic(text: str) -> str | None:
+    """The letter after a single ``&`` in a menu text (``&&`` is a literal ampersand)."""
+    plain = text.replace("&&", "")
+    at = plain.find("&")
+    return plain[at + 1].lower() if 0 <= at < len(plain) - 1 else None
 
 
 def open_listed(qtbot: QtBot, window: MainWindow, folder: Path) -> str:
@@ -89,3 +98,42 @@ def test_the_reviewer_is_always_shown_in_the_status_bar(
     assert label.text() == "Reviewer: Dr Other"
     again = make_window(loader=None)  # a remembered reviewer is shown from the start
     assert again.status.reviewer_label.text() == "Reviewer: Dr Test"
+
+
+def test_auto_advance_has_a_shortcut_and_an_indicator(
+    qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
+) -> None:
+    window = make_window()
+    open_and_score(qtbot, window, kaggle_folder)
+    s, action = window.session, window.action_map["auto_advance"]
+    indicator = window.status.auto_advance_label
+    assert not action.isChecked() and not indicator.isVisible()
+    window.grid.setFocus()
+    qtbot.waitUntil(window.grid.hasFocus, timeout=2000)
+    qtbot.keyClick(window.grid, Qt.Key.Key_A, CTRL_SHIFT)
+    assert action.isChecked() and s.reviews.auto_advance
+    assert indicator.isVisible() and indicator.text() == "Auto-advance"
+    s.select_position(0)
+    first = s.current_id
+    qtbot.keyClick(window.grid, Qt.Key.Key_U, NO)
+    assert state_of(window, first) == "unsure" and s.current_id != first  # it advanced
+    qtbot.keyClick(window.grid, Qt.Key.Key_A, CTRL_SHIFT)
+    assert not action.isChecked() and not s.reviews.auto_advance
+    assert not indicator.isVisible()
+    assert window.prefs.flag("auto_advance", True) is False  # remembered off
+
+
+def test_auto_advance_shortcut_clashes_with_no_other() -> None:
+    keys = [k for spec in ACTIONS for k in spec.shortcuts]
+    assert "Ctrl+Shift+A" in keys and len(keys) == len(set(keys))
+
+
+@pytest.mark.parametrize("menu", MENUS)
+def test_the_mnemonics_of_each_menu_are_unique(make_window: MakeWindow, menu: str) -> None:
+    window = make_window(loader=None)
+    (bar_action,) = [a for a in window.menuBar().actions() if a.text() == menu]
+    qmenu = bar_action.menu()
+    letters = [mnemonic(a.text()) for a in qmenu.actions() if not a.isSeparator()]
+    assert None not in letters, letters
+    assert len(letters) == len(set(letters)), letters
+    assert len({mnemonic(m) for m in MENUS}) == len(MENUS)

@@ -45,7 +45,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "disagree", "&Disagree with the model", "&Review", "disagree", ("D",), anywhere=True
     ),
     ActionSpec("unsure", "&Unsure", "&Review", "unsure", ("U",), anywhere=True),
-    ActionSpec("undo", "U&ndo last verdict", "&Review", "undo", ("Ctrl+Z",), anywhere=True),
+    ActionSpec("undo", "Und&o last verdict", "&Review", "undo", ("Ctrl+Z",), anywhere=True),
     ActionSpec(
         "next",
         "&Next patch",
@@ -60,25 +60,26 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ),
     ActionSpec(
         "next_unreviewed",
-        "Next &unreviewed patch",
+        "Ne&xt unreviewed patch",
         "&Review",
         "next_unreviewed",
         ("N",),
         anywhere=True,
     ),
     ActionSpec("row_down", "Patch &below", "&Review", "grid.tile_below", ("Down",), anywhere=True),
-    ActionSpec("row_up", "Patch a&bove", "&Review", "grid.tile_above", ("Up",), anywhere=True),
-    ActionSpec("page_down", "Page dow&n", "&Review", "grid.page_below", ("PgDown",), anywhere=True),
-    ActionSpec("page_up", "Page &up", "&Review", "grid.page_above", ("PgUp",), anywhere=True),
+    ActionSpec("row_up", "Patch abo&ve", "&Review", "grid.tile_above", ("Up",), anywhere=True),
+    ActionSpec("page_down", "Pa&ge down", "&Review", "grid.page_below", ("PgDown",), anywhere=True),
+    ActionSpec("page_up", "Pag&e up", "&Review", "grid.page_above", ("PgUp",), anywhere=True),
     ActionSpec(
         "first_patch", "&First patch", "&Review", "grid.first_tile", ("Home",), anywhere=True
     ),
     ActionSpec("last_patch", "&Last patch", "&Review", "grid.last_tile", ("End",), anywhere=True),
     ActionSpec(
         "auto_advance",
-        "Auto-&advance to the next unreviewed",
+        "Au&to-advance to the next unreviewed",
         "&Review",
         "set_auto_advance",
+        ("Ctrl+Shift+A",),
         checkable=True,
         tip="After a verdict, jump to the next unreviewed patch in the current order",
         separator_before=True,
@@ -109,7 +110,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "export_labels", "Reviewed &labels CSV (id,label)…", "&Export", "export_labels", ("Ctrl+E",)
     ),
-    ActionSpec("export_log", "Full review &log CSV…", "&Export", "export_log"),
+    ActionSpec("export_log", "Full review l&og CSV…", "&Export", "export_log"),
     ActionSpec(
         "export_submission", "Kaggle &submission of the scores…", "&Export", "export_submission"
     ),

@@ -26,6 +26,11 @@ class StatusWidgets(QObject):
         super().__init__(parent)
         self.bar = bar
         self.reviewer_label = QLabel(NO_REVIEWER_LABEL)
+        self.auto_advance_label = QLabel("Auto-advance")
+        self.auto_advance_label.setToolTip(
+            "After a verdict the next unreviewed patch is selected (Ctrl+Shift+A turns it off)"
+        )
+        self.auto_advance_label.hide()
         self.counts_label = QLabel("no folder")
         self.model_label = QLabel()
         self.progress = QProgressBar()
@@ -42,6 +47,7 @@ class StatusWidgets(QObject):
         )
         self.model_banner.hide()
         bar.addPermanentWidget(self.reviewer_label)
+        bar.addPermanentWidget(self.auto_advance_label)
         bar.addPermanentWidget(self.counts_label)
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_button)
@@ -56,6 +62,9 @@ class StatusWidgets(QObject):
 
     def show_reviewer(self, name: str) -> None:
         self.reviewer_label.setText(f"Reviewer: {name}" if name else NO_REVIEWER_LABEL)
+
+    def show_auto_advance(self, on: bool) -> None:
+        self.auto_advance_label.setVisible(on)
 
     def show_model(self, status: ModelStatus) -> None:
         text = status.text

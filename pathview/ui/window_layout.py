@@ -129,6 +129,7 @@ def build_actions(w: MainWindow) -> None:
         w.addAction(action)  # shortcuts work wherever the focus is in the window
         w.action_map[spec.name] = action
     w.cancel_button.clicked.connect(w.action_map["cancel"].trigger)
+    w.action_map["auto_advance"].toggled.connect(w.status.show_auto_advance)
     w.keys = KeyRouter(w, w.grid, [w.action_map[s.name] for s in ACTIONS if s.anywhere])
     w.keys.refused.connect(w.status.show_refused)
     verdicts = [w.action_map[name] for name in MODEL_VERDICTS]
