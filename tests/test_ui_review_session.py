@@ -5,6 +5,7 @@ user data directory."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,11 @@ from pytestqt.qtbot import QtBot
 from support.fakes import failing_loader
 from support.ui import MakeWindow, open_and_score, state_of
 
+import pathview.store.reviews as reviews_module
+from pathview.core import Verdict
+from pathview.core.resources import demo_folder
+from pathview.store import ReviewInput, locate_store, open_store_for_folder
+from pathview.store.reviews import fallback_store_path, is_bundled, store_path_for_folder
 from pathview.ui.actions import ACTIONS, MENUS
 from pathview.ui.main_window import MainWindow
 from pathview.ui.reviews import NO_MODEL_VERDICT_TEXT
@@ -137,3 +143,31 @@ def test_the_mnemonics_of_each_menu_are_unique(make_window: MakeWindow, menu: st
     assert None not in letters, letters
     assert len(letters) == len(set(letters)), letters
     assert len({mnemonic(m) for m in MENUS}) == len(MENUS)
+
+
+def test_the_bundled_demo_keeps_its_store_in_the_user_data_directory() -> None:
+    demo = demo_folder()
+    had_store_dir = (demo / ".pathview").exists()
+    path = store_path_for_folder(demo)
+    assert is_bundled(demo) and path == fallback_store_path(demo)
+    assert path.is_relative_to(Path(os.environ["PATHVIEW_DATA_DIR"]) / "stores")
+    assert (demo / ".pathview").exists() == had_store_dir  # not even probed for writing
+
+
+def test_a_folder_inside_the_resources_counts_as_read_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resources = tmp_path / "site-packages" / "pathview" / "resources"
+    bundled = resources / "demo"
+    bundled.mkdir(parents=True)  # writable, as in a user's own virtual environment
+    monkeypatch.setattr(reviews_module, "resources_dir", lambda: resources)
+    with open_store_for_folder(bundled) as store:
+        store.record(ReviewInput("a", Verdict.UNSURE, "ann", relpath="a.tif"))
+    assert store.path == fallback_store_path(bundled)
+    assert store.path.is_relative_to(Path(os.environ["PATHVIEW_DATA_DIR"]))
+    assert not (bundled / ".pathview").exists()
+    assert locate_store(bundled) == store.path  # the command line finds it
+    own = tmp_path / "my-patches"  # a folder of the user's own is unchanged
+    own.mkdir()
+    assert not is_bundled(own)
+    assert store_path_for_folder(own) == own / ".pathview" / "reviews.sqlite"

@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 from pathview.core import Verdict, implied_label
 from pathview.core.files import printable, relpath_problem
+from pathview.core.resources import ResourceError, resources_dir
 from pathview.store.errors import SchemaError, StoreBusy, StoreError
 from pathview.store.schema import SCHEMA_VERSION, check_version, migrate, schema_version
 
@@ -653,11 +654,22 @@ def _folder_is_writable(folder: Path) -> bool:
     return True
 
 
+def is_bundled(folder: str | os.PathLike[str]) -> bool:
+    """Whether ``folder`` is inside the installed package's resources (the demo patches): the
+    app's own files, never written to, however writable the installation is."""
+    try:
+        bundled = resources_dir().resolve()
+    except ResourceError:
+        return False
+    return Path(folder).resolve().is_relative_to(bundled)
+
+
 def store_path_for_folder(folder: str | os.PathLike[str]) -> Path:
     """Where the review store of a patch folder is (or would be created).
 
     ``FOLDER/.pathview/reviews.sqlite`` when that exists or can be created, else a per-folder
-    store in the user's data folder (see ``fallback_store_path``).
+    store in the user's data folder (see ``fallback_store_path``). A bundled folder (the demo,
+    see ``is_bundled``) counts as read-only: its new store goes to the user's data folder.
     """
     base = Path(folder)
     in_folder = base / STORE_DIR_NAME / STORE_FILE_NAME
@@ -666,7 +678,9 @@ def store_path_for_folder(folder: str | os.PathLike[str]) -> Path:
     fallback = fallback_store_path(base)
     if fallback.is_file():
         return fallback
-    return in_folder if _folder_is_writable(base) else fallback
+    if is_bundled(base) or not _folder_is_writable(base):
+        return fallback
+    return in_folder
 
 
 def open_store_for_folder(folder: str | os.PathLike[str]) -> ReviewStore:
@@ -702,6 +716,7 @@ __all__ = [
     "StoreError",
     "check_relpath",
     "check_text_fields",
+    "is_bundled",
     "locate_store",
     "open_store_for_folder",
     "store_path_for_folder",
