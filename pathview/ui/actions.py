@@ -1,4 +1,5 @@
-"""Every user action in one table: name, text, shortcuts, menu, and the window slot it calls.
+"""Every user action in one table: name, text, shortcuts, menu, and the window slot it calls
+(a window method, or one of a window part's: ``files.`` the file dialogs, ``grid.`` the grid).
 
 Slots on the window are a few lines that call one session method; menus, shortcuts and
 tooltips are built from this table only (see ``MainWindow._build_actions``).
@@ -27,14 +28,16 @@ class ActionSpec:
 
 ACTIONS: tuple[ActionSpec, ...] = (
     # File
-    ActionSpec("open_folder", "&Open folder…", "&File", "open_folder_dialog", ("Ctrl+O",)),
+    ActionSpec("open_folder", "&Open folder…", "&File", "files.open_folder_dialog", ("Ctrl+O",)),
     ActionSpec("open_demo", "Open &demo patches", "&File", "open_demo"),
-    ActionSpec("load_labels", "Load &labels CSV…", "&File", "load_labels_dialog", ("Ctrl+L",)),
+    ActionSpec(
+        "load_labels", "Load &labels CSV…", "&File", "files.load_labels_dialog", ("Ctrl+L",)
+    ),
     ActionSpec(
         "import_reviews",
         "&Import reviews…",
         "&File",
-        "import_reviews_dialog",
+        "files.import_reviews_dialog",
         ("Ctrl+I",),
         tip="Merge a colleague's review store (.sqlite) or review log (.csv) into this folder's",
     ),
@@ -105,7 +108,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "score_tta", "Score with &TTA (8 flips/rotations)", "&Model", "score_tta", ("Ctrl+T",)
     ),
     ActionSpec("cancel", "&Cancel background work", "&Model", "cancel_work", ("Escape",)),
-    ActionSpec("load_model", "Load model &folder…", "&Model", "load_model_dialog"),
+    ActionSpec("load_model", "Load model &folder…", "&Model", "files.load_model_dialog"),
     # Export
     ActionSpec(
         "export_labels", "Reviewed &labels CSV (id,label)…", "&Export", "export_labels", ("Ctrl+E",)

@@ -1,17 +1,20 @@
 """The window's file dialogs and what it says about imports and exports.
 
 Imports and exports run in the background (:class:`ReviewController`); this shows the dialog
-that picks the file and, when the job ends, the result in the status bar or a warning.
+that picks the file (and gives the keys back to the grid when it closes) and, when the job
+ends, the result in the status bar or a warning.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
 from pathview.ui.session import TriageSession
+from pathview.ui.settings import Preferences
 
 EXPORT_TITLES = {
     "labels": ("Export reviewed labels", "reviewed_labels.csv"),
@@ -23,10 +26,18 @@ EXPORT_TITLES = {
 class FileActions(QObject):
     """File dialogs of ``window`` over ``session``; results are shown as they arrive."""
 
-    def __init__(self, window: QMainWindow, session: TriageSession) -> None:
+    def __init__(
+        self,
+        window: QMainWindow,
+        session: TriageSession,
+        prefs: Preferences,
+        focus_grid: Callable[[], None],
+    ) -> None:
         super().__init__(window)
         self._window = window
         self._session = session
+        self._prefs = prefs
+        self._focus_grid = focus_grid  # after every dialog: not the first widget of the tabs
         self._titles: dict[Path, str] = {}  # export file -> the title of its dialog
         self._importing: Path | None = None
         reviews = session.reviews
@@ -45,20 +56,26 @@ class FileActions(QObject):
         self._window.statusBar().showMessage(text, 10000)
 
     # ------------------------------------------------------------------ dialogs
-    def choose_folder(self, start: str) -> Path | None:
+    def open_folder_dialog(self) -> None:
+        start = self._prefs.last_folder or str(Path.home())
         folder = QFileDialog.getExistingDirectory(self._window, "Open a folder of patches", start)
-        return Path(folder) if folder else None
+        self._focus_grid()
+        if folder:
+            self._session.open_folder(Path(folder))
 
-    def choose_model_folder(self) -> Path | None:
+    def load_model_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(
             self._window, "Model folder (weights + model.json)"
         )
-        return Path(folder) if folder else None
+        self._focus_grid()
+        if folder:
+            self._session.load_model(Path(folder))
 
     def load_labels_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
             self._window, "Labels CSV (id,label)", self._start_dir(), "CSV (*.csv)"
         )
+        self._focus_grid()
         if path:
             self._session.folders.load_labels(Path(path))
 
@@ -69,6 +86,7 @@ class FileActions(QObject):
             self._start_dir(),
             "Review stores and logs (*.sqlite *.db *.csv);;All files (*)",
         )
+        self._focus_grid()
         if path:
             self.import_reviews(Path(path))
 
@@ -91,6 +109,7 @@ class FileActions(QObject):
         if out is None:
             start = str((self._session.folder or Path.home()) / default_name)
             chosen, _ = QFileDialog.getSaveFileName(self._window, title, start, "CSV (*.csv)")
+            self._focus_grid()
             if not chosen:
                 return False
             out = Path(chosen)

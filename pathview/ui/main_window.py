@@ -115,7 +115,7 @@ class MainWindow(QMainWindow):
         self.session.reviewer = self.prefs.reviewer
         self.session.view.update(**vars(options_from_preferences(self.prefs)))
         self.action_map: dict[str, QAction] = {}
-        self.files = FileActions(self, self.session)
+        self.files = FileActions(self, self.session, self.prefs, lambda: self.keys.focus_grid())
 
         build_widgets(self)
         build_actions(self)
@@ -242,22 +242,8 @@ class MainWindow(QMainWindow):
     def open_folder(self, folder: Path) -> None:
         self.session.open_folder(folder)
 
-    def open_folder_dialog(self) -> None:
-        folder = self.files.choose_folder(self.prefs.last_folder or str(Path.home()))
-        self.keys.focus_grid()
-        if folder is not None:
-            self.open_folder(folder)
-
     def open_demo(self) -> None:
         self.open_folder(DEMO_FOLDER)
-
-    def load_labels_dialog(self) -> None:
-        self.files.load_labels_dialog()
-        self.keys.focus_grid()
-
-    def import_reviews_dialog(self) -> None:
-        self.files.import_reviews_dialog()
-        self.keys.focus_grid()
 
     def import_reviews(self, source: Path) -> bool:
         """Merge a colleague's review store or log (as ``pathview import``) in the background:
@@ -341,32 +327,20 @@ class MainWindow(QMainWindow):
     def cancel_work(self) -> None:
         self.session.cancel_work()
 
-    def load_model_dialog(self) -> None:
-        folder = self.files.choose_model_folder()
-        self.keys.focus_grid()
-        if folder is not None:
-            self.session.load_model(folder)
-
     def show_warning(self, title: str, text: str) -> None:
         """A window-modal warning that does not block the event loop (nor a test)."""
         self.files.show_warning(title, text)
 
-    def _export(self, kind: str, out: Path | None) -> bool:
-        started = self.files.export(kind, out)
-        if out is None:  # a file dialog was shown
-            self.keys.focus_grid()
-        return started
-
     def export_labels(self, out: Path | None = None) -> bool:
         """Write the reviewed labels in the background (``out`` None: ask where);
         ``session.reviews.export_finished`` tells when."""
-        return self._export("labels", out)
+        return self.files.export("labels", out)
 
     def export_log(self, out: Path | None = None) -> bool:
-        return self._export("log", out)
+        return self.files.export("log", out)
 
     def export_submission(self, out: Path | None = None) -> bool:
-        return self._export("submission", out)
+        return self.files.export("submission", out)
 
     # ------------------------------------------------------------------ Qt events
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
