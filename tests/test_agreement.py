@@ -20,6 +20,7 @@ def test_cohen_kappa_textbook() -> None:
     assert cohen_kappa(a, b) == pytest.approx(0.4)
 
 
+@pytest.mark.slow
 def test_cohen_kappa_against_scikit_learn() -> None:
     metrics = pytest.importorskip("sklearn.metrics")
     a = [0, 1, 1, 0, 1, 1, 0, 0, 1, 0, 1, 1]

@@ -67,6 +67,7 @@ def test_random_shift_zero_is_identity_and_too_large_is_refused() -> None:
         random_shift(x, 16)
 
 
+@pytest.mark.slow
 def test_stain_jitter_with_zero_sigma_keeps_the_patch() -> None:
     x = _patches()
     torch.testing.assert_close(stain_jitter(x, 0.0), x, atol=1e-5, rtol=0)

@@ -127,6 +127,7 @@ def assert_no_hooks(network: nn.Module) -> None:
 
 
 @pytest.mark.parametrize("method", CLASS_SPECIFIC)
+@pytest.mark.slow
 def test_tumour_call_peaks_on_the_square(method: str) -> None:
     e = explain_patch(FakeClassifier(SquareNet()), square_patch(), method=method)
     assert e.ok and e.status is ExplainStatus.OK and e.reason == ""

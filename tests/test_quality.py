@@ -216,6 +216,7 @@ def test_jpeg_re_encoding_stays_near_and_real_patches_stay_apart(
     assert (near_groups(h) == 0).all()  # false-group rate on the 240 real patches: 0
 
 
+@pytest.mark.slow
 def test_near_pairs_equal_brute_force_on_planted_hashes() -> None:
     rng = np.random.default_rng(1)
     n = 3000

@@ -139,6 +139,7 @@ def test_threads_opening_one_new_store_at_once_all_succeed(tmp_path: Path) -> No
 
 
 # -- 2. lock held past the busy timeout ----------------------------------------------------
+@pytest.mark.slow
 def test_a_lock_held_past_the_busy_timeout_is_a_store_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -231,6 +231,7 @@ def test_score_batches_carry_the_views_with_tta(tmp_path: Path, data_dir: Path) 
     assert no_views.views is None and no_views.spread is not None  # a classifier without them
 
 
+@pytest.mark.slow
 def test_ordered_rows_on_220k_rows_sorts_by_uncertainty() -> None:
     """The Kaggle train folder's size: every row is kept and the order is right (the speed is
     measured by benchmarks/bench_gui_responsiveness.py, not asserted here)."""

@@ -152,6 +152,7 @@ def _on_thread(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[
     return threads
 
 
+@pytest.mark.slow
 def test_exports_imports_and_labels_run_off_the_gui_thread(
     qtbot: QtBot,
     make_window: MakeWindow,
@@ -189,6 +190,7 @@ def test_exports_imports_and_labels_run_off_the_gui_thread(
     assert "reviewed 2 / 13" in window.counts_label.text()  # refreshed from the store
 
 
+@pytest.mark.slow
 def test_a_failed_export_is_shown_and_changes_nothing(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path, tmp_path: Path
 ) -> None:
@@ -206,6 +208,7 @@ def test_a_failed_export_is_shown_and_changes_nothing(
 # ------------------------------------------------------------------------------ evaluation
 
 
+@pytest.mark.slow
 def test_the_evaluation_state_is_the_only_owner_of_threshold_and_source(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:

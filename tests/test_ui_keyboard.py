@@ -56,6 +56,7 @@ def test_every_action_of_the_review_menu_that_moves_or_reviews_is_routed() -> No
     assert routed >= {"first_patch", "last_patch"}
 
 
+@pytest.mark.slow
 def test_every_shortcut_works_from_every_focusable_widget(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -126,6 +127,7 @@ def test_every_shortcut_works_from_every_focusable_widget(
         assert not QApplication.activePopupWidget()
 
 
+@pytest.mark.slow
 def test_text_fields_keep_what_is_typed_and_escape_returns_to_the_grid(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -165,6 +167,7 @@ def test_text_fields_keep_what_is_typed_and_escape_returns_to_the_grid(
     assert box.value() == pytest.approx(0.1)
 
 
+@pytest.mark.slow
 def test_the_p_range_applies_when_typing_pauses_and_keeps_the_selection(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -195,6 +198,7 @@ def test_the_p_range_applies_when_typing_pauses_and_keeps_the_selection(
     assert window.grid.hasFocus()
 
 
+@pytest.mark.slow
 def test_a_new_sort_goes_to_the_top_and_gives_the_keys_back_to_the_grid(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -215,6 +219,7 @@ def test_a_new_sort_goes_to_the_top_and_gives_the_keys_back_to_the_grid(
     assert s.sort_key is SortKey.P_TUMOUR
 
 
+@pytest.mark.slow
 def test_the_reviewer_dialog_gives_the_keys_back_to_the_grid(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -232,6 +237,7 @@ def test_the_reviewer_dialog_gives_the_keys_back_to_the_grid(
     assert s.sort_key is SortKey.NAME and s.position == columns(window)
 
 
+@pytest.mark.slow
 def test_an_opened_folder_starts_at_the_first_tile_of_its_order(
     qtbot: QtBot,
     make_window: MakeWindow,
@@ -258,6 +264,7 @@ def test_an_opened_folder_starts_at_the_first_tile_of_its_order(
     assert s.current_info is not None and s.current_info.patch_id == first
 
 
+@pytest.mark.slow
 def test_a_patch_chosen_while_listing_is_kept(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -286,6 +293,7 @@ def test_a_patch_chosen_while_listing_is_kept(
         ("export_labels", "getSaveFileName"),
     ],
 )
+@pytest.mark.slow
 def test_file_dialogs_give_the_keys_back_to_the_grid(
     qtbot: QtBot,
     make_window: MakeWindow,

@@ -55,6 +55,7 @@ def panel(qtbot: QtBot, store: ReviewStore, state: ReportState) -> MetricsPanel:
     return widget
 
 
+@pytest.mark.slow
 def test_shows_the_numbers_of_the_report(panel: MetricsPanel) -> None:
     assert panel.summary_table.rowCount() == 1
     assert cell(panel, 0, "reference") == "ground truth"
@@ -77,6 +78,7 @@ def test_shows_the_numbers_of_the_report(panel: MetricsPanel) -> None:
     assert panel.unstable_list.count() == 1 and panel.list_tabs.tabText(1) == "Unstable (1)"
 
 
+@pytest.mark.slow
 def test_threshold_updates_the_confusion_matrix(
     panel: MetricsPanel, qtbot: QtBot, state: ReportState
 ) -> None:
@@ -93,6 +95,7 @@ def test_threshold_updates_the_confusion_matrix(
     assert confusion(panel) == [[2, 0], [2, 0]] and cell(panel, 0, "sensitivity") == "0.0000"
 
 
+@pytest.mark.slow
 def test_source_selection(panel: MetricsPanel, qtbot: QtBot, state: ReportState) -> None:
     with qtbot.waitSignal(panel.source_changed):
         panel.set_source("both")
@@ -126,6 +129,7 @@ def test_a_report_computed_before_the_users_choice_is_shown_at_it() -> None:
         state.set_threshold(1.5)
 
 
+@pytest.mark.slow
 def test_queue_activation_and_final_verdict(
     panel: MetricsPanel, qtbot: QtBot, store: ReviewStore
 ) -> None:
@@ -178,6 +182,7 @@ def _has_colour(image: QImage, colour: str, tolerance: int = 40) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_renders_offscreen_not_blank(panel: MetricsPanel, qtbot: QtBot) -> None:
     qtbot.wait(10)
     image = panel.grab().toImage()

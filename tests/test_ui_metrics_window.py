@@ -60,6 +60,7 @@ def grid_ids(window: MainWindow) -> list[str]:
 # ------------------------------------------------------------------------------ numbers
 
 
+@pytest.mark.slow
 def test_metrics_dock_shows_evaluation_numbers_for_known_labels(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -162,6 +163,7 @@ def review_and_import(
     return ids, disputed, colleague
 
 
+@pytest.mark.slow
 def test_importing_a_second_reviewer_updates_kappa_and_the_queue(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path, tmp_path: Path
 ) -> None:
@@ -201,6 +203,7 @@ def test_importing_a_second_reviewer_updates_kappa_and_the_queue(
     assert len(s.store.events()) == before
 
 
+@pytest.mark.slow
 def test_adjudication_in_the_panel_flows_into_the_labels_export(
     qtbot: QtBot,
     make_window: MakeWindow,
@@ -258,6 +261,7 @@ def test_adjudication_in_the_panel_flows_into_the_labels_export(
 # ------------------------------------------------------------------------------ stability
 
 
+@pytest.mark.slow
 def test_unstable_sort_key_needs_tta_then_lists_the_unstable_first(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -307,6 +311,7 @@ def test_unstable_sort_key_needs_tta_then_lists_the_unstable_first(
 # ------------------------------------------------------------------------------ layout
 
 
+@pytest.mark.slow
 def test_metrics_dock_visibility_is_saved_with_the_layout(
     qtbot: QtBot, make_window: MakeWindow
 ) -> None:

@@ -46,6 +46,7 @@ def open_listed(qtbot: QtBot, window: MainWindow, folder: Path) -> str:
 
 
 @pytest.mark.parametrize("loader", [None, failing_loader])
+@pytest.mark.slow
 def test_without_a_model_agree_and_disagree_are_disabled_and_say_why(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path, loader: object
 ) -> None:
@@ -72,6 +73,7 @@ def test_without_a_model_agree_and_disagree_are_disabled_and_say_why(
     assert state_of(window, patch) == "unsure"
 
 
+@pytest.mark.slow
 def test_with_a_model_agree_and_disagree_work(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -91,6 +93,7 @@ def test_with_a_model_agree_and_disagree_work(
     assert state_of(window, patch) == "disagree"
 
 
+@pytest.mark.slow
 def test_the_reviewer_is_always_shown_in_the_status_bar(
     qtbot: QtBot, make_window: MakeWindow
 ) -> None:
@@ -106,6 +109,7 @@ def test_the_reviewer_is_always_shown_in_the_status_bar(
     assert again.status.reviewer_label.text() == "Reviewer: Dr Test"
 
 
+@pytest.mark.slow
 def test_auto_advance_has_a_shortcut_and_an_indicator(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -135,6 +139,7 @@ def test_auto_advance_shortcut_clashes_with_no_other() -> None:
 
 
 @pytest.mark.parametrize("menu", MENUS)
+@pytest.mark.slow
 def test_the_mnemonics_of_each_menu_are_unique(make_window: MakeWindow, menu: str) -> None:
     window = make_window(loader=None)
     (bar_action,) = [a for a in window.menuBar().actions() if a.text() == menu]

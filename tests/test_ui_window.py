@@ -43,6 +43,7 @@ def wait_current_loaded(qtbot: QtBot, window: MainWindow) -> None:
     qtbot.waitUntil(lambda: window.patch_view.pixels is not None, timeout=15000)
 
 
+@pytest.mark.slow
 def test_open_folder_streams_scores_and_marks_the_corrupt_tile(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -66,6 +67,7 @@ def test_open_folder_streams_scores_and_marks_the_corrupt_tile(
     assert window.patch_view.pixels is None
 
 
+@pytest.mark.slow
 def test_box_outline_is_drawn_on_the_centre_box_edge(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -98,6 +100,7 @@ def test_box_outline_is_drawn_on_the_centre_box_edge(
     assert not window.review_panel.box_check.isChecked()
 
 
+@pytest.mark.slow
 def test_heatmap_is_blended_where_the_map_is_hot(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -127,6 +130,7 @@ def test_heatmap_is_blended_where_the_map_is_hot(
     assert "Grad-CAM" in window.review_panel.fact("explanation")
 
 
+@pytest.mark.slow
 def test_review_keys_write_the_store_and_undo(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -170,6 +174,7 @@ def test_review_keys_write_the_store_and_undo(
         other.close()
 
 
+@pytest.mark.slow
 def test_reviewer_is_asked_once_and_remembered(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -180,6 +185,7 @@ def test_reviewer_is_asked_once_and_remembered(
     assert Preferences().reviewer == "Dr Asked"
 
 
+@pytest.mark.slow
 def test_auto_advance_goes_to_the_next_unreviewed_in_sort_order(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -196,6 +202,7 @@ def test_auto_advance_goes_to_the_next_unreviewed_in_sort_order(
     assert s.position == 2
 
 
+@pytest.mark.slow
 def test_sort_and_filter_change_the_grid_order(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -239,6 +246,7 @@ def test_sort_and_filter_change_the_grid_order(
         assert wrong or t.review[row] == ReviewCode.DISAGREE
 
 
+@pytest.mark.slow
 def test_exports_write_the_csvs(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path, tmp_path: Path
 ) -> None:
@@ -263,6 +271,7 @@ def test_exports_write_the_csvs(
     assert "verdict" in header and "reviewer" in header
 
 
+@pytest.mark.slow
 def test_kaggle_submission_export(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path, tmp_path: Path
 ) -> None:
@@ -277,6 +286,7 @@ def test_kaggle_submission_export(
         assert float(value) == pytest.approx(scores[pid], abs=1e-5)
 
 
+@pytest.mark.slow
 def test_no_model_still_browses_and_reviews(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -297,6 +307,7 @@ def test_no_model_still_browses_and_reviews(
 
 
 @pytest.mark.parametrize("content", ["empty", "not-images"])
+@pytest.mark.slow
 def test_empty_or_non_image_folder_says_so(
     qtbot: QtBot, make_window: MakeWindow, tmp_path: Path, content: str
 ) -> None:
@@ -315,6 +326,7 @@ def test_empty_or_non_image_folder_says_so(
     assert window.grid_message.text() == text
 
 
+@pytest.mark.slow
 def test_switching_folders_cancels_cleanly(
     qtbot: QtBot, make_window: MakeWindow, data_dir: Path, tmp_path: Path
 ) -> None:
@@ -333,6 +345,7 @@ def test_switching_folders_cancels_cleanly(
     assert all(not math.isnan(p) for p in s.table.p)
 
 
+@pytest.mark.slow
 def test_settings_remember_folder_reviewer_and_opacity(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -350,6 +363,7 @@ def test_settings_remember_folder_reviewer_and_opacity(
     assert str(kaggle_folder.resolve()) in [a.text() for a in again.recent_menu.actions()]
 
 
+@pytest.mark.slow
 def test_histogram_counts_follow_reviews(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -366,6 +380,7 @@ def test_histogram_counts_follow_reviews(
     assert window.histogram.last is not None and "truth 1" in window.histogram.last.counts
 
 
+@pytest.mark.slow
 def test_real_gradcam_on_a_tiny_network(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -436,6 +451,7 @@ def test_status_bar_names_the_number_format_and_why_int8_is_not_used(
     assert "checksum mismatch" in window.model_label.toolTip()
 
 
+@pytest.mark.slow
 def test_dropping_a_folder_opens_it_and_a_csv_loads_labels(
     qtbot: QtBot, make_window: MakeWindow, data_dir: Path, tmp_path: Path
 ) -> None:
