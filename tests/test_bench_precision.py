@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
 import torch
+from support.bench import load_benchmark
 
 #: Runs the benchmark on the bundled model: seconds, not milliseconds.
 pytestmark = pytest.mark.slow
@@ -18,14 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location(
-        "bench_precision", ROOT / "benchmarks" / "bench_precision.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench() -> ModuleType:
+    return load_benchmark("bench_precision")
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
 import torch
+from support.bench import load_benchmark
 
 from pathview.io import read_patch
 from pathview.model.codec import InputCodec
@@ -20,14 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location(
-        "bench_tensor_codec", ROOT / "benchmarks" / "bench_tensor_codec.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench() -> ModuleType:
+    return load_benchmark("bench_tensor_codec")
 
 
 @pytest.fixture(scope="module")
