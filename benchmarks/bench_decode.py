@@ -33,7 +33,7 @@ from pathview.io import decode  # noqa: E402
 
 def _decode_all(paths: Sequence[str], fast: bool) -> np.ndarray:
     if not fast:
-        decode.decode_rgb8 = lambda data: None  # type: ignore[assignment]
+        decode.decode_rgb8 = lambda data, max_pixels: None  # type: ignore[assignment]
     out = np.empty((len(paths), 96, 96, 3), dtype=np.uint8)
     for i, p in enumerate(paths):
         d = decode.read_patch(p)

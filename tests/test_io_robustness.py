@@ -157,7 +157,9 @@ def _png_header_only(path: Path, width: int, height: int) -> None:
     )
 
 
-def test_images_over_the_pixel_limit_are_refused_from_the_header(tmp_path: Path) -> None:
+def test_images_over_the_pixel_limit_are_refused_from_the_header(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     side = int(MAX_PIXELS**0.5) + 64
     big = np.zeros((side, side), np.uint8)
     tifffile.imwrite(tmp_path / "bomb.tif", big, compression="zlib")
@@ -172,9 +174,14 @@ def test_images_over_the_pixel_limit_are_refused_from_the_header(tmp_path: Path)
         assert f"{MAX_PIXELS:,}" in decoded.error.detail
         assert time.perf_counter() - t0 < 0.5, name  # refused before decoding
     # The direct reader of uncompressed Kaggle TIFFs stays within the limit too.
-    from pathview.io.tiff_fast import MAX_FAST_PIXELS
+    from pathview.io import decode
 
-    assert MAX_FAST_PIXELS <= MAX_PIXELS
+    tifffile.imwrite(tmp_path / "plain.tif", np.zeros((20, 20, 3), np.uint8), photometric="rgb")
+    with monkeypatch.context() as m:
+        m.setattr(decode, "MAX_PIXELS", 399)
+        refused = read_patch(tmp_path / "plain.tif")
+    assert refused.error is not None and refused.error.kind is DecodeErrorKind.TOO_LARGE
+    assert read_patch(tmp_path / "plain.tif").ok
     # Just under the limit still decodes.
     ok_side = int(MAX_PIXELS**0.5)
     Image.fromarray(np.zeros((ok_side, 64), np.uint8)).save(tmp_path / "tall.png")

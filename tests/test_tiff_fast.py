@@ -9,7 +9,7 @@ import pytest
 import tifffile
 
 from pathview.io import decode
-from pathview.io.decode import read_patch
+from pathview.io.decode import MAX_PIXELS, read_patch
 from pathview.io.tiff_fast import decode_rgb8, read_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ def test_there_are_fixture_tiffs() -> None:
 def test_every_fixture_tiff_reads_identically() -> None:
     fast_count = 0
     for path in FIXTURE_TIFFS:
-        fast = decode_rgb8(read_file(str(path), path.stat().st_size))
+        fast = decode_rgb8(read_file(str(path), path.stat().st_size), MAX_PIXELS)
         if fast is None:
             continue
         fast_count += 1
@@ -89,7 +89,7 @@ def _write(path: Path, spec: dict[str, object], seed: int) -> None:
 def test_generated_layouts_it_takes_match_tifffile(tmp_path: Path, index: int) -> None:
     path = tmp_path / "a.tif"
     _write(path, ACCEPTED[index], index)
-    fast = decode_rgb8(read_file(str(path), path.stat().st_size))
+    fast = decode_rgb8(read_file(str(path), path.stat().st_size), MAX_PIXELS)
     assert fast is not None
     assert np.array_equal(fast, tifffile_pixels(path))
     assert fast.flags.writeable
@@ -101,7 +101,7 @@ def test_other_layouts_fall_back_to_tifffile(
 ) -> None:
     path = tmp_path / "b.tif"
     _write(path, DECLINED[index], 100 + index)
-    assert decode_rgb8(read_file(str(path), path.stat().st_size)) is None
+    assert decode_rgb8(read_file(str(path), path.stat().st_size), MAX_PIXELS) is None
     decoded = read_patch(path)
     assert decoded.ok
     assert _same(decoded, _reference(path, monkeypatch))
@@ -109,7 +109,7 @@ def test_other_layouts_fall_back_to_tifffile(
 
 def _reference(path: Path, monkeypatch: pytest.MonkeyPatch) -> decode.Decoded:
     with monkeypatch.context() as m:
-        m.setattr(decode, "decode_rgb8", lambda data: None)
+        m.setattr(decode, "decode_rgb8", lambda data, max_pixels: None)
         return read_patch(path)
 
 

@@ -35,15 +35,16 @@ from pathview.io.tiff_fast import decode_rgb8, read_file
 
 TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
 PIL_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp"})
-# Files up to this size are read whole and tried with the direct reader first.
-_FAST_READ_MAX_BYTES = 64 * 1024 * 1024
+# Files up to this size are read whole and tried with the direct reader first (a Kaggle patch
+# is 27,935 bytes); a larger one goes straight to tifffile, so a big file the direct reader
+# would decline is not read twice.
+_FAST_READ_MAX_BYTES = 1024 * 1024
 #: The most pixels (width x height) an image may have: 4096 x 4096, 170 times a 96 x 96 patch
 #: dimension-wise and 48 MiB as RGB. Checked from the file's header, before decoding.
 MAX_PIXELS = 4096 * 4096
 #: ... and at most this many bytes per pixel before conversion (float32 RGBA).
 MAX_BYTES_PER_PIXEL = 16
-# The direct TIFF reader takes only uncompressed images of at most MAX_FAST_PIXELS (no more
-# than MAX_PIXELS, tests/test_io_robustness.py checks): no decompression bomb there.
+# The direct TIFF reader is given MAX_PIXELS too and leaves larger images to tifffile's check.
 
 
 class DecodeErrorKind(str, enum.Enum):
@@ -171,7 +172,7 @@ def _read_tiff(path: Path, size: int) -> tuple[np.ndarray, str]:
     # Kaggle's own layout (uncompressed 8-bit RGB strips) is read directly; anything else,
     # including every damaged file, goes through tifffile so errors keep their kinds.
     if size <= _FAST_READ_MAX_BYTES:
-        fast = decode_rgb8(read_file(str(path), size))
+        fast = decode_rgb8(read_file(str(path), size), MAX_PIXELS)
         if fast is not None:
             return fast, "tiff/rgb/uint8"
     import tifffile

@@ -20,9 +20,6 @@ import struct
 
 import numpy as np
 
-# The largest image this reader takes on; larger files go through tifffile (and its limits).
-MAX_FAST_PIXELS = 4096 * 4096
-
 _TYPE_SIZES = {1: 1, 3: 2, 4: 4, 16: 8}  # BYTE, SHORT, LONG, LONG8 (others are not needed)
 _TYPE_CODES = {1: "B", 3: "H", 4: "I", 16: "Q"}
 
@@ -50,11 +47,13 @@ def _values(
     return struct.unpack_from(fmt, data, offset)
 
 
-def decode_rgb8(data: bytes | bytearray) -> np.ndarray | None:
+def decode_rgb8(data: bytes | bytearray, max_pixels: int) -> np.ndarray | None:
     """H x W x 3 uint8 pixels of an uncompressed 8-bit RGB strip TIFF, or ``None``.
 
     ``None`` means "not a layout this reader handles", never "corrupt": decode those with
-    tifffile. The array shares memory with ``data`` (pass a ``bytearray`` for a writable one).
+    tifffile. An image of more than ``max_pixels`` is left to tifffile too (which refuses it
+    from its header against the same limit). The array shares memory with ``data`` (pass a
+    ``bytearray`` for a writable one).
     """
     if len(data) < 8:
         return None
@@ -94,7 +93,7 @@ def decode_rgb8(data: bytes | bytearray) -> np.ndarray | None:
         return v[0] if len(v) == 1 else None
 
     width, height = one(_WIDTH), one(_LENGTH)
-    if not width or not height or width * height > MAX_FAST_PIXELS:
+    if not width or not height or width * height > max_pixels:
         return None
     if one(_COMPRESSION, 1) != 1 or one(_PHOTOMETRIC) != 2 or one(_SAMPLES) != 3:
         return None
