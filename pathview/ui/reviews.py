@@ -287,23 +287,21 @@ class ReviewController(QObject):
             lambda reason: self.export_failed.emit(out, reason),
         )
 
-    def export_labels(self, out: Path) -> bool:
-        """Write the reviewed labels (``id,label``) to ``out`` in the background."""
+    def _export_store(self, out: Path, writer: Callable[[ReviewStore, Path], int]) -> bool:
         store = self.store
         if store is None:
             self.export_failed.emit(Path(out), "no review store is open")
             return False
-        self._export(out, lambda: write_labels_csv(store, out))
+        self._export(out, lambda: writer(store, out))
         return True
+
+    def export_labels(self, out: Path) -> bool:
+        """Write the reviewed labels (``id,label``) to ``out`` in the background."""
+        return self._export_store(out, write_labels_csv)
 
     def export_log(self, out: Path) -> bool:
         """Write the whole review log to ``out`` in the background."""
-        store = self.store
-        if store is None:
-            self.export_failed.emit(Path(out), "no review store is open")
-            return False
-        self._export(out, lambda: write_log_csv(store, out))
-        return True
+        return self._export_store(out, write_log_csv)
 
     def export_submission(self, out: Path, scores: dict[str, float]) -> bool:
         """Kaggle ``id,label`` (label = P(tumour)) of every scored patch in ``scores``, with
