@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from pathview.cli import DEVICE_CHOICES, DEVICE_HELP, PRECISION_CHOICES
 from pathview.core.files import UnsafePathError, printable
@@ -179,3 +180,32 @@ def exit_status(command: str, result: ScoreResult) -> int:
         warn(command, f"{len(result.failed)} files unreadable (listed above)")
         return EXIT_PARTIAL
     return EXIT_OK
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal; silent when the stream is not a TTY."""
+
+    def __init__(self, stream: TextIO, width: int = 30) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.width = width
+        self.t0 = time.perf_counter()
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if done < total and now - self._last < 0.1:
+            return
+        self._last = now
+        frac = done / total if total else 1.0
+        fill = int(frac * self.width)
+        rate = done / max(1e-9, now - self.t0)
+        self.stream.write(
+            f"\rscoring [{'#' * fill}{'.' * (self.width - fill)}] {done}/{total} "
+            f"{frac:4.0%} {rate:,.0f}/s"
+        )
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pathview.cli._common import (
     CommandFailed,
+    ProgressBar,
     add_scoring_arguments,
     check_scoring_arguments,
     exit_status,
@@ -99,7 +100,6 @@ def reviewed_ids(folder: Path) -> set[str]:
 
 
 def _queue(args: argparse.Namespace) -> int:
-    from pathview.cli.score import _ProgressBar
     from pathview.triage import next_to_review
 
     if args.strategy not in STRATEGIES:
@@ -116,7 +116,7 @@ def _queue(args: argparse.Namespace) -> int:
     result, _ = score_args_folder(
         args,
         classifier,
-        progress=_ProgressBar(sys.stderr),
+        progress=ProgressBar(sys.stderr),
         features=args.strategy in USES_EMBEDDINGS,
     )
     left = sum(1 for pid in result.ids if pid not in reviewed)

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pathview.cli._common import (
     CommandFailed,
+    ProgressBar,
     add_scoring_arguments,
     check_scoring_arguments,
     exit_status,
@@ -80,35 +80,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     add_scoring_arguments(parser)
 
 
-class _ProgressBar:
-    """A one-line progress bar on a terminal; silent when the stream is not a TTY."""
-
-    def __init__(self, stream: TextIO, width: int = 30) -> None:
-        self.stream = stream
-        self.enabled = stream.isatty()
-        self.width = width
-        self.t0 = time.perf_counter()
-        self._last = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if done < total and now - self._last < 0.1:
-            return
-        self._last = now
-        frac = done / total if total else 1.0
-        fill = int(frac * self.width)
-        rate = done / max(1e-9, now - self.t0)
-        self.stream.write(
-            f"\rscoring [{'#' * fill}{'.' * (self.width - fill)}] {done}/{total} "
-            f"{frac:4.0%} {rate:,.0f}/s"
-        )
-        if done >= total:
-            self.stream.write("\n")
-        self.stream.flush()
-
-
 def quality_summary(quality: PatchQuality) -> str:
     """One line: how many patches each flag raised and how many are in duplicate groups."""
     from pathview.quality import THRESHOLDS
@@ -142,7 +113,7 @@ def _score(args: argparse.Namespace) -> int:
     classifier = load_classifier("score", args)
     details = args.details is not None
     result, _ = score_args_folder(
-        args, classifier, progress=_ProgressBar(sys.stderr), quality=details
+        args, classifier, progress=ProgressBar(sys.stderr), quality=details
     )
     if details:  # first, so that a failure leaves neither file
         assert result.quality is not None
