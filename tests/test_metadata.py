@@ -166,3 +166,23 @@ def test_a_retrained_models_merged_sources_are_lists_of_folders(tmp_path: Path) 
     bad = edit(model, lambda m: m["training"]["data"][0].update(images=["a", 3]))
     with pytest.raises(ModelLoadError, match=r"training\.data\[0\]\.images\[1\] must be a string"):
         read_metadata(bad)
+
+
+def test_verdict_record_round_trips_and_refuses_an_unknown_result() -> None:
+    from pathview.model.metadata import VERDICTS, ModelLoadError, ModelMetadata
+
+    data = json.loads((default_model_dir() / "model.json").read_text())
+    data["verdict"] = {
+        "result": "worse",
+        "metric": "auc_tta",
+        "delta": -0.01,
+        "ci95": [-0.02, -0.001],
+    }
+    meta = ModelMetadata.parse(data)
+    assert meta.verdict is not None and meta.verdict.result == "worse"
+    assert not meta.verdict.improved
+    assert meta.to_dict()["verdict"] == data["verdict"]
+    assert set(VERDICTS) == {"better", "no measurable change", "worse"}
+    data["verdict"] = {"result": "great"}
+    with pytest.raises(ModelLoadError, match=r"verdict\.result"):
+        ModelMetadata.parse(data)

@@ -20,7 +20,7 @@ the input codec in a :class:`CodecRecord`), output (``classes``, ``temperature``
 :class:`Int8Sample`), the :class:`ParentModel`, training provenance (:class:`TrainingRecord`:
 :class:`DataRecord` sources, :class:`InitialisedFrom`, :class:`TeacherRecord` of
 :class:`TeacherModel`), validation (:class:`ValidationBlock` of :class:`Metrics`, with
-:class:`Int8Validation`) and a retrained model's :class:`ReviewsRecord`.
+:class:`Int8Validation`) and a retrained model's :class:`ReviewsRecord` and :class:`VerdictRecord`.
 """
 
 from __future__ import annotations
@@ -808,6 +808,54 @@ class ReviewsRecord(Record):
         }
 
 
+#: The three verdicts a retraining can end with (:class:`VerdictRecord`).
+VERDICTS = ("better", "no measurable change", "worse")
+
+
+def _verdict_result(value: Any, where: str) -> str:
+    text = _str(value, where)
+    if text not in VERDICTS:
+        raise ModelLoadError(f"{where} must be one of {', '.join(VERDICTS)}, got {text!r}")
+    return text
+
+
+@dataclass
+class VerdictRecord(Record):
+    """How a retrained model compares with its parent on the fixed validation set: a paired
+    bootstrap of the difference in one metric (``metric``, e.g. ``auc_tta``), its 95% interval
+    and the verdict it gives (``better`` when the interval lies above zero, ``worse`` when it
+    lies below, ``no measurable change`` otherwise)."""
+
+    result: str = "no measurable change"
+    metric: str = "auc"
+    parent: float | None = None
+    new: float | None = None
+    delta: float | None = None
+    ci95: list[float] = field(default_factory=list)
+    n: int | None = None
+    resamples: int | None = None
+    validation: str | None = None
+
+    @classmethod
+    def _read(cls, r: _Reader) -> dict[str, Any]:
+        return {
+            "result": r.req("result", _verdict_result),
+            "metric": r.get("metric", _str) or "auc",
+            "parent": r.get("parent", _number),
+            "new": r.get("new", _number),
+            "delta": r.get("delta", _number),
+            "ci95": r.get("ci95", _list) or [],
+            "n": r.get("n", _int),
+            "resamples": r.get("resamples", _int),
+            "validation": r.get("validation", _str),
+        }
+
+    @property
+    def improved(self) -> bool:
+        """True only for a measured improvement."""
+        return self.result == "better"
+
+
 @dataclass
 class ModelMetadata(Record):
     """The whole of model.json; see the module docstring for the records it holds."""
@@ -832,6 +880,8 @@ class ModelMetadata(Record):
     input_codec: CodecRecord | None = None
     #: The reviews a retrained model learnt from (``pathview.training.retrain``).
     reviews: ReviewsRecord | None = None
+    #: How a retrained model compares with its parent (``pathview.training.retrain``).
+    verdict: VerdictRecord | None = None
     weights: WeightsRecord = field(default_factory=WeightsRecord)
     int8: Int8Record | None = None
 
@@ -863,6 +913,7 @@ class ModelMetadata(Record):
             "input_codec": r.record(CODEC_KEY, CodecRecord),
             "int8": r.record("int8", Int8Record),
             "reviews": r.record("reviews", ReviewsRecord),
+            "verdict": r.record("verdict", VerdictRecord),
         }
 
     _ALWAYS: ClassVar[frozenset[str]] = frozenset({"parent_model"})
