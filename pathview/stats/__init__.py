@@ -3,11 +3,13 @@ training share.
 
 AUC, accuracy, ECE and calibration fits (:mod:`~pathview.stats.metrics`), ROC points, the
 confusion matrix and reliability bins (:mod:`~pathview.stats.curves`), rater agreement
-(:mod:`~pathview.stats.agreement`) and TTA stability (:mod:`~pathview.stats.stability`).
+(:mod:`~pathview.stats.agreement`), paired bootstrap comparisons of two models
+(:mod:`~pathview.stats.bootstrap`) and TTA stability (:mod:`~pathview.stats.stability`).
 Imports numpy and the standard library only (a layering test checks it).
 """
 
 from pathview.stats.agreement import cohen_kappa, fleiss_kappa
+from pathview.stats.bootstrap import PairedDifference, paired_bootstrap
 from pathview.stats.curves import (
     RELIABILITY_BINS,
     Confusion,
@@ -24,9 +26,11 @@ from pathview.stats.metrics import (
     expected_calibration_error,
     fit_platt,
     fit_temperature,
+    fit_temperature_to,
     roc_auc,
     scores_and_labels,
     sigmoid,
+    soft_nll,
     summarise,
 )
 from pathview.stats.stability import instability, unstable_ids
@@ -34,6 +38,7 @@ from pathview.stats.stability import instability, unstable_ids
 __all__ = [
     "RELIABILITY_BINS",
     "Confusion",
+    "PairedDifference",
     "ProbabilityBin",
     "RocCurve",
     "accuracy",
@@ -44,13 +49,16 @@ __all__ = [
     "expected_calibration_error",
     "fit_platt",
     "fit_temperature",
+    "fit_temperature_to",
     "fleiss_kappa",
     "instability",
+    "paired_bootstrap",
     "probability_bins",
     "roc_auc",
     "roc_curve_points",
     "scores_and_labels",
     "sigmoid",
+    "soft_nll",
     "summarise",
     "unstable_ids",
 ]

@@ -112,6 +112,39 @@ def fit_temperature(logits: ArrayLike, labels: ArrayLike) -> float:
     return float(math.exp((a + b) / 2))
 
 
+def soft_nll(logits: ArrayLike, targets: ArrayLike, temperature: float = 1.0) -> float:
+    """Mean cross-entropy of probability targets in [0, 1] under sigmoid(logits / T)."""
+    z = np.asarray(logits, dtype=np.float64).ravel() / temperature
+    t = np.asarray(targets, dtype=np.float64).ravel()
+    if z.shape != t.shape:
+        raise ValueError(f"{z.size} logits but {t.size} targets")
+    return float(np.mean(t * np.logaddexp(0.0, -z) + (1 - t) * np.logaddexp(0.0, z)))
+
+
+def fit_temperature_to(logits: ArrayLike, targets: ArrayLike) -> float:
+    """Temperature T minimising :func:`soft_nll` against probability targets (e.g. another
+    model's calibrated P on the same patches), golden-section on log T in [0.05, 20]."""
+    z = np.asarray(logits, dtype=np.float64).ravel()
+    t = np.asarray(targets, dtype=np.float64).ravel()
+    if t.size and ((t < 0) | (t > 1) | ~np.isfinite(t)).any():
+        raise ValueError("targets must be probabilities in [0, 1]")
+    lo, hi = math.log(0.05), math.log(20.0)
+    ratio = (math.sqrt(5) - 1) / 2
+    a, b = lo, hi
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = soft_nll(z, t, math.exp(c)), soft_nll(z, t, math.exp(d))
+    for _ in range(80):
+        if fc < fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = soft_nll(z, t, math.exp(c))
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = soft_nll(z, t, math.exp(d))
+    return float(math.exp((a + b) / 2))
+
+
 def fit_platt(logits: ArrayLike, labels: ArrayLike, iterations: int = 100) -> tuple[float, float]:
     """Platt scaling: (scale a, offset b) minimising the NLL of sigmoid(a * logit + b).
 

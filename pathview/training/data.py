@@ -98,7 +98,7 @@ def decode_native(paths: Sequence[Path], workers: int = 8) -> list[np.ndarray | 
         return list(pool.map(decode, paths, chunksize=256))
 
 
-def _decode_kept(
+def decode_kept(
     paths: Sequence[Path], ids: Sequence[str], workers: int
 ) -> tuple[list[str], np.ndarray]:
     """Decode ``paths`` (aligned with ``ids``) as :func:`decode_native` does; the ids of the
@@ -157,7 +157,7 @@ def load_labelled(
     index = index_folders(folders, recursive)
     ids = sorted(i for i in labels if i in index and i not in exclude)
     missing = sum(1 for i in labels if i not in index)
-    kept_ids, pixels = _decode_kept([index[i] for i in ids], ids, workers)
+    kept_ids, pixels = decode_kept([index[i] for i in ids], ids, workers)
     if len(kept_ids) < len(ids):
         log.warning(
             "%d labelled files unreadable or smaller than 96x96, skipped", len(ids) - len(kept_ids)
@@ -211,7 +211,7 @@ def load_folder(
         "%s: %d labelled ids, %d without a file; decoding %d", images, len(table), missing, len(ids)
     )
 
-    kept_ids, pixels = _decode_kept([paths[i] for i in ids], ids, workers)
+    kept_ids, pixels = decode_kept([paths[i] for i in ids], ids, workers)
     if len(kept_ids) < len(ids):
         log.warning(
             "%s: %d files unreadable or smaller than 96x96, skipped",

@@ -391,14 +391,20 @@ class TrainBatches:
         device: torch.device,
         teacher: nn.Module | None,
         sample_weights: np.ndarray | None,
+        targets: np.ndarray | None = None,
     ) -> TrainBatches:
         pixels = torch.from_numpy(train.pixels).to(device)
-        labels = torch.from_numpy(train.labels).float().to(device)
+        if targets is not None:  # probability targets in [0, 1] instead of the 0/1 labels
+            if len(targets) != len(train):
+                raise ValueError(f"{len(targets)} targets for {len(train)} patches")
+            labels = torch.from_numpy(np.asarray(targets, dtype=np.float32)).to(device)
+        else:
+            labels = torch.from_numpy(train.labels).float().to(device)
         fixed_targets = None
         if teacher is not None and cfg.teacher_tta:
             # The teacher outputs P(tumour): with tta, predict_logits gives its 8-view mean.
-            targets = predict_logits(teacher, train.pixels, mean, std, device, tta=True)
-            fixed_targets = torch.from_numpy(targets).to(device)
+            teacher_p = predict_logits(teacher, train.pixels, mean, std, device, tta=True)
+            fixed_targets = torch.from_numpy(teacher_p).to(device)
             log.info("teacher targets: 8-view means of %d training patches", len(fixed_targets))
         weights = None
         if sample_weights is not None:
@@ -592,6 +598,7 @@ def train_model(
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     *,
     sample_weights: np.ndarray | None = None,
+    targets: np.ndarray | None = None,
     hooks: TrainHooks | None = None,
     resume: dict[str, Any] | None = None,
     rank: Rank | None = None,
@@ -599,7 +606,9 @@ def train_model(
     """Train ``net`` on ``train``; select the EMA checkpoint with the best held-out AUC.
 
     ``sample_weights`` (one per training patch) weight each patch's loss (weighted mean over
-    the batch); without them every patch counts once. With an empty ``holdout`` there is no
+    the batch); without them every patch counts once. ``targets`` (one probability per
+    training patch) replace the 0/1 labels as the cross-entropy's targets: a patch whose
+    target is another model's P(tumour) is distilled from it. With an empty ``holdout`` there is no
     selection: the final EMA is returned.
 
     The training state passed to ``hooks.checkpoint`` (:meth:`TrainState.snapshot`: tensors,
@@ -626,7 +635,7 @@ def train_model(
     if resume is not None:
         net.load_state_dict(resume["model"])
     state = TrainState.start(net, cfg, len(train), device, seed, rank)
-    data = TrainBatches.build(train, mean, std, cfg, device, teacher, sample_weights)
+    data = TrainBatches.build(train, mean, std, cfg, device, teacher, sample_weights, targets)
     model: nn.Module = net
     if rank.distributed:
         from torch.nn.parallel import DistributedDataParallel

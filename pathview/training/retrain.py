@@ -62,7 +62,7 @@ from pathview.model.metadata import ModelMetadata
 from pathview.model.network import NetConfig, PatchNet, count_parameters
 from pathview.model.quantised import int8_unavailable
 from pathview.model.runtime import tune_malloc
-from pathview.stats import fit_temperature
+from pathview.stats import fit_temperature, fit_temperature_to, soft_nll
 from pathview.store import StoreError
 from pathview.training.checkpoint import (
     CHECKPOINT_FILE,
@@ -70,7 +70,7 @@ from pathview.training.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from pathview.training.data import channel_stats, through_codec
+from pathview.training.data import PatchSet, channel_stats, through_codec
 from pathview.training.distributed import Rank, init_distributed, shutdown_distributed
 from pathview.training.loop import TrainConfig, TrainHooks, TrainResult, predict_logits, train_model
 from pathview.training.progress import Progress, ProgressLogHandler
@@ -83,9 +83,16 @@ from pathview.training.retrain_inputs import (
     prepare_inputs,
     write_text,
 )
-from pathview.training.retrain_report import evaluate_model, reviews_metadata, summary_text
+from pathview.training.retrain_report import (
+    evaluate_model,
+    judge,
+    reviews_metadata,
+    score_model,
+    summary_text,
+)
 from pathview.training.train import (
     ARCHITECTURES,
+    Teacher,
     add_augmentation_args,
     add_optimisation_args,
     device_name,
@@ -181,6 +188,22 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="go on when a reviewed patch's image is not in --images (default: refuse)",
     )
+    g.add_argument(
+        "--distil-unreviewed",
+        type=int,
+        default=10000,
+        metavar="N",
+        help="train also on up to N of the folders' unlabelled, unreviewed patches with the "
+        "parent's 8-view P as target (distillation: the new model keeps what the parent "
+        "knew where no review says otherwise), a fifth of them kept out to refit the "
+        "temperature; 0 turns it off (default 10000)",
+    )
+    g.add_argument(
+        "--distil-weight",
+        type=float,
+        default=1.0,
+        help="loss weight of a distilled (unreviewed) patch (default 1)",
+    )
     g.add_argument("--recursive", action="store_true", help="walk sub-folders of --images")
     g.add_argument("--decode-workers", type=int, default=min(8, os.cpu_count() or 1))
     g = p.add_argument_group("validation (never trained on)")
@@ -215,7 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
         "a checkpoint or fit a temperature)",
     )
     g.add_argument("--no-validation", action="store_true", help="train without a validation set")
-    g.add_argument("--eval-tta", action="store_true", help="also evaluate with the 8-way TTA")
+    g.add_argument(
+        "--eval-tta",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also evaluate with the 8-view TTA, and judge the new model on its TTA AUC "
+        "(default; --no-eval-tta: single view only)",
+    )
     g = p.add_argument_group("model")
     g.add_argument(
         "--parent",
@@ -471,6 +500,55 @@ def int8_sample(pixels: np.ndarray, seed: int) -> np.ndarray:
     return pixels[np.sort(pick)]
 
 
+def refit_temperature(
+    args: argparse.Namespace,
+    inputs: Inputs,
+    net: PatchNet,
+    parent_meta: ModelMetadata | None,
+    mean: Sequence[float],
+    std: Sequence[float],
+    device: torch.device,
+) -> tuple[float, dict[str, Any]]:
+    """The new model's temperature and its calibration record.
+
+    Fitted on the held-out labelled patches when there are enough of both classes; else, when
+    unreviewed patches were kept out of training, fitted so the new model's P on them matches
+    the parent's calibrated 8-view P (fine-tuning on a few hundred hard labels makes a network
+    over-confident; this brings its confidence back to the parent's measured calibration);
+    else the parent's temperature is kept.
+    """
+    kept = float(parent_meta.temperature) if parent_meta and not args.from_scratch else 1.0
+    record: dict[str, Any] = {
+        "method": "none: no held-out patches of both classes to fit a temperature on",
+        "fitted_on": "kept the parent's temperature" if not args.from_scratch else "T = 1",
+    }
+    holdout = inputs.holdout
+    if len(holdout) and len(set(holdout.labels.tolist())) == 2:
+        z_hold = predict_logits(net, holdout.pixels, mean, std, device)
+        fitted = fit_temperature(z_hold, holdout.labels)
+        if 0.06 < fitted < 19.0:
+            where = f"held-out labelled, non-reviewed patches ({len(holdout)})"
+            return fitted, temperature_record(z_hold, holdout.labels, fitted, where)
+        # at the search bound: the held-out logits are (nearly) separable
+        log.warning("temperature fit ran to its bound (%.3f): kept T = %.4f", fitted, kept)
+        record["method"] = f"none: the fit ran to its bound ({fitted:.3f})"
+        return kept, record
+    calib, target = inputs.calibration, inputs.calibration_targets
+    if calib is not None and target is not None and len(calib):
+        z = predict_logits(net, calib.pixels, mean, std, device)
+        fitted = fit_temperature_to(z, target)
+        if 0.06 < fitted < 19.0:
+            log.info("temperature %.4f fitted to the parent's P on %d patches", fitted, len(calib))
+            return fitted, {
+                "method": "temperature scaling to the parent's calibrated 8-view P (soft NLL)",
+                "fitted_on": f"unreviewed patches of the folders never trained on ({len(calib)})",
+                "nll_before": round(soft_nll(z, target), 5),
+                "nll_after": round(soft_nll(z, target, fitted), 5),
+            }
+        log.warning("temperature fit ran to its bound (%.3f): kept T = %.4f", fitted, kept)
+    return kept, record
+
+
 def finish(
     args: argparse.Namespace,
     rank: Rank,
@@ -493,26 +571,7 @@ def finish(
     net = result.network.to(device)
     assert isinstance(net, PatchNet)
     holdout = inputs.holdout
-    kept = float(parent_meta.temperature) if parent_meta and not args.from_scratch else 1.0
-    calibration: dict[str, Any] = {
-        "method": "none: no held-out patches of both classes to fit a temperature on",
-        "fitted_on": "kept the parent's temperature" if not args.from_scratch else "T = 1",
-    }
-    temperature = kept
-    if len(holdout) and len(set(holdout.labels.tolist())) == 2:
-        z_hold = predict_logits(net, holdout.pixels, mean, std, device)
-        fitted = fit_temperature(z_hold, holdout.labels)
-        if 0.06 < fitted < 19.0:
-            temperature = fitted
-            calibration = temperature_record(
-                z_hold,
-                holdout.labels,
-                temperature,
-                f"held-out labelled, non-reviewed patches ({len(holdout)})",
-            )
-        else:  # at the search bound: the held-out logits are (nearly) separable
-            log.warning("temperature fit ran to its bound (%.3f): kept T = %.4f", fitted, kept)
-            calibration["method"] = f"none: the fit ran to its bound ({fitted:.3f})"
+    temperature, calibration = refit_temperature(args, inputs, net, parent_meta, mean, std, device)
     parent_entry = None
     if parent_meta is not None and not args.from_scratch:
         parent_entry = {
@@ -527,6 +586,8 @@ def finish(
         "n_reviewed": inputs.n_reviewed_train,
         "n_labelled": len(inputs.train) - inputs.n_reviewed_train,
         "review_weight": args.review_weight,
+        "n_distilled": len(inputs.anchors) if inputs.anchors is not None else 0,
+        "n_calibration": len(inputs.calibration) if inputs.calibration is not None else 0,
         "n_heldout": len(holdout),
         "heldout": f"a seeded {args.holdout_fraction:.0%} of the labelled, non-reviewed, "
         "non-validation patches; checkpoint selection and temperature scaling only",
@@ -568,16 +629,20 @@ def finish(
         )
     parent_metrics = None
     if val is not None:
-        new_metrics = evaluate_model(export_dir, val, device, args.eval_tta)
+        new_scores = score_model(export_dir, val, device, args.eval_tta)
+        new_metrics = new_scores.metrics(val.labels)
         if meta.int8 is not None:  # int8 runs on the CPU, whatever device trained
             new_metrics["int8"] = evaluate_model(
                 export_dir, val, torch.device("cpu"), args.eval_tta, precision="int8"
             )
         if parent_dir is not None:
             try:
-                parent_metrics = evaluate_model(parent_dir, val, device, args.eval_tta)
+                parent_scores = score_model(parent_dir, val, device, args.eval_tta)
             except ModelLoadError as exc:
                 log.warning("cannot evaluate the parent model: %s", exc)
+            else:
+                parent_metrics = parent_scores.metrics(val.labels)
+                meta.verdict = judge(parent_scores, new_scores, val.labels, inputs.val_description)
         retraining = {
             "data": {
                 "description": inputs.val_description,
@@ -671,6 +736,13 @@ def _run(
         mean, std = channel_stats(inputs.train.pixels)
     else:  # the parent's weights expect the parent's normalisation
         mean, std = parent_meta.normalisation.mean, parent_meta.normalisation.std
+    train, weights, targets = inputs.train, inputs.weights, None
+    if inputs.anchors is not None and parent_dir is not None and len(inputs.anchors):
+        if codec is not None:
+            inputs.anchors.pixels = through_codec(inputs.anchors.pixels, codec)
+            if inputs.calibration is not None:
+                inputs.calibration.pixels = through_codec(inputs.calibration.pixels, codec)
+        train, weights, targets = with_distilled(args, inputs, parent_dir, mean, std, device)
     log.info(
         "network %s: %d parameters (%s)",
         net.config.to_dict(),
@@ -700,14 +772,15 @@ def _run(
     )
     result = train_model(
         net,
-        inputs.train,
+        train,
         inputs.holdout,
         mean,
         std,
         TrainConfig.from_args(args),
         device,
         args.seed,
-        sample_weights=inputs.weights,
+        sample_weights=weights,
+        targets=targets,
         hooks=hooks,
         resume=resume,
         rank=rank,
@@ -739,6 +812,56 @@ def _run(
         )
     rank.barrier()
     return 0
+
+
+def parent_probabilities(
+    parent_dir: Path,
+    pixels: np.ndarray,
+    mean: Sequence[float],
+    std: Sequence[float],
+    device: torch.device,
+) -> np.ndarray:
+    """The parent's calibrated 8-view mean P(tumour) of (codec-applied) patches."""
+    teacher = Teacher([parent_dir], mean, std).to(device)
+    return predict_logits(teacher, pixels, mean, std, device, tta=True).astype(np.float32)
+
+
+def with_distilled(
+    args: argparse.Namespace,
+    inputs: Inputs,
+    parent_dir: Path,
+    mean: Sequence[float],
+    std: Sequence[float],
+    device: torch.device,
+) -> tuple[PatchSet, np.ndarray, np.ndarray]:
+    """The training set with the unreviewed patches added, their targets the parent's P.
+
+    Every patch of the folder then trains once: with its reviewer's label where it was
+    reviewed, with the parent's belief where it was not. That keeps the parent's knowledge
+    (without its training set) and evens out the review queue's bias towards borderline
+    patches: the reviewed ones are a small, weighted part of the whole folder, not all of it.
+    Returns (patches, loss weights, targets).
+    """
+    assert inputs.anchors is not None
+    anchors = inputs.anchors
+    p_parent = parent_probabilities(parent_dir, anchors.pixels, mean, std, device)
+    if inputs.calibration is not None:
+        inputs.calibration_targets = parent_probabilities(
+            parent_dir, inputs.calibration.pixels, mean, std, device
+        )
+    log.info(
+        "distilling from the parent on %d unreviewed patches (weight %g; mean parent P %.3f)",
+        len(anchors),
+        args.distil_weight,
+        float(p_parent.mean()),
+    )
+    train = PatchSet.concat([inputs.train, anchors])
+    train.sources = [*inputs.train.sources, *anchors.sources]
+    weights = np.concatenate(
+        [inputs.weights, np.full(len(anchors), args.distil_weight, np.float32)]
+    ).astype(np.float32)
+    targets = np.concatenate([inputs.train.labels.astype(np.float32), p_parent])
+    return train, weights, targets
 
 
 def read_resume_state(args: argparse.Namespace, fingerprint: str) -> dict[str, Any] | None:

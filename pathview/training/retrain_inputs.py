@@ -22,7 +22,14 @@ import numpy as np
 from pathview.core.files import atomic_text_writer
 from pathview.io import find_labels_csv
 from pathview.store import StoreError, locate_store
-from pathview.training.data import PatchSet, fit_to_native, load_folder, load_labelled
+from pathview.training.data import (
+    PatchSet,
+    decode_kept,
+    fit_to_native,
+    index_folders,
+    load_folder,
+    load_labelled,
+)
 from pathview.training.data import merge_labels as merge_label_csvs
 from pathview.training.distributed import Rank
 from pathview.training.review_labels import (
@@ -87,11 +94,23 @@ class Inputs:
     truth: dict[str, int]
     n_reviewed_train: int
     review_truth: dict[str, int] = field(default_factory=dict)  # reviewed id -> CSV label
+    #: Unlabelled, unreviewed patches of the folders: distilled from the parent (``anchors``)
+    #: and, a seeded share of them never trained on, to refit the temperature (``calibration``).
+    anchors: PatchSet | None = None
+    calibration: PatchSet | None = None
+    #: The parent's calibrated P of the calibration patches (filled in before training).
+    calibration_targets: np.ndarray | None = None
 
     def fingerprint(self) -> str:
         """SHA-1 of what is trained and validated on (a resume must see the same data)."""
         digest = hashlib.sha1()
-        for ids in (self.train.ids, self.holdout.ids, self.val.ids if self.val else []):
+        for ids in (
+            self.train.ids,
+            self.holdout.ids,
+            self.val.ids if self.val else [],
+            self.anchors.ids if self.anchors else [],
+            self.calibration.ids if self.calibration else [],
+        ):
             digest.update("\n".join(ids).encode())
             digest.update(b"|")
         digest.update(self.train.labels.astype(np.int64).tobytes())
@@ -269,6 +288,56 @@ def choose_split(args: argparse.Namespace, pool: list[str], parent_dir: Path | N
     return split
 
 
+#: Share of the unreviewed patches kept out of training to refit the temperature on, and the
+#: fewest there must be for that (fewer: all are distilled from, the temperature is kept).
+CALIBRATION_FRACTION = 0.2
+MIN_CALIBRATION = 100
+
+
+def _hash_order(ids: Sequence[str], salt: str) -> list[str]:
+    """``ids`` in the order of their salted SHA-1 (a seeded shuffle that does not depend on
+    the other ids)."""
+    return sorted(ids, key=lambda pid: hashlib.sha1(f"{salt}:{pid}".encode()).digest())
+
+
+def load_anchors(
+    args: argparse.Namespace, exclude: set[str]
+) -> tuple[PatchSet | None, PatchSet | None]:
+    """The folders' unlabelled, unreviewed patches (up to ``--distil-unreviewed``, a seeded
+    sample when there are more): distilled from the parent so the new model keeps what the
+    parent knew where nobody said otherwise, and a seeded fifth of them (at least
+    MIN_CALIBRATION) never trained on, for refitting the temperature against the parent's
+    calibrated P. (None, None) when distillation is off or there are none."""
+    limit = int(getattr(args, "distil_unreviewed", 0) or 0)
+    if limit <= 0 or args.from_scratch:
+        return None, None
+    index = index_folders(args.images, args.recursive)
+    ids = _hash_order([i for i in index if i not in exclude], f"anchors:{args.seed}")[:limit]
+    if not ids:
+        return None, None
+    ids.sort()
+    kept, pixels = decode_kept([index[i] for i in ids], ids, args.decode_workers)
+    n = len(kept)
+    labels = np.zeros(n, np.int64)  # no label: the parent's P is the target
+    source = {"images": [str(f) for f in args.images], "n": n, "role": "distilled from parent"}
+    anchors = PatchSet(kept, pixels, labels, np.array([""] * n, dtype=object), [source])
+    calib_ids = set(seeded_pick(kept, CALIBRATION_FRACTION, f"calibration:{args.seed}"))
+    if len(calib_ids) < MIN_CALIBRATION:
+        log.info(
+            "distilling from the parent on %d unreviewed patches (too few to refit the "
+            "temperature on a share of them)",
+            n,
+        )
+        return anchors, None
+    mask = np.array([pid in calib_ids for pid in kept])
+    log.info(
+        "unreviewed patches: %d distilled from the parent, %d kept out to refit the temperature",
+        int((~mask).sum()),
+        int(mask.sum()),
+    )
+    return anchors.subset(~mask), anchors.subset(mask)
+
+
 def prepare_inputs(args: argparse.Namespace, rank: Rank, parent_dir: Path | None) -> Inputs:
     """Reviews matched to images, labelled data, and the validation / held-out split."""
     reviews = on_main(rank, lambda: load_reviews(args))
@@ -365,6 +434,8 @@ def prepare_inputs(args: argparse.Namespace, rank: Rank, parent_dir: Path | None
             "no validation data: give --val-images/--val-labels, labels for some non-reviewed "
             "patches (--labels), or --no-validation"
         )
+    exclude = set(truth) | reviewed_all | set(val.ids if val is not None else [])
+    anchors, calibration = load_anchors(args, exclude)
     log.info(
         "training on %d patches (%d reviewed, weight %g; %d labelled), held out %d, validation %s",
         len(train),
@@ -386,4 +457,6 @@ def prepare_inputs(args: argparse.Namespace, rank: Rank, parent_dir: Path | None
         truth=truth,
         n_reviewed_train=len(reviewed_ids),
         review_truth={pid: truth[pid] for pid in reviewed_ids if pid in truth},
+        anchors=anchors,
+        calibration=calibration,
     )

@@ -4,6 +4,8 @@ reviews a model learnt from (see ``training/retrain.py``)."""
 from __future__ import annotations
 
 import argparse
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +13,16 @@ import numpy as np
 import torch
 
 from pathview.model import load_model
-from pathview.model.metadata import DataRecord, ModelMetadata, ReviewsRecord, TrainingRecord
+from pathview.model.metadata import (
+    DataRecord,
+    ModelMetadata,
+    ReviewsRecord,
+    TrainingRecord,
+    VerdictRecord,
+)
 from pathview.model.provenance import metadata_codec_text
 from pathview.scoring import score_pixels
-from pathview.stats import summarise
+from pathview.stats import paired_bootstrap, summarise
 from pathview.training.data import PatchSet
 from pathview.training.retrain_inputs import Inputs
 
@@ -22,6 +30,39 @@ LABEL_RULE = (
     "agree confirms the model's call shown to the reviewer (P >= 0.5 is tumour), disagree flips "
     "it, unsure is left out; reviewers are combined by the rule; an adjudication overrides it"
 )
+
+
+@dataclass
+class ModelScores:
+    """A model's P(tumour) on the validation patches: single view, and the 8-view mean."""
+
+    plain: np.ndarray
+    tta: np.ndarray | None = None
+
+    def metrics(self, labels: np.ndarray) -> dict[str, Any]:
+        out: dict[str, Any] = {"plain": summarise(self.plain, labels)}
+        if self.tta is not None:
+            out["tta"] = summarise(self.tta, labels)
+        return out
+
+
+def score_model(
+    model_dir: Path,
+    data: PatchSet,
+    device: torch.device,
+    tta: bool,
+    batch_size: int = 256,
+    precision: str = "float32",
+) -> ModelScores:
+    """P(tumour) of a model directory on ``data`` through the app's Classifier, in float32
+    unless told (models are compared in the same number format)."""
+    clf = load_model(model_dir, device=device.type, precision=precision)
+    # One pass with the app's scoring step: with TTA the plain score is the identity view.
+    scores = score_pixels(clf, data.pixels, tta=tta, batch_size=batch_size)
+    if tta:
+        assert scores.views is not None  # a Classifier gives them with TTA
+        return ModelScores(plain=scores.views[:, 0].copy(), tta=scores.p)
+    return ModelScores(plain=scores.p)
 
 
 def evaluate_model(
@@ -32,19 +73,52 @@ def evaluate_model(
     batch_size: int = 256,
     precision: str = "float32",
 ) -> dict[str, Any]:
-    """AUC / accuracy / ECE of a model directory on ``data`` through the app's Classifier,
-    in float32 unless told (models are compared in the same number format)."""
-    clf = load_model(model_dir, device=device.type, precision=precision)
-    # One pass with the app's scoring step: with TTA the plain score is the identity view.
-    scores = score_pixels(clf, data.pixels, tta=tta, batch_size=batch_size)
-    out: dict[str, Any] = {}
-    if tta:
-        assert scores.views is not None  # a Classifier gives them with TTA
-        out["plain"] = summarise(scores.views[:, 0], data.labels)
-        out["tta"] = summarise(scores.p, data.labels)
-    else:
-        out["plain"] = summarise(scores.p, data.labels)
-    return out
+    """AUC / accuracy / ECE of a model directory on ``data`` (see :func:`score_model`)."""
+    return score_model(model_dir, data, device, tta, batch_size, precision).metrics(data.labels)
+
+
+#: Bootstrap resamples of the verdict (seeded: the same run gives the same interval).
+VERDICT_RESAMPLES = 2000
+
+
+def judge(
+    parent: ModelScores, new: ModelScores, labels: np.ndarray, description: str
+) -> VerdictRecord:
+    """The verdict on a retrained model: a paired bootstrap of its AUC minus the parent's on
+    the fixed validation set (8-view TTA AUC when both were scored with it)."""
+    use_tta = parent.tta is not None and new.tta is not None
+    a = parent.tta if use_tta and parent.tta is not None else parent.plain
+    b = new.tta if use_tta and new.tta is not None else new.plain
+    diff = paired_bootstrap(
+        a, b, labels, metric="auc_tta" if use_tta else "auc", resamples=VERDICT_RESAMPLES
+    )
+    return VerdictRecord(
+        result=diff.verdict,
+        metric=diff.metric,
+        parent=round(diff.parent, 5),
+        new=round(diff.new, 5),
+        delta=round(diff.delta, 5),
+        ci95=[round(diff.low, 5), round(diff.high, 5)],
+        n=diff.n,
+        resamples=diff.resamples,
+        validation=description,
+    )
+
+
+def verdict_text(verdict: VerdictRecord) -> str:
+    """One line for people: the verdict, the difference and its interval."""
+    lo, hi = [*verdict.ci95, math.nan, math.nan][:2]
+    name = "TTA AUC" if verdict.metric.endswith("tta") else "AUC"
+    head = {
+        "better": "BETTER than its parent",
+        "worse": "WORSE than its parent: do not use it in place of the parent",
+        "no measurable change": "NO MEASURABLE CHANGE from its parent",
+    }[verdict.result]
+    return (
+        f"Verdict: {head} ({name} {verdict.parent:.4f} -> {verdict.new:.4f}, "
+        f"{verdict.delta:+.4f}; paired bootstrap 95% interval {lo:+.4f} to {hi:+.4f}, "
+        f"{verdict.n} validation patches)"
+    )
 
 
 def comparison_table(
@@ -135,7 +209,15 @@ def summary_text(
             "model's input codec "
             f"{metadata_codec_text(meta)})",
         ]
+        if meta.verdict is not None:
+            lines += ["", verdict_text(meta.verdict)]
     else:
         lines.append("  validation: none (no before/after numbers)")
-    lines += ["", f"Open it with: pathview --model {export_dir}"]
+    if meta.verdict is not None and meta.verdict.result == "worse":
+        lines += [
+            "",
+            f"Written for inspection only (keep using the parent): pathview --model {export_dir}",
+        ]
+    else:
+        lines += ["", f"Open it with: pathview --model {export_dir}"]
     return "\n".join(lines)
