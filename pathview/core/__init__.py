@@ -8,9 +8,13 @@ from pathview.core.types import (
     IMAGE_EXTENSIONS,
     N_VIEWS,
     NATIVE_SIZE,
+    VIEW_SINGLE,
+    VIEW_TTA,
+    VIEWS,
     PatchRef,
     Verdict,
     implied_label,
+    verdict_for_label,
 )
 
 __all__ = [
@@ -18,6 +22,9 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "NATIVE_SIZE",
     "N_VIEWS",
+    "VIEWS",
+    "VIEW_SINGLE",
+    "VIEW_TTA",
     "CancelToken",
     "Cancelled",
     "LruCache",
@@ -26,4 +33,5 @@ __all__ = [
     "RefSequence",
     "Verdict",
     "implied_label",
+    "verdict_for_label",
 ]

@@ -43,6 +43,20 @@ def implied_label(verdict: Verdict, p_tumour: float | None) -> int | None:
     return model_call if verdict is Verdict.AGREE else 1 - model_call
 
 
+def verdict_for_label(label: int, p_tumour: float | None) -> Verdict | None:
+    """The verdict a label given directly amounts to on the model's call at ``p_tumour``:
+    agree when it is the call (P >= 0.5 means tumour), disagree otherwise, None without a P."""
+    if p_tumour is None:
+        return None
+    return Verdict.AGREE if int(p_tumour >= 0.5) == label else Verdict.DISAGREE
+
+
+#: Which P(tumour) a reviewer was shown: one view of the patch, or the mean of the TTA views.
+VIEW_SINGLE = "single"
+VIEW_TTA = "tta"
+VIEWS = ("", VIEW_SINGLE, VIEW_TTA)  # "" where no P was shown (or before it was recorded)
+
+
 @dataclass(frozen=True, slots=True)
 class PatchRef:
     """One patch file found in a folder: its id (file stem) and path relative to the root."""

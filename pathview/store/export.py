@@ -14,7 +14,10 @@ label is exported (an unsure adjudication leaves the patch out). ``adjudication_
 the patches whose reviewers disagree and that no adjudication has settled yet.
 
 Log CSV: the whole event history, one row per event, columns in ``LOG_COLUMNS`` order (fixed;
-scripts rely on it). Both files are written atomically.
+scripts rely on it; columns added later come last: ``view``, ``given_as``, ``gt_flag``,
+``batch_id`` in schema 4). Both files are written atomically. A log written before a column
+existed is still imported, the column taking its default. A label given with a label key
+(``given_as`` = label) is exported like one implied by a verdict.
 
 Both are opened in spreadsheets, so every text cell that a spreadsheet would run as a formula
 (starting with ``= + - @``, a tab or a carriage return) is written with a leading ``'``, as
@@ -41,7 +44,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pathview.core import Verdict, implied_label
+from pathview.core import VIEWS, Verdict, implied_label, verdict_for_label
 from pathview.core.files import (
     atomic_text_writer,
     csv_cell,
@@ -53,6 +56,8 @@ from pathview.core.files import (
 from pathview.store.errors import StoreError
 from pathview.store.reviews import (
     EVENT_COLUMNS,
+    GIVEN_AS_LABEL,
+    GIVEN_AS_VERDICT,
     MAX_FIELD_CHARS,
     PatchState,
     ReviewEvent,
@@ -149,6 +154,8 @@ def _cell(value: object) -> str:
         return ""
     if isinstance(value, enum.Enum):
         return str(value.value)
+    if isinstance(value, bool):
+        return "1" if value else "0"
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, int):
@@ -217,7 +224,10 @@ def _event_from_mapping(values: dict[str, object]) -> ReviewEvent:
         verdict = Verdict(verdict_text) if verdict_text else None
     except ValueError:
         raise ValueError(f"unknown verdict {verdict_text[:40]!r}") from None
-    if kind == "review" and verdict is None:
+    given_as = text("given_as") or GIVEN_AS_VERDICT  # logs from before label keys existed
+    if given_as not in (GIVEN_AS_VERDICT, GIVEN_AS_LABEL):
+        raise ValueError(f"unknown given_as {given_as[:40]!r}")
+    if kind == "review" and verdict is None and given_as == GIVEN_AS_VERDICT:
         raise ValueError("a review event without a verdict")
     if kind == "retract" and not text("target_uid"):
         raise ValueError("a retract event without a target")
@@ -234,7 +244,12 @@ def _event_from_mapping(values: dict[str, object]) -> ReviewEvent:
     p_tumour = _optional_float(text("p_tumour"), "p_tumour")
     if p_tumour is not None and not 0.0 <= p_tumour <= 1.0:
         raise ValueError(f"p_tumour {p_tumour} is outside [0, 1]")
-    if kind == "review" and verdict is not None:
+    if kind == "review" and given_as == GIVEN_AS_LABEL:
+        if label is None:
+            raise ValueError("a label-key review without a label")
+        if verdict != verdict_for_label(label, p_tumour):
+            raise ValueError(f"verdict {verdict_text or 'empty'} contradicts label {label}")
+    elif kind == "review" and verdict is not None:
         expected = implied_label(verdict, p_tumour)
         if label != expected:
             raise ValueError(
@@ -243,6 +258,12 @@ def _event_from_mapping(values: dict[str, object]) -> ReviewEvent:
             )
     elif label is not None:
         raise ValueError("a retract event with a label")
+    view = text("view")
+    if view not in VIEWS:
+        raise ValueError(f"unknown view {view[:40]!r}")
+    flag_text = text("gt_flag")
+    if flag_text not in ("", "0", "1"):
+        raise ValueError(f"gt_flag {flag_text[:40]!r} is not 0 or 1")
     relpath = text("relpath")
     problem = relpath_problem(relpath)
     if problem is not None:
@@ -268,6 +289,10 @@ def _event_from_mapping(values: dict[str, object]) -> ReviewEvent:
         note=text("note"),
         origin=text("origin"),
         role=role,
+        view=view,
+        given_as=given_as,
+        gt_flag=flag_text == "1",
+        batch_id=text("batch_id"),
     )
 
 

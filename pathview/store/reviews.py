@@ -31,7 +31,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pathview.core import Verdict, implied_label
+from pathview.core import VIEWS, Verdict, implied_label, verdict_for_label
 from pathview.core.files import printable, relpath_problem
 from pathview.core.resources import ResourceError, resources_dir
 from pathview.store.errors import SchemaError, StoreBusy, StoreError
@@ -41,6 +41,9 @@ STORE_DIR_NAME = ".pathview"
 STORE_FILE_NAME = "reviews.sqlite"
 REVIEWER = "reviewer"
 ADJUDICATOR = "adjudicator"
+#: How a review's label was given: a verdict on the model's call, or a label key (T / N).
+GIVEN_AS_VERDICT = "verdict"
+GIVEN_AS_LABEL = "label"
 BUSY_TIMEOUT_MS = 10_000
 
 T = TypeVar("T")
@@ -84,10 +87,17 @@ def _retry_while_busy(op: Callable[[], T], deadline: float) -> T:
 
 @dataclass(frozen=True, slots=True)
 class ReviewInput:
-    """What the reviewer saw and said about one patch."""
+    """What the reviewer saw and said about one patch.
+
+    Either a ``verdict`` on the model's call (the label it implies at ``p_tumour`` is stored)
+    or, with ``verdict=None``, a ``label`` given directly (1 tumour, 0 normal): stored with the
+    verdict it amounts to when a P was shown, with none without a model. ``view`` says which P
+    was shown ('single' or 'tta'), ``gt_flag`` that the ground truth looks wrong, ``batch_id``
+    groups the reviews of one bulk action.
+    """
 
     patch_id: str
-    verdict: Verdict
+    verdict: Verdict | None
     reviewer: str
     pixel_sha1: str = ""
     relpath: str = ""
@@ -99,6 +109,10 @@ class ReviewInput:
     centre_focus: float | None = None
     note: str = ""
     role: str = REVIEWER
+    label: int | None = None
+    view: str = ""
+    gt_flag: bool = False
+    batch_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +139,10 @@ class ReviewEvent:
     note: str
     origin: str
     role: str
+    view: str
+    given_as: str
+    gt_flag: bool
+    batch_id: str
 
 
 #: Column order of the events table as read into ReviewEvent (and of the log CSV).
@@ -133,11 +151,15 @@ EVENT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ReviewEvent))
 
 @dataclass(frozen=True, slots=True)
 class PatchState:
-    """A patch's current review by one reviewer: their latest review not retracted."""
+    """A patch's current review by one reviewer: their latest review not retracted.
+
+    ``label`` is the label fixed when the review was made (from the verdict at the P shown, or
+    given directly); ``verdict`` is None for a label given with no model.
+    """
 
     patch_id: str
     reviewer: str
-    verdict: Verdict
+    verdict: Verdict | None
     label: int | None
     p_tumour: float | None
     model_id: str
@@ -145,6 +167,10 @@ class PatchState:
     event_uid: str
     event_id: int
     role: str = REVIEWER
+    view: str = ""
+    given_as: str = GIVEN_AS_VERDICT
+    gt_flag: bool = False
+    note: str = ""
 
     @property
     def order(self) -> tuple[str, int]:
@@ -184,6 +210,9 @@ _NAME_FIELDS = frozenset(
         "role",
         "kind",
         "verdict",
+        "view",
+        "given_as",
+        "batch_id",
     }
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -207,11 +236,24 @@ def check_text_fields(values: Mapping[str, str]) -> None:
             raise ValueError(f"{name} {printable(value)!r} is not valid UTF-8") from None
 
 
+def _verdict_and_label(review: ReviewInput) -> tuple[Verdict | None, int | None, str]:
+    """(verdict, label, given_as) to store for ``review``; ValueError when they contradict."""
+    if review.verdict is None:
+        if review.label not in (0, 1):
+            raise ValueError("a review needs a verdict or a label (0 or 1)")
+        return verdict_for_label(review.label, review.p_tumour), review.label, GIVEN_AS_LABEL
+    verdict = Verdict(review.verdict)
+    label = implied_label(verdict, review.p_tumour)
+    if review.label is not None and review.label != label:
+        raise ValueError(f"label {review.label} contradicts {verdict.value} at P {review.p_tumour}")
+    return verdict, label, GIVEN_AS_VERDICT
+
+
 def _state_from_row(row: sqlite3.Row) -> PatchState:
     return PatchState(
         patch_id=row["patch_id"],
         reviewer=row["reviewer"],
-        verdict=Verdict(row["verdict"]),
+        verdict=Verdict(row["verdict"]) if row["verdict"] else None,
         label=row["label"],
         p_tumour=row["p_tumour"],
         model_id=row["model_id"],
@@ -219,6 +261,10 @@ def _state_from_row(row: sqlite3.Row) -> PatchState:
         event_uid=row["event_uid"],
         event_id=row["event_id"],
         role=row["role"],
+        view=row["view"],
+        given_as=row["given_as"],
+        gt_flag=bool(row["gt_flag"]),
+        note=row["note"],
     )
 
 
@@ -226,6 +272,7 @@ def _row_to_event(row: sqlite3.Row) -> ReviewEvent:
     values = dict(row)
     verdict = values["verdict"]
     values["verdict"] = Verdict(verdict) if verdict else None
+    values["gt_flag"] = bool(values["gt_flag"])
     return ReviewEvent(**{name: values[name] for name in EVENT_COLUMNS})
 
 
@@ -435,7 +482,9 @@ class ReviewStore:
             raise ValueError("a review needs a patch id")
         if not review.reviewer.strip():
             raise ValueError("a review needs a reviewer name")
-        verdict = Verdict(review.verdict)
+        verdict, label, given_as = _verdict_and_label(review)
+        if review.view not in VIEWS:
+            raise ValueError(f"unknown view {review.view!r}")
         if review.role not in (REVIEWER, ADJUDICATOR):
             raise ValueError(f"unknown role {review.role!r}")
         if review.p_tumour is not None and not 0.0 <= review.p_tumour <= 1.0:
@@ -448,21 +497,21 @@ class ReviewStore:
                 if isinstance(getattr(review, f.name), str)
             }
         )
-        label = implied_label(verdict, review.p_tumour)
         uid = uuid.uuid4().hex
         with self._transaction("recording a review") as conn:
             cur = conn.execute(
                 """INSERT INTO events (event_uid, kind, target_uid, patch_id, pixel_sha1,
                        relpath, verdict, label, reviewer, created_utc, seconds_spent,
                        model_id, p_tumour, explanation_method, explanation_layer,
-                       centre_focus, note, origin, role)
-                   VALUES (?, 'review', NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?)""",
+                       centre_focus, note, origin, role, view, given_as, gt_flag, batch_id)
+                   VALUES (?, 'review', NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?,
+                           ?, ?, ?, ?)""",
                 (
                     uid,
                     review.patch_id,
                     review.pixel_sha1,
                     review.relpath,
-                    verdict.value,
+                    None if verdict is None else verdict.value,
                     label,
                     review.reviewer.strip(),
                     utc_now(),
@@ -474,10 +523,52 @@ class ReviewStore:
                     review.centre_focus,
                     review.note,
                     review.role,
+                    review.view,
+                    given_as,
+                    int(bool(review.gt_flag)),
+                    review.batch_id,
                 ),
             )
             event_id = cur.lastrowid
         return self._event(int(event_id or 0))
+
+    def amend(
+        self,
+        patch_id: str,
+        reviewer: str,
+        note: str | None = None,
+        gt_flag: bool | None = None,
+    ) -> ReviewEvent | None:
+        """Record ``reviewer``'s current review of ``patch_id`` again with a new note and/or
+        ground-truth flag; returns the new event, or None when they have not reviewed it.
+
+        The verdict, label, P, view and model stay those of the review amended (the label is
+        fixed when a review is made); undo withdraws the amendment and the review before is in
+        effect again.
+        """
+        state = self.current_state(patch_id, reviewer)
+        if state is None:
+            return None
+        old = self._event(state.event_id)
+        return self.record(
+            ReviewInput(
+                patch_id=old.patch_id,
+                verdict=old.verdict if old.given_as == GIVEN_AS_VERDICT else None,
+                reviewer=old.reviewer,
+                pixel_sha1=old.pixel_sha1,
+                relpath=old.relpath,
+                model_id=old.model_id,
+                p_tumour=old.p_tumour,
+                explanation_method=old.explanation_method,
+                explanation_layer=old.explanation_layer,
+                centre_focus=old.centre_focus,
+                note=old.note if note is None else note,
+                role=old.role,
+                label=old.label if old.given_as == GIVEN_AS_LABEL else None,
+                view=old.view,
+                gt_flag=old.gt_flag if gt_flag is None else gt_flag,
+            )
+        )
 
     def undo(self, reviewer: str | None = None) -> ReviewEvent | None:
         """Retract the latest review still in effect (of ``reviewer`` if given).
@@ -500,8 +591,8 @@ class ReviewStore:
             cur = conn.execute(
                 """INSERT INTO events (event_uid, kind, target_uid, patch_id, pixel_sha1,
                        relpath, verdict, label, reviewer, created_utc, model_id, origin,
-                       role)
-                   VALUES (?, 'retract', ?, ?, ?, ?, NULL, NULL, ?, ?, ?, '', ?)""",
+                       role, batch_id)
+                   VALUES (?, 'retract', ?, ?, ?, ?, NULL, NULL, ?, ?, ?, '', ?, ?)""",
                 (
                     uuid.uuid4().hex,
                     target["event_uid"],
@@ -512,6 +603,7 @@ class ReviewStore:
                     utc_now(),
                     target["model_id"],
                     target["role"],
+                    target["batch_id"],
                 ),
             )
             event_id = cur.lastrowid
@@ -530,8 +622,10 @@ class ReviewStore:
                     """INSERT OR IGNORE INTO events (event_uid, kind, target_uid, patch_id,
                            pixel_sha1, relpath, verdict, label, reviewer, created_utc,
                            seconds_spent, model_id, p_tumour, explanation_method,
-                           explanation_layer, centre_focus, note, origin, role)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                           explanation_layer, centre_focus, note, origin, role, view,
+                           given_as, gt_flag, batch_id)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                               ?, ?)""",
                     (
                         ev.event_uid,
                         ev.kind,
@@ -552,6 +646,10 @@ class ReviewStore:
                         ev.note,
                         ev.origin or origin,
                         ev.role,
+                        ev.view,
+                        ev.given_as,
+                        int(bool(ev.gt_flag)),
+                        ev.batch_id,
                     ),
                 )
                 added += cur.rowcount
@@ -706,6 +804,8 @@ def locate_store(folder_or_store: str | os.PathLike[str]) -> Path:
 
 __all__ = [
     "EVENT_COLUMNS",
+    "GIVEN_AS_LABEL",
+    "GIVEN_AS_VERDICT",
     "SCHEMA_VERSION",
     "PatchState",
     "ReviewEvent",

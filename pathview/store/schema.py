@@ -53,6 +53,20 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE events ADD COLUMN role TEXT NOT NULL DEFAULT 'reviewer'
         CHECK (role IN ('reviewer', 'adjudicator'));
     """,
+    # v4: what the reviewer was shown and said besides the verdict. ``view`` is the P shown
+    # (single view or the TTA mean), ``given_as`` whether the label came from a verdict on
+    # the model's call or from a label key (then ``verdict`` may be NULL: no model),
+    # ``gt_flag`` marks "the ground truth looks wrong", and ``batch_id`` groups the events of
+    # one bulk action.
+    """
+    ALTER TABLE events ADD COLUMN view TEXT NOT NULL DEFAULT ''
+        CHECK (view IN ('', 'single', 'tta'));
+    ALTER TABLE events ADD COLUMN given_as TEXT NOT NULL DEFAULT 'verdict'
+        CHECK (given_as IN ('verdict', 'label'));
+    ALTER TABLE events ADD COLUMN gt_flag INTEGER NOT NULL DEFAULT 0
+        CHECK (gt_flag IN (0, 1));
+    ALTER TABLE events ADD COLUMN batch_id TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -136,8 +136,9 @@ def load_review_labels(
             )
         in_effect = [s for by in states.values() for s in by.values()] + list(finals.values())
         verdicts = {v.value: 0 for v in Verdict}
-        for state in in_effect:
-            verdicts[state.verdict.value] += 1
+        for state in in_effect:  # a label given with no model has no verdict
+            key = "label only" if state.verdict is None else state.verdict.value
+            verdicts[key] = verdicts.get(key, 0) + 1
         reviewed = set(states) | set(finals)
         return ReviewLabels(
             labels=result,

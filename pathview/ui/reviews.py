@@ -186,7 +186,9 @@ class ReviewController(QObject):
             self._selection.select_row_if_shown(row)
         self.refresh([patch_id])
         state = self.store.current_state(patch_id)
-        self.review_recorded.emit(patch_id, "" if state is None else state.verdict.value)
+        self.review_recorded.emit(
+            patch_id, "" if state is None or state.verdict is None else state.verdict.value
+        )
         self.message.emit(f"Undid the verdict on {patch_id}")
         return patch_id
 
