@@ -36,6 +36,7 @@ from pathview.ui.grid import FilterBar, PatchGrid
 from pathview.ui.histogram import HistogramPanel
 from pathview.ui.keyboard import KeyRouter
 from pathview.ui.metrics_panel import MetricsPanel
+from pathview.ui.model_verdict import VerdictMenuEntry
 from pathview.ui.patch_view import PatchView
 from pathview.ui.review_panel import ReviewPanel
 from pathview.ui.session import TriageSession
@@ -97,6 +98,7 @@ class MainWindow(QMainWindow):
     metrics_dock: QDockWidget
     recent_menu: QMenu
     keys: KeyRouter
+    verdict_entry: VerdictMenuEntry
     _refresh_histogram_soon: ThrottledCallable[[], None]
 
     def __init__(

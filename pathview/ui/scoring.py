@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Signal
 from pathview.io import FileStatus
 from pathview.scoring import ScoreBatch
 from pathview.ui.folder import FolderController, freeze_heap
+from pathview.ui.model_verdict import VerdictText, format_verdict
 from pathview.workers import ModelInfo, ModelWorker
 from pathview.workers.model_jobs import Explainer, ModelLoader
 
@@ -46,7 +47,29 @@ class ModelStatus:
         precision = f", {info.precision}" if info.precision else ""
         note = f" ({info.note})" if info.note else ""
         name = info.name or "model"
-        return f"{name} ({info.model_id[:12]}){device}{precision}{note}"
+        verdict = self.verdict
+        said = "" if verdict is None else f" — {verdict.status}"
+        return f"{name} ({info.model_id[:12]}){device}{precision}{note}{said}"
+
+    @property
+    def verdict(self) -> VerdictText | None:
+        """A ready retrained model's verdict against its parent (None: none to show)."""
+        if self.state is not ModelState.READY or self.info is None or self.info.verdict is None:
+            return None
+        return format_verdict(self.info.verdict)
+
+    @property
+    def warning(self) -> str:
+        """Why the reviewer should not trust this model as an improvement ("" when nothing
+        needs saying): a retrained model that measured worse than its parent."""
+        verdict = self.verdict
+        if verdict is None or not verdict.worse:
+            return ""
+        return (
+            f"This model measured worse than the model it was retrained from. {verdict.menu}. "
+            "Its predictions are shown, but it is not an improvement: load the parent model "
+            "(Model ▸ Load model folder) unless you mean to review with this one."
+        )
 
 
 class ScoringController(QObject):

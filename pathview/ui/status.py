@@ -17,6 +17,15 @@ from pathview.ui.scoring import ModelState, ModelStatus
 PROGRESS_INTERVAL_MS = 250
 SCORING_FORMAT = "scoring %v / %m"
 NO_REVIEWER_LABEL = "No reviewer yet"
+NO_MODEL_BANNER_STYLE = (
+    "QLabel { background: #5a4a12; color: #ffe9a8; padding: 6px; border-radius: 3px; }"
+)
+#: A retrained model that measured worse than its parent: never shown like an improvement.
+WARNING_BANNER_STYLE = (
+    "QLabel { background: #7a1f1f; color: #ffe0e0; padding: 6px; border-radius: 3px; "
+    "font-weight: bold; }"
+)
+WARNING_LABEL_STYLE = "QLabel { background: #7a1f1f; color: #ffe0e0; padding: 0 4px; }"
 
 
 class StatusWidgets(QObject):
@@ -42,9 +51,7 @@ class StatusWidgets(QObject):
         self.cancel_button.hide()
         self.model_banner = QLabel()
         self.model_banner.setWordWrap(True)
-        self.model_banner.setStyleSheet(
-            "QLabel { background: #5a4a12; color: #ffe9a8; padding: 6px; border-radius: 3px; }"
-        )
+        self.model_banner.setStyleSheet(NO_MODEL_BANNER_STYLE)
         self.model_banner.hide()
         bar.addPermanentWidget(self.reviewer_label)
         bar.addPermanentWidget(self.auto_advance_label)
@@ -68,10 +75,16 @@ class StatusWidgets(QObject):
 
     def show_model(self, status: ModelStatus) -> None:
         text = status.text
+        verdict = status.verdict
+        if verdict is not None and len(text) >= 60:  # the verdict must stay readable
+            text = text[: max(0, 57 - len(verdict.status) - 3)] + "… — " + verdict.status
         self.model_label.setText(text if len(text) < 60 else text[:57] + "…")
-        self.model_label.setToolTip(text)
-        self.model_banner.setText(text)
-        self.model_banner.setVisible(status.state is ModelState.FAILED)
+        self.model_label.setToolTip(status.text if verdict is None else verdict.detail)
+        warning = status.warning
+        self.model_label.setStyleSheet(WARNING_LABEL_STYLE if warning else "")
+        self.model_banner.setText(warning or status.text)
+        self.model_banner.setStyleSheet(WARNING_BANNER_STYLE if warning else NO_MODEL_BANNER_STYLE)
+        self.model_banner.setVisible(status.state is ModelState.FAILED or bool(warning))
 
     def show_refused(self, action: QAction) -> None:
         """The key of a disabled action was pressed: say why it is disabled."""

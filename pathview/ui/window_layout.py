@@ -25,6 +25,7 @@ from pathview.ui.grid import FilterBar, PatchGrid
 from pathview.ui.histogram import HistogramPanel
 from pathview.ui.keyboard import KeyRouter
 from pathview.ui.metrics_panel import MetricsPanel
+from pathview.ui.model_verdict import VerdictMenuEntry
 from pathview.ui.patch_view import PatchView
 from pathview.ui.review_panel import ReviewPanel
 from pathview.ui.status import StatusWidgets, enable_model_verdicts
@@ -135,6 +136,8 @@ def build_actions(w: MainWindow) -> None:
     verdicts = [w.action_map[name] for name in MODEL_VERDICTS]
     enable_model_verdicts(verdicts, w.session.model_status)
     w.session.model_changed.connect(lambda status: enable_model_verdicts(verdicts, status))
+    w.verdict_entry = VerdictMenuEntry(menus["&Model"])
+    w.session.model_changed.connect(lambda status: w.verdict_entry.show(status.verdict))
 
 
 def _slot_for(w: MainWindow, spec: ActionSpec) -> Callable[[bool], None]:

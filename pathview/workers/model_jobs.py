@@ -39,7 +39,8 @@ from pathview.explain import (
     default_cam_layer,
     explain_patch,
 )
-from pathview.model.metadata import ModelMetadata
+from pathview.explain.names import layer_labels
+from pathview.model.metadata import ModelMetadata, VerdictRecord
 from pathview.scoring import ScoreBatch, iter_score_batches
 from pathview.workers.base import next_request_id, register_thread
 from pathview.workers.scoring_process import ScoringProcess
@@ -121,6 +122,10 @@ class ModelInfo:
     precision: str = ""  # "int8" or "float32": the number format P(tumour) is computed in
     #: Why the device or the precision is not the one asked for ("" when they are).
     note: str = ""
+    #: A retrained model's verdict against its parent (None: not retrained, or no verdict).
+    verdict: VerdictRecord | None = None
+    #: The reader's name of each layer in ``layers`` ("Block 2 of 3, 12×12").
+    layer_names: dict[str, str] = field(default_factory=dict)
 
 
 def _model_name(meta: object) -> str:
@@ -132,12 +137,18 @@ def _model_name(meta: object) -> str:
 def describe_model(classifier: Any) -> ModelInfo:
     """Summarise a classifier for the GUI (probing layers runs the network: model thread)."""
     try:
-        layers = tuple(cam_layer_choices(classifier))
+        choices = cam_layer_choices(classifier)
         default_layer = default_cam_layer(classifier)
     except Exception:  # a classifier without an explainable network still scores
-        layers, default_layer = (), ""
+        choices, default_layer = {}, ""
+    layers = tuple(choices)
     if default_layer and default_layer not in layers:
         layers = (default_layer, *layers)
+    network = getattr(classifier, "network", None)
+    modules = (
+        [n for n, _ in network.named_modules()] if isinstance(network, torch.nn.Module) else []
+    )
+    names = layer_labels({name: choices.get(name, 0) for name in layers}, modules)
     meta = getattr(classifier, "metadata", None)
     return ModelInfo(
         model_id=str(getattr(classifier, "model_id", "unknown")),
@@ -156,6 +167,8 @@ def describe_model(classifier: Any) -> ModelInfo:
             )
             if n
         ),
+        verdict=meta.verdict if isinstance(meta, ModelMetadata) else None,
+        layer_names=names,
     )
 
 
