@@ -14,12 +14,14 @@ from pathview.triage.ordering import (
     sort_values,
 )
 from pathview.triage.queue import STRATEGIES, next_to_review
+from pathview.triage.suggested import SUGGESTED_COUNT, suggested_rows
 from pathview.triage.summary import Histogram, ReviewCounts, histogram_by, review_counts
 from pathview.triage.table import PatchTable, ReviewCode
 
 __all__ = [
     "NEEDS_TTA",
     "STRATEGIES",
+    "SUGGESTED_COUNT",
     "DwellClock",
     "FilterSpec",
     "Histogram",
@@ -36,4 +38,5 @@ __all__ = [
     "ordered_rows",
     "review_counts",
     "sort_values",
+    "suggested_rows",
 ]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pathview.stats import instability
+from pathview.triage.suggested import queue_ranks
 from pathview.triage.table import PatchTable, ReviewCode
 
 
@@ -21,6 +22,7 @@ class SortKey(str, enum.Enum):
     TTA_SPREAD = "TTA spread, largest first"
     DISAGREEMENT = "model vs truth disagreement"
     UNSTABLE = "unstable under flips/rotations"
+    SUGGESTED = "suggested (review queue)"
 
 
 #: Sort keys that need per-view scores (scoring with TTA); without them they sort nothing.
@@ -61,16 +63,26 @@ Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def sort_values(
-    table: PatchTable, key: SortKey, threshold: float = 0.5, columns: Columns | None = None
+    table: PatchTable,
+    key: SortKey,
+    threshold: float = 0.5,
+    columns: Columns | None = None,
+    suggested: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-row sort value, ascending sorts first; NaN (no value) sorts last.
 
     ``threshold`` is the call threshold of ``SortKey.UNSTABLE``: the number of the 8
     flips/rotations whose call differs from the majority (see
     :func:`pathview.stats.instability`), least stable first. Rows scored
-    without TTA have no value.
+    without TTA have no value. ``suggested``: the rows of the review queue in its order
+    (:func:`pathview.triage.suggested.suggested_rows`), the order of ``SortKey.SUGGESTED``;
+    rows off the queue (reviewed, unscored) have no value.
     """
     key = SortKey(key)
+    if key is SortKey.SUGGESTED:
+        if suggested is None:
+            return np.full(len(table), np.nan)
+        return queue_ranks(np.asarray(suggested, dtype=np.int64), len(table))
     if key is SortKey.UNSTABLE:
         values = np.full(len(table), np.nan)
         views = table.views()
@@ -117,18 +129,24 @@ def filter_mask(table: PatchTable, spec: FilterSpec, columns: Columns | None = N
 
 
 def ordered_rows(
-    table: PatchTable, key: SortKey, spec: FilterSpec, threshold: float = 0.5
+    table: PatchTable,
+    key: SortKey,
+    spec: FilterSpec,
+    threshold: float = 0.5,
+    suggested: np.ndarray | None = None,
 ) -> list[int]:
     """Row indices the grid shows, in order: filtered by ``spec``, sorted by ``key`` (at
-    ``threshold`` for ``SortKey.UNSTABLE``), ties (and rows without a value, which go last)
-    by name."""
+    ``threshold`` for ``SortKey.UNSTABLE``, in the queue ``suggested`` for
+    ``SortKey.SUGGESTED``), ties (and rows without a value, which go last) by name."""
     if len(table) == 0:
         return []
     key = SortKey(key)
     # The columns once for both (converting a 220,025-row table's lists takes ~35 ms).
-    needs_columns = key not in (SortKey.NAME, SortKey.UNSTABLE) or spec != FilterSpec()
+    needs_columns = (
+        key not in (SortKey.NAME, SortKey.UNSTABLE, SortKey.SUGGESTED) or spec != FilterSpec()
+    )
     columns = table.arrays() if needs_columns else None
-    values = sort_values(table, key, threshold, columns)
+    values = sort_values(table, key, threshold, columns, suggested)
     missing = np.isnan(values)
     if key is SortKey.NAME:
         rank = table.name_rank()  # a permutation: its inverse is the name order

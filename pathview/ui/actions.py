@@ -69,6 +69,16 @@ ACTIONS: tuple[ActionSpec, ...] = (
         ("N",),
         anywhere=True,
     ),
+    ActionSpec(
+        "next_suggested",
+        "Next &suggested patch (review queue)",
+        "&Review",
+        "next_suggested",
+        ("Q",),
+        anywhere=True,
+        tip="The next unreviewed patch in the order `pathview queue --strategy auto` writes "
+        "for these scores (the grid's 'suggested' sort)",
+    ),
     ActionSpec("row_down", "Patch &below", "&Review", "grid.tile_below", ("Down",), anywhere=True),
     ActionSpec("row_up", "Patch abo&ve", "&Review", "grid.tile_above", ("Up",), anywhere=True),
     ActionSpec("page_down", "Pa&ge down", "&Review", "grid.page_below", ("PgDown",), anywhere=True),

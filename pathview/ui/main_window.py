@@ -304,6 +304,9 @@ class MainWindow(QMainWindow):
     def next_unreviewed(self) -> None:
         self.session.selection.next_unreviewed()
 
+    def next_suggested(self) -> None:
+        self.session.selection.next_suggested()
+
     def set_auto_advance(self, on: bool) -> None:
         self.session.reviews.auto_advance = on
         self.prefs.set_flag("auto_advance", on)

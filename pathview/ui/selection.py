@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from superqt.utils import qdebounced
 
@@ -17,16 +18,20 @@ from pathview.io import PatchInfo
 from pathview.triage import (
     NEEDS_TTA,
     FilterSpec,
+    ReviewCode,
     SortKey,
     filter_mask,
     next_unreviewed,
     ordered_rows,
+    suggested_rows,
 )
 from pathview.ui.folder import FolderController
 from pathview.ui.models import image_from_pixels
 
 INFO_CACHE = 64  # decoded patches kept for the patch view and Grad-CAM
 REORDER_DEBOUNCE_MS = 200
+NO_SUGGESTION_TEXT = "Nothing to suggest: no patch is scored yet (Model ▸ Score folder)."
+ALL_SUGGESTED_REVIEWED_TEXT = "Every suggested patch is reviewed."
 NEEDS_TTA_TEXT = (
     "Sorting by stability under flips/rotations needs per-view scores: "
     "Model ▸ Score with TTA (Ctrl+T)."
@@ -56,6 +61,12 @@ class SelectionController(QObject):
         self._first_pending = False  # the first patch is about to be selected
         self._chosen_by_app = False  # the current patch is the first one, not the user's pick
         self.reorder_soon = qdebounced(self.apply_order, REORDER_DEBOUNCE_MS)
+        # The review queue (table rows), as `pathview queue --strategy auto` orders the
+        # scores: computed when first needed, again after new scores or a new "suggested" sort.
+        self._suggested: np.ndarray | None = None
+        #: The patches' embeddings, one row per table row, when something has them (the queue
+        #: then defers near-duplicates, as the command does); None: uncertainty alone.
+        self.embeddings: Callable[[], np.ndarray | None] = lambda: None
         folder.patches_listed.connect(self._on_listed)
         folder.listing_finished.connect(self._on_listing_finished)
         folder.loader.thumbnail_loaded.connect(self._on_patch_loaded)
@@ -81,6 +92,12 @@ class SelectionController(QObject):
     # ------------------------------------------------------------------ order
     def set_sort(self, key: SortKey) -> None:
         self.sort_key = key
+        if key is SortKey.SUGGESTED:
+            self._suggested = None  # a fresh queue: patches reviewed since drop off it
+            if not len(self.suggested_queue()):
+                self.message.emit(
+                    NO_SUGGESTION_TEXT if self._unscored() else ALL_SUGGESTED_REVIEWED_TEXT
+                )
         if key in NEEDS_TTA and not self._folder.table.has_views:
             self.message.emit(NEEDS_TTA_TEXT)
         self.apply_order(to_top=True)  # a new order starts at its first tile
@@ -100,7 +117,10 @@ class SelectionController(QObject):
         ``to_top``, selecting the first tile)."""
         self.reorder_soon.cancel()
         model = self._folder.model
-        rows = ordered_rows(self._folder.table, self.sort_key, self.filter_spec, self._threshold())
+        suggested = self.suggested_queue() if self.sort_key is SortKey.SUGGESTED else None
+        rows = ordered_rows(
+            self._folder.table, self.sort_key, self.filter_spec, self._threshold(), suggested
+        )
         model.set_rows(rows)
         self.order_changed.emit()
         first = model.table_row(0) if model.rowCount() else None
@@ -148,6 +168,51 @@ class SelectionController(QObject):
         self.select_position(pos)
         return True
 
+    # ------------------------------------------------------------------ review queue
+    def suggested_queue(self) -> np.ndarray:
+        """The table rows of the review queue, most useful first (see
+        :func:`pathview.triage.suggested_rows`)."""
+        if self._suggested is None:
+            self._suggested = suggested_rows(self._folder.table, self.embeddings())
+        return self._suggested
+
+    def scores_changed(self) -> None:
+        """New scores came in: the queue is chosen again when next needed."""
+        self._suggested = None
+
+    def next_suggested(self) -> bool:
+        """Select the next unreviewed patch of the review queue after the current one (from
+        the top when the current patch is not queued), skipping reviewed and hidden ones."""
+        queue = self.suggested_queue()
+        if not len(queue):
+            self.message.emit(
+                NO_SUGGESTION_TEXT if self._unscored() else ALL_SUGGESTED_REVIEWED_TEXT
+            )
+            return False
+        review, model = self._folder.table.review, self._folder.model
+        after = np.flatnonzero(queue == self._row)
+        start = int(after[0]) + 1 if len(after) else 0
+        hidden = 0
+        for k in range(len(queue)):
+            row = int(queue[(start + k) % len(queue)])
+            if review[row] != ReviewCode.UNREVIEWED or row == self._row:
+                continue
+            if model.position_of(row) is None:
+                hidden += 1
+                continue
+            self._select_row(row)
+            return True
+        self.message.emit(
+            f"The {hidden:,} suggested patches left are hidden by the current filter."
+            if hidden
+            else ALL_SUGGESTED_REVIEWED_TEXT
+        )
+        return False
+
+    def _unscored(self) -> bool:
+        p = self._folder.table.arrays()[0]
+        return not bool(np.isfinite(p).any())
+
     def _select_row(self, row: int | None) -> None:
         self._row = row
         self._chosen_by_app = False
@@ -165,6 +230,7 @@ class SelectionController(QObject):
     # ------------------------------------------------------------------ folder events
     def _on_closed(self) -> None:
         self.reorder_soon.cancel()
+        self._suggested = None
         self._first_pending = False
         self._infos.clear()
         self._select_row(None)
@@ -210,4 +276,9 @@ class SelectionController(QObject):
             self.current_loaded.emit()
 
 
-__all__ = ["NEEDS_TTA_TEXT", "SelectionController"]
+__all__ = [
+    "ALL_SUGGESTED_REVIEWED_TEXT",
+    "NEEDS_TTA_TEXT",
+    "NO_SUGGESTION_TEXT",
+    "SelectionController",
+]

@@ -117,6 +117,7 @@ class TriageSession(QObject):
         sc.scoring_progressed.connect(self.scoring_progressed)
         sc.scoring_finished.connect(self._on_scoring_finished)
         sc.scores_arrived.connect(self.table_changed)
+        sc.scores_arrived.connect(sel.scores_changed)
         rv.reviews_changed.connect(self._on_reviews_changed)
         ev.state.threshold_changed.connect(lambda _t: sel.threshold_changed())
         self.table_changed.connect(ev.schedule)
