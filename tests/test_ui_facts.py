@@ -99,10 +99,21 @@ def test_heat_map_line() -> None:
     assert facts(has_model=False).explanation == "no model"
     assert facts(heatmap_enabled=False).explanation == "hidden"
     shown = facts(explanation=explanation(np.zeros((96, 96), np.float32)))
-    assert shown.explanation == "Grad-CAM at stages.1"
+    assert shown.explanation == "Grad-CAM, stages.1"  # no readable name known
+    assert shown.explanation_tip == "method gradcam, layer stages.1"
+    named = format_patch_facts(
+        row(),
+        info(),
+        explanation(np.zeros((96, 96), np.float32)),
+        has_model=True,
+        heatmap_enabled=True,
+        method_names={"gradcam": "Grad-CAM"},
+        layer_names={"stages.1": "Block 2 of 3, 12×12"},
+    )
+    assert named.explanation == "Grad-CAM, block 2 of 3, 12×12"
     assert shown.centre_focus == "25% of the map inside the centre box"
     flat = facts(explanation=explanation(None, focus=None))
-    assert flat.explanation == f"Grad-CAM at stages.1: {ExplainStatus.NO_EVIDENCE} (flat map)"
+    assert flat.explanation == f"Grad-CAM, stages.1: {ExplainStatus.NO_EVIDENCE} (flat map)"
     assert flat.centre_focus == "—"
 
 

@@ -391,7 +391,8 @@ def test_real_gradcam_on_a_tiny_network(
         s.select_position(0)
     qtbot.waitUntil(lambda: s.explanation is not None, timeout=20000)
     text = window.review_panel.fact("explanation")
-    assert "Grad-CAM at stages.0" in text
+    assert "Grad-CAM, block 1 of 2, 48×48" in text  # readable; the module name is the tip
+    assert "layer stages.0" in window.review_panel._labels["explanation"].toolTip()
     heat = getattr(s.explanation, "map", None)
     assert heat is None or (heat.shape == (96, 96) and np.isfinite(heat).all())
 

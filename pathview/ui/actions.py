@@ -102,6 +102,17 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("toggle_box", "Centre 32×32 &box", "&View", "set_box_visible", ("B",), True, True),
     ActionSpec("toggle_heatmap", "&Heat map", "&View", "set_heatmap_visible", ("H",), True, True),
     ActionSpec(
+        "toggle_contours",
+        "Heat map as &outlines (contours)",
+        "&View",
+        "set_heat_contours",
+        ("O",),
+        True,
+        False,
+        tip="Draw the heat map as lines at a quarter, half and three quarters of its peak "
+        "instead of a colour blend, so the tissue under it stays visible",
+    ),
+    ActionSpec(
         "toggle_metrics",
         "&Metrics panel",
         "&View",

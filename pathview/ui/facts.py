@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pathview.explain import Explanation
+from pathview.explain.names import explanation_label
 from pathview.io import PatchInfo
 from pathview.triage import ReviewCode
 
@@ -35,6 +36,8 @@ class PatchFacts:
     file: str = "—"
     integrity: str = "—"
     explanation: str = "—"
+    #: The explanation's technical names (method key, layer module), for a tooltip.
+    explanation_tip: str = ""
 
 
 @dataclass(frozen=True)
@@ -56,12 +59,13 @@ def format_patch_facts(
     has_model: bool,
     heatmap_enabled: bool,
     method_names: Mapping[str, str] | None = None,
+    layer_names: Mapping[str, str] | None = None,
 ) -> PatchFacts:
     """The panel's read-outs for ``row`` (None: nothing selected, all dashes).
 
     ``info`` None means the file is still loading; ``explanation`` None means there is no
-    heat map yet (hidden, no model, or computing); ``method_names`` maps explanation method
-    keys to the names shown.
+    heat map yet (hidden, no model, or computing); ``method_names`` and ``layer_names`` map
+    explanation method keys and layer module names to the names shown.
     """
     if row is None:
         return PatchFacts()
@@ -83,7 +87,10 @@ def format_patch_facts(
         integrity = info.integrity.value
         if info.reason:
             integrity += f" — {info.reason}"
-    text, focus = _explanation_text(explanation, has_model, heatmap_enabled, method_names or {})
+    text, focus = _explanation_text(
+        explanation, has_model, heatmap_enabled, method_names or {}, layer_names or {}
+    )
+    tip = "" if explanation is None else f"method {explanation.method}, layer {explanation.layer}"
     return PatchFacts(
         name=row.relpath,
         probability=prob,
@@ -94,6 +101,7 @@ def format_patch_facts(
         file=size,
         integrity=integrity,
         explanation=text,
+        explanation_tip=tip,
     )
 
 
@@ -102,12 +110,15 @@ def _explanation_text(
     has_model: bool,
     heatmap_enabled: bool,
     method_names: Mapping[str, str],
+    layer_names: Mapping[str, str],
 ) -> tuple[str, str]:
     if expl is None:
         if not heatmap_enabled:
             return "hidden", "—"
         return ("computing…" if has_model else "no model"), "—"
-    text = f"{method_names.get(expl.method, expl.method)} at {expl.layer}"
+    text = explanation_label(
+        method_names.get(expl.method, expl.method), layer_names.get(expl.layer, expl.layer)
+    )
     if expl.map is None:
         text += f": {expl.status} ({expl.reason})"
     focus = "—"

@@ -33,6 +33,7 @@ from pathview.core import Verdict
 from pathview.core.resources import demo_folder
 from pathview.ui.file_actions import FileActions
 from pathview.ui.grid import FilterBar, PatchGrid
+from pathview.ui.heat_legend import HeatLegend
 from pathview.ui.histogram import HistogramPanel
 from pathview.ui.keyboard import KeyRouter
 from pathview.ui.metrics_panel import MetricsPanel
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
     cancel_button: QToolButton
     model_banner: QLabel
     patch_view: PatchView
+    heat_legend: HeatLegend
     review_panel: ReviewPanel
     histogram: HistogramPanel
     bottom_split: QSplitter
@@ -160,8 +162,10 @@ class MainWindow(QMainWindow):
             self.review_panel,
             self.patch_view,
             self.prefs,
-            lambda: s.model_info,
+            self.heat_legend,
+            self.action_map["toggle_contours"],
         )
+        s.explanations.explanation_changed.connect(self.heat_legend.show_explanation)
         self.metrics_panel.bind(s.evaluation.state, self._adjudicate)
         self.metrics_panel.patch_activated.connect(self.select_listed_patch)
         dock = self.metrics_dock
@@ -236,8 +240,12 @@ class MainWindow(QMainWindow):
         self._refresh_histogram_soon()
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
+        options = self.session.view.options
         self.review_panel.set_choices(
-            list(info.methods.values()), list(info.layers), info.default_layer
+            info.methods,
+            {layer: info.layer_names.get(layer, layer) for layer in info.layers},
+            options.method or next(iter(info.methods), ""),
+            options.layer or info.default_layer,
         )
 
     # ------------------------------------------------------------------ action slots
@@ -316,6 +324,9 @@ class MainWindow(QMainWindow):
 
     def set_heatmap_visible(self, on: bool) -> None:
         self.session.view.update(heatmap=on)
+
+    def set_heat_contours(self, on: bool) -> None:
+        self.session.view.update(heat_style="contours" if on else "blend")
 
     def set_metrics_visible(self, on: bool) -> None:
         self.metrics_dock.setVisible(on)

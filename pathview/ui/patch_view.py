@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (
     QBrush,
     QColor,
     QImage,
     QMouseEvent,
     QPainter,
+    QPainterPath,
     QPen,
     QPixmap,
+    QPolygonF,
     QResizeEvent,
     QTransform,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
+    QGraphicsItemGroup,
+    QGraphicsPathItem,
     QGraphicsPixmapItem,
     QGraphicsRectItem,
     QGraphicsScene,
@@ -26,11 +30,34 @@ from PySide6.QtWidgets import (
 )
 
 from pathview.core import CENTRE_BOX, NATIVE_SIZE
-from pathview.explain.overlay import overlay_rgba
+from pathview.explain.contours import CONTOUR_LEVELS, IsoContour, iso_contours
+from pathview.explain.overlay import DEFAULT_COLORMAP, colormap_lut, overlay_rgba
 from pathview.ui.models import image_from_pixels
 from pathview.ui.palette import BOX_COLOUR
 
 BOX_PEN_WIDTH = 2  # device pixels (cosmetic pen: same width at every zoom)
+CONTOUR_PEN_WIDTH = 2.0  # device pixels, over a light halo so dark levels show on tissue
+CONTOUR_HALO_WIDTH = 4.5
+CONTOUR_HALO = QColor(255, 255, 255, 170)
+#: How the heat map is drawn: a colour blend, or iso-contours (outlines) at CONTOUR_LEVELS.
+HEAT_STYLES = {"blend": "Colour blend", "contours": "Outlines (contours)"}
+
+
+def level_colour(level: float, colormap: str = DEFAULT_COLORMAP) -> QColor:
+    """The colour bar's colour at ``level`` in [0, 1]."""
+    r, g, b = (int(c) for c in colormap_lut(colormap)[round(min(1.0, max(0.0, level)) * 255)])
+    return QColor(r, g, b)
+
+
+def contour_paths(contours: list[IsoContour]) -> dict[float, QPainterPath]:
+    """One path per level holding its closed lines (image pixel coordinates)."""
+    paths: dict[float, QPainterPath] = {}
+    for contour in contours:
+        polygon = QPolygonF([QPointF(float(x), float(y)) for x, y in contour.points])
+        path = paths.setdefault(contour.level, QPainterPath())
+        path.addPolygon(polygon)
+        path.closeSubpath()
+    return paths
 
 
 def image_from_rgba(rgba: np.ndarray) -> QImage:
@@ -60,6 +87,8 @@ class PatchView(QGraphicsView):
         self._heat_item = QGraphicsPixmapItem()
         self._heat_item.setTransformationMode(Qt.TransformationMode.FastTransformation)
         self._heat_item.setZValue(1)
+        self._contour_group = QGraphicsItemGroup()
+        self._contour_group.setZValue(1.5)
         x0, y0, x1, y1 = CENTRE_BOX
         self._box_item = QGraphicsRectItem(QRectF(x0, y0, x1 - x0, y1 - y0))
         pen = QPen(BOX_COLOUR, BOX_PEN_WIDTH)
@@ -70,13 +99,21 @@ class PatchView(QGraphicsView):
         self._message = QGraphicsSimpleTextItem()
         self._message.setBrush(QColor(230, 230, 230))
         self._message.setZValue(3)
-        for item in (self._image_item, self._heat_item, self._box_item, self._message):
+        for item in (
+            self._image_item,
+            self._heat_item,
+            self._contour_group,
+            self._box_item,
+            self._message,
+        ):
             self.scene().addItem(item)
 
         self._pixels: np.ndarray | None = None
         self._heatmap: np.ndarray | None = None
         self._opacity = 0.5
         self._heat_visible = True
+        self._heat_style = "blend"
+        self._contour_levels: tuple[float, ...] = CONTOUR_LEVELS
         self._zoom = 1.0
         self._image_size = (NATIVE_SIZE, NATIVE_SIZE)
         self.show_message("No patch selected")
@@ -102,6 +139,7 @@ class PatchView(QGraphicsView):
         self._pixels = None
         self._image_item.setVisible(False)
         self._heat_item.setVisible(False)
+        self._clear_contours()
         self._box_item.setVisible(False)
         self._heatmap = None
         self._message.setText(text)
@@ -135,21 +173,76 @@ class PatchView(QGraphicsView):
 
     def set_opacity(self, opacity: float) -> None:
         self._opacity = min(1.0, max(0.0, opacity))
-        self._render_heat()
+        if self._heat_style == "blend":
+            self._render_heat()
+
+    def set_heat_style(self, style: str) -> None:
+        """ "blend" (colour over the patch) or "contours" (outlines at the contour levels)."""
+        if style not in HEAT_STYLES:
+            raise ValueError(f"unknown heat-map style {style!r}; choose one of {list(HEAT_STYLES)}")
+        if style != self._heat_style:
+            self._heat_style = style
+            self._render_heat()
+
+    @property
+    def heat_style(self) -> str:
+        return self._heat_style
 
     @property
     def heatmap_shown(self) -> bool:
-        return self._heat_item.isVisible()
+        return self._heat_item.isVisible() or self.contours_shown > 0
+
+    @property
+    def contours_shown(self) -> int:
+        """How many contour levels are drawn (0 in blend mode or without a map)."""
+        return len({item.data(0) for item in self.contour_items()})
+
+    def contour_items(self) -> list[QGraphicsPathItem]:
+        """The drawn contour lines (their halos left out), lowest level first."""
+        items = [
+            i
+            for i in self._contour_group.childItems()
+            if isinstance(i, QGraphicsPathItem) and i.data(1) == "line"
+        ]
+        return sorted(items, key=lambda i: float(i.data(0)))
 
     def _render_heat(self) -> None:
         show = self._heat_visible and self._heatmap is not None and self._pixels is not None
+        blend = show and self._heat_style == "blend"
+        self._clear_contours()
         if show and self._heatmap is not None:
-            rgba = overlay_rgba(self._heatmap, self._opacity)
-            self._heat_item.setPixmap(QPixmap.fromImage(image_from_rgba(rgba)))
             sx = self._image_size[0] / self._heatmap.shape[1]
             sy = self._image_size[1] / self._heatmap.shape[0]
-            self._heat_item.setTransform(QTransform.fromScale(sx, sy))
-        self._heat_item.setVisible(show)
+            if blend:
+                rgba = overlay_rgba(self._heatmap, self._opacity)
+                self._heat_item.setPixmap(QPixmap.fromImage(image_from_rgba(rgba)))
+                self._heat_item.setTransform(QTransform.fromScale(sx, sy))
+            else:
+                self._draw_contours(QTransform.fromScale(sx, sy))
+        self._heat_item.setVisible(blend)
+
+    def _draw_contours(self, transform: QTransform) -> None:
+        assert self._heatmap is not None
+        paths = contour_paths(iso_contours(self._heatmap, self._contour_levels))
+        for level, path in sorted(paths.items()):
+            for width, colour, z, kind in (
+                (CONTOUR_HALO_WIDTH, CONTOUR_HALO, 0.0, "halo"),
+                (CONTOUR_PEN_WIDTH, level_colour(level), 1.0, "line"),
+            ):
+                item = QGraphicsPathItem(transform.map(path))
+                pen = QPen(colour, width)
+                pen.setCosmetic(True)
+                pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+                item.setPen(pen)
+                item.setZValue(z + level)  # higher levels over lower ones
+                item.setData(0, level)
+                item.setData(1, kind)
+                self._contour_group.addToGroup(item)
+
+    def _clear_contours(self) -> None:
+        for item in self._contour_group.childItems():
+            self._contour_group.removeFromGroup(item)
+            self.scene().removeItem(item)
 
     # -- geometry -------------------------------------------------------------------------
     def image_to_view(self, x: float, y: float) -> tuple[int, int]:

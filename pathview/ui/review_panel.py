@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -17,6 +19,24 @@ from PySide6.QtWidgets import (
 
 from pathview.ui.facts import PatchFacts
 from pathview.ui.palette import probability_colour
+from pathview.ui.patch_view import HEAT_STYLES
+
+
+def show_key(combo: QComboBox, key: str) -> None:
+    """Select the item whose data is ``key`` (if any) without emitting a change."""
+    index = combo.findData(key) if key else -1
+    if index >= 0 and index != combo.currentIndex():
+        combo.blockSignals(True)
+        combo.setCurrentIndex(index)
+        combo.blockSignals(False)
+    _name_key(combo)
+
+
+def _name_key(combo: QComboBox) -> None:
+    """The combo's tooltip names the current item's key: the technical name ("stages.1")
+    behind the readable one ("Block 2 of 3, 12×12")."""
+    data = combo.currentData()
+    combo.setToolTip(f"{combo.currentText()}: {data}" if data else "")
 
 
 class ReviewPanel(QWidget):
@@ -25,8 +45,9 @@ class ReviewPanel(QWidget):
     box_toggled = Signal(bool)
     heatmap_toggled = Signal(bool)
     opacity_changed = Signal(float)
-    method_changed = Signal(str)
-    layer_changed = Signal(str)
+    method_changed = Signal(str)  # a method key ("gradcam")
+    layer_changed = Signal(str)  # a layer's module name ("stages.1")
+    style_changed = Signal(str)  # a key of HEAT_STYLES
     done = Signal()  # the user finished with a control (the grid gets the keys back)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -66,8 +87,16 @@ class ReviewPanel(QWidget):
         self.opacity_slider.setRange(0, 100)
         self.opacity_slider.setValue(50)
         grid.addRow("Opacity:", self.opacity_slider)
+        self.style_combo = QComboBox()
+        for key, text in HEAT_STYLES.items():
+            self.style_combo.addItem(text, key)
+        self.style_combo.setToolTip(
+            "Colour blend over the patch, or outlines at a quarter, half and three quarters of "
+            "the map's peak (the tissue stays visible)"
+        )
         self.method_combo = QComboBox()
         self.layer_combo = QComboBox()
+        grid.addRow("Draw as:", self.style_combo)
         grid.addRow("Method:", self.method_combo)
         grid.addRow("Layer:", self.layer_combo)
 
@@ -79,9 +108,17 @@ class ReviewPanel(QWidget):
         self.box_check.toggled.connect(self.box_toggled)
         self.heat_check.toggled.connect(self.heatmap_toggled)
         self.opacity_slider.valueChanged.connect(lambda v: self.opacity_changed.emit(v / 100.0))
-        self.method_combo.currentTextChanged.connect(self.method_changed)
-        self.layer_combo.currentTextChanged.connect(self.layer_changed)
+        for combo, signal in (
+            (self.method_combo, self.method_changed),
+            (self.layer_combo, self.layer_changed),
+            (self.style_combo, self.style_changed),
+        ):
+            combo.currentIndexChanged.connect(
+                lambda _i, c=combo, s=signal: s.emit(str(c.currentData() or ""))
+            )
         for combo in (self.method_combo, self.layer_combo):
+            combo.currentIndexChanged.connect(lambda _i, c=combo: _name_key(c))
+        for combo in (self.method_combo, self.layer_combo, self.style_combo):
             combo.activated.connect(lambda _i: self.done.emit())
         for check in (self.box_check, self.heat_check):
             check.clicked.connect(lambda _c: self.done.emit())
@@ -90,6 +127,7 @@ class ReviewPanel(QWidget):
     def show_facts(self, facts: PatchFacts) -> None:
         for key, label in self._labels.items():
             label.setText(str(getattr(facts, key)))
+        self._labels["explanation"].setToolTip(facts.explanation_tip)
         prob = self._labels["probability"]
         if facts.p_value is None:
             prob.setStyleSheet("")
@@ -104,16 +142,21 @@ class ReviewPanel(QWidget):
     def fact(self, key: str) -> str:
         return self._labels[key].text()
 
-    def set_choices(self, methods: list[str], layers: list[str], layer: str) -> None:
+    def set_choices(
+        self, methods: Mapping[str, str], layers: Mapping[str, str], method: str, layer: str
+    ) -> None:
+        """Fill the method and layer combos: ``{key: the name shown}`` each (the key, e.g. the
+        layer's module name, is the item's tooltip), ``method``/``layer`` selected."""
         for combo, items, current in (
-            (self.method_combo, methods, methods[0] if methods else ""),
+            (self.method_combo, methods, method),
             (self.layer_combo, layers, layer),
         ):
             combo.blockSignals(True)
             combo.clear()
-            combo.addItems(items)
-            if current in items:
-                combo.setCurrentText(current)
+            for key, text in items.items():
+                combo.addItem(text, key)
+                combo.setItemData(combo.count() - 1, key, Qt.ItemDataRole.ToolTipRole)
+            show_key(combo, current)
             combo.setEnabled(bool(items))
             combo.blockSignals(False)
 

@@ -13,7 +13,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from superqt.utils import qdebounced
 
-from pathview.core import LruCache
+from pathview.core import LruCache, PatchRef
 from pathview.io import PatchInfo
 from pathview.triage import (
     NEEDS_TTA,
@@ -45,6 +45,7 @@ class SelectionController(QObject):
     current_changed = Signal(int)  # position in the grid, -1 for none
     patch_changed = Signal()  # another patch (or none) is current
     current_loaded = Signal()  # the current patch's pixels/facts arrived
+    patch_cached = Signal(str)  # a patch's pixels/facts arrived (any patch: id)
     message = Signal(str)
 
     def __init__(
@@ -88,6 +89,20 @@ class SelectionController(QObject):
     @property
     def current_id(self) -> str | None:
         return None if self._row is None else self._folder.table.ids[self._row]
+
+    def cached_info(self, patch_id: str) -> PatchInfo | None:
+        """A decoded patch, if it is among the recently loaded ones."""
+        return self._infos.get(patch_id)
+
+    def upcoming(self, count: int) -> list[PatchRef]:
+        """The ``count`` patches after the current one in the grid's order (fewer at the end)."""
+        model, start = self._folder.model, self.position + 1
+        end = min(model.rowCount(), start + count) if start > 0 else 0
+        return [self._folder.table.ref(model.table_row(pos)) for pos in range(start, end)]
+
+    def preload(self, ref: PatchRef) -> None:
+        """Decode a patch soon (``patch_cached`` tells when), behind the current one."""
+        self._folder.loader.request(ref)
 
     # ------------------------------------------------------------------ order
     def set_sort(self, key: SortKey) -> None:
@@ -269,6 +284,7 @@ class SelectionController(QObject):
         if info.pixels is not None:
             folder.thumbnails.put(patch_id, image_from_pixels(info.pixels))
         self._infos.put(patch_id, info)
+        self.patch_cached.emit(patch_id)
         folder.table.set_status(row, info.status, info.reason)
         folder.mark_dirty([row])
         if row == self._row:

@@ -105,6 +105,7 @@ class TriageSession(QObject):
         f.listing_finished.connect(self._on_listing_finished)
         f.folder_failed.connect(self.folder_failed)
         f.folder_closed.connect(self.table_changed)
+        f.folder_closed.connect(ex.clear_cache)
         f.labels_loaded.connect(self.labels_loaded)
         f.labels_applied.connect(self._on_labels_applied)
         f.rows_repainted.connect(self._on_rows_repainted)
@@ -208,6 +209,7 @@ class TriageSession(QObject):
             has_model=info is not None,
             heatmap_enabled=self.view.options.heatmap,
             method_names=info.methods if info is not None else None,
+            layer_names=info.layer_names if info is not None else None,
         )
 
     # ------------------------------------------------------------------ doing
@@ -280,6 +282,7 @@ class TriageSession(QObject):
         self.current_updated.emit()
 
     def _on_model_changed(self, status: ModelStatus) -> None:
+        self.explanations.clear_cache()
         info = status.info
         if status.state is ModelState.READY and info is not None:
             method = self.view.options.method or next(iter(info.methods), "")

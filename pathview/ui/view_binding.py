@@ -7,16 +7,13 @@ preferences. No widget keeps its own copy that another has to be told about.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QComboBox
 
+from pathview.ui.heat_legend import HeatLegend
 from pathview.ui.patch_view import PatchView
-from pathview.ui.review_panel import ReviewPanel
+from pathview.ui.review_panel import ReviewPanel, show_key
 from pathview.ui.settings import Preferences
 from pathview.ui.view_state import ViewOptions, ViewState
-from pathview.workers import ModelInfo
 
 
 def options_from_preferences(prefs: Preferences) -> ViewOptions:
@@ -25,14 +22,8 @@ def options_from_preferences(prefs: Preferences) -> ViewOptions:
         box=prefs.flag("show_box", True),
         heatmap=prefs.flag("show_heatmap", True),
         opacity=prefs.overlay_opacity,
+        heat_style="contours" if prefs.flag("heat_contours", False) else "blend",
     )
-
-
-def _show_text(combo: QComboBox, text: str) -> None:
-    if text and combo.currentText() != text and combo.findText(text) >= 0:
-        combo.blockSignals(True)
-        combo.setCurrentText(text)
-        combo.blockSignals(False)
 
 
 def bind_view_state(
@@ -42,22 +33,14 @@ def bind_view_state(
     panel: ReviewPanel,
     patch_view: PatchView,
     prefs: Preferences,
-    model: Callable[[], ModelInfo | None],
+    legend: HeatLegend | None = None,
+    contours_action: QAction | None = None,
 ) -> None:
     """Connect the widgets both ways and show ``view``'s options in them now.
 
-    The state holds explanation method keys; the combo shows the ``model``'s names for them.
+    The state holds explanation method and layer keys; the combos show readable names for
+    them and hold the keys as item data.
     """
-
-    def method_name(key: str) -> str:
-        info = model()
-        return info.methods.get(key, key) if info is not None else key
-
-    def method_key(display: str) -> str:
-        info = model()
-        if info is None:
-            return display
-        return next((k for k, v in info.methods.items() if v == display), display)
 
     def show(new: ViewOptions, old: ViewOptions | None = None) -> None:
         box_action.setChecked(new.box)
@@ -65,11 +48,21 @@ def bind_view_state(
         panel.box_check.setChecked(new.box)
         panel.heat_check.setChecked(new.heatmap)
         panel.set_opacity(new.opacity)
-        _show_text(panel.method_combo, method_name(new.method))
-        _show_text(panel.layer_combo, new.layer)
+        show_key(panel.method_combo, new.method)
+        show_key(panel.layer_combo, new.layer)
+        show_key(panel.style_combo, new.heat_style)
+        panel.opacity_slider.setEnabled(new.heat_style == "blend")
         patch_view.set_box_visible(new.box)
         patch_view.set_heatmap_visible(new.heatmap)
         patch_view.set_opacity(new.opacity)
+        patch_view.set_heat_style(new.heat_style)
+        if legend is not None:
+            legend.setVisible(new.heatmap)
+            legend.set_style(new.heat_style)
+        if contours_action is not None:
+            contours_action.setChecked(new.heat_style == "contours")
+        if old is None or new.heat_style != old.heat_style:
+            prefs.set_flag("heat_contours", new.heat_style == "contours")
         if old is None or new.box != old.box:
             prefs.set_flag("show_box", new.box)
         if old is None or new.heatmap != old.heatmap:
@@ -81,8 +74,7 @@ def bind_view_state(
     panel.box_toggled.connect(lambda on: view.update(box=on))
     panel.heatmap_toggled.connect(lambda on: view.update(heatmap=on))
     panel.opacity_changed.connect(lambda opacity: view.update(opacity=opacity))
-    panel.method_changed.connect(
-        lambda text: view.update(method=method_key(text)) if text else None
-    )
+    panel.method_changed.connect(lambda key: view.update(method=key) if key else None)
     panel.layer_changed.connect(lambda layer: view.update(layer=layer) if layer else None)
+    panel.style_changed.connect(lambda style: view.update(heat_style=style) if style else None)
     show(view.options)

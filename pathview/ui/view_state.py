@@ -17,13 +17,15 @@ from PySide6.QtCore import QObject, Signal
 @dataclass(frozen=True)
 class ViewOptions:
     """The overlay options of the patch view (``method``/``layer``: explanation keys, "" for
-    the model's default)."""
+    the model's default; ``heat_style``: "blend" or "contours", see
+    :data:`pathview.ui.patch_view.HEAT_STYLES`)."""
 
     box: bool = True
     heatmap: bool = True
     opacity: float = 0.5
     method: str = ""
     layer: str = ""
+    heat_style: str = "blend"
 
 
 class ViewState(QObject):

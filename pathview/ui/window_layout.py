@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
+    QHBoxLayout,
     QLabel,
     QMenu,
     QSplitter,
@@ -22,6 +23,7 @@ from superqt.utils import qthrottled
 
 from pathview.ui.actions import ACTIONS, MENUS, ActionSpec
 from pathview.ui.grid import FilterBar, PatchGrid
+from pathview.ui.heat_legend import HeatLegend
 from pathview.ui.histogram import HistogramPanel
 from pathview.ui.keyboard import KeyRouter
 from pathview.ui.metrics_panel import MetricsPanel
@@ -73,13 +75,14 @@ def build_widgets(w: MainWindow) -> None:
     w.status.show_reviewer(s.reviewer)
     s.reviews.reviewer_changed.connect(w.status.show_reviewer)
     w.patch_view = PatchView()
+    w.heat_legend = HeatLegend()
     w.review_panel = ReviewPanel()
     w.histogram = HistogramPanel()
     top = QWidget()
     top_layout = QVBoxLayout(top)
     top_layout.setContentsMargins(0, 0, 0, 0)
     top_layout.addWidget(w.model_banner)
-    top_layout.addWidget(w.patch_view, 1)
+    top_layout.addLayout(patch_with_legend(w.patch_view, w.heat_legend), 1)
     w.bottom_split = QSplitter(Qt.Orientation.Horizontal)
     w.bottom_split.addWidget(w.review_panel)
     w.bottom_split.addWidget(w.histogram)
@@ -106,6 +109,16 @@ def build_widgets(w: MainWindow) -> None:
         w.histogram.refresh, HISTOGRAM_THROTTLE_MS, leading=False, parent=w
     )
     w.histogram.set_table(s.table)
+
+
+def patch_with_legend(view: QWidget, legend: QWidget) -> QHBoxLayout:
+    """The patch view with the heat map's colour bar at its right."""
+    row = QHBoxLayout()
+    row.setContentsMargins(0, 0, 0, 0)
+    row.setSpacing(4)
+    row.addWidget(view, 1)
+    row.addWidget(legend)
+    return row
 
 
 def build_actions(w: MainWindow) -> None:

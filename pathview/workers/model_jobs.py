@@ -276,6 +276,9 @@ class ModelWorker(QObject):
     scoring_finished = Signal(int, str)  # request id, "done" | "cancelled" | error
     explanation_ready = Signal(int, str, Explanation)  # request id, patch id, explanation
     explanation_failed = Signal(int, str, str)  # request id, patch id, reason
+    #: An explanation asked for ahead of time (``explain_ahead``): request id, patch id, it.
+    explanation_prefetched = Signal(int, str, Explanation)
+    prefetch_failed = Signal(int)  # an explain_ahead request's id: it gave no explanation
 
     _load_requested = Signal(object, str)
     _score_requested = Signal(int, object, object, bool, object)
@@ -312,6 +315,7 @@ class ModelWorker(QObject):
         self._score_id = 0
         self._score_token = CancelToken()
         self._explain_id = 0
+        self._ahead: set[int] = set()  # explain_ahead requests not answered yet
         self.info: ModelInfo | None = None
         self.failure: str | None = None
         if scoring_process is None:
@@ -381,10 +385,28 @@ class ModelWorker(QObject):
     def forget_explanation(self) -> None:
         self._explain_id = 0
 
+    def explain_ahead(self, patch_id: str, pixels: np.ndarray, method: str, layer: str) -> int:
+        """Ask for an explanation of a patch not shown yet; every such result is delivered
+        (``explanation_prefetched``), after whatever the model thread was already asked."""
+        request = next_request_id()
+        self._ahead.add(request)
+        self._explain_requested.emit(request, patch_id, pixels, method, layer)
+        return request
+
+    def forget_prefetch(self) -> None:
+        """Drop the results of every explain_ahead request still running."""
+        self._ahead.clear()
+
+    @property
+    def prefetching(self) -> int:
+        """explain_ahead requests not answered yet."""
+        return len(self._ahead)
+
     def shutdown(self) -> None:
         """Cancel everything and stop the thread (waits for a running batch to end)."""
         self.cancel_scoring()
         self._explain_id = 0
+        self._ahead.clear()
         if self._process is not None:
             self._process.shutdown()
         self._thread.quit()
@@ -424,9 +446,15 @@ class ModelWorker(QObject):
             self._score_requested.emit(self._score_id, root, refs, tta, self._score_token)
 
     def _on_explained(self, request_id: int, patch_id: str, explanation: Explanation) -> None:
-        if request_id == self._explain_id:
+        if request_id in self._ahead:
+            self._ahead.discard(request_id)
+            self.explanation_prefetched.emit(request_id, patch_id, explanation)
+        elif request_id == self._explain_id:
             self.explanation_ready.emit(request_id, patch_id, explanation)
 
     def _on_explain_error(self, request_id: int, patch_id: str, reason: str) -> None:
-        if request_id == self._explain_id:
+        if request_id in self._ahead:  # the patch is explained again when it is shown
+            self._ahead.discard(request_id)
+            self.prefetch_failed.emit(request_id)
+        elif request_id == self._explain_id:
             self.explanation_failed.emit(request_id, patch_id, reason)
