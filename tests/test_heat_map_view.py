@@ -207,3 +207,17 @@ def test_the_next_patches_maps_are_computed_ahead_and_shown_at_once(
     with qtbot.waitSignal(ex.explanation_changed, timeout=15000, check_params_cb=bool):
         pass
     assert s.explanation is not None and s.explanation.layer == "stem"
+
+
+def test_a_region_at_the_edge_is_not_outlined_along_the_edge() -> None:
+    heat = gaussian(0, 48, 12)  # centred on the left edge
+    (line,) = iso_contours(heat, levels=(0.5,))
+    runs = line.runs(96, 96)
+    assert len(runs) == 1  # one open arc into the patch and back
+    arc = runs[0]
+    assert arc[:, 0].max() > 12 and not np.all(arc[:, 0] < 0.25)
+    inner = arc[1:-1]
+    assert (inner[:, 0] > 0.25).all()  # no point of the drawn arc but its ends on the edge
+    (inside,) = iso_contours(gaussian(48, 48, 10), levels=(0.5,))
+    (closed,) = inside.runs(96, 96)
+    assert np.array_equal(closed[0], closed[-1])  # a line clear of the edge stays closed

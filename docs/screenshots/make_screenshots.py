@@ -5,7 +5,8 @@
 
 Works on a temporary copy of the bundled demo (so no review store is written into the repo)
 and a temporary settings folder. Writes first_run.png, grid_scores.png, patch_heatmap.png,
-review_progress.png, metrics_panel.png and errors_no_model.png next to this file.
+heatmap.png, heatmap_contours.png, review_progress.png, metrics_panel.png and
+errors_no_model.png next to this file.
 """
 
 from __future__ import annotations
@@ -103,6 +104,12 @@ def main() -> int:
     session.select_position(2)
     wait(2500)
     shoot(window, "patch_heatmap.png")
+    # 2b. The patch view and its colour bar alone, as a blend and as outlines.
+    pane = window.patch_view.parentWidget()
+    shoot(pane, "heatmap.png")
+    window.action_map["toggle_contours"].trigger()
+    shoot(pane, "heatmap_contours.png")
+    window.action_map["toggle_contours"].trigger()
 
     # 3. Review in progress: most uncertain first, auto-advance on.
     window.sort_combo.setCurrentIndex(list(SortKey).index(SortKey.UNCERTAINTY))

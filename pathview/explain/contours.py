@@ -30,6 +30,37 @@ class IsoContour:
     level: float
     points: np.ndarray
 
+    def runs(
+        self, width: int, height: int, upsample_by: int = CONTOUR_UPSAMPLE
+    ) -> list[np.ndarray]:
+        """The line without its stretches along the edge of a ``width`` x ``height`` map: a
+        region that touches the edge is closed along it, and drawing that would frame the
+        patch. Open polylines (each at least 2 points); the whole closed line (first point
+        repeated at the end) when it never runs along the edge."""
+        edge = 1.0 / upsample_by  # the outermost fine cells' centres lie within this
+        x, y = self.points[:, 0], self.points[:, 1]
+        on_edge = (x < edge) | (y < edge) | (x > width - edge) | (y > height - edge)
+        n = len(self.points)
+        # A step from point i to i+1 is drawn unless both ends are on the edge.
+        drawn = ~(on_edge & np.roll(on_edge, -1))
+        if drawn.all():
+            return [np.vstack([self.points, self.points[:1]])]
+        runs: list[np.ndarray] = []
+        start = int(np.flatnonzero(~drawn)[0]) + 1  # begin just after a skipped step
+        current: list[int] = []
+        for k in range(n):
+            i = (start + k) % n
+            if drawn[i]:
+                if not current:
+                    current.append(i)
+                current.append((i + 1) % n)
+            elif current:
+                runs.append(self.points[current])
+                current = []
+        if current:
+            runs.append(self.points[current])
+        return [r for r in runs if len(r) >= 2]
+
 
 def iso_contours(
     heatmap: np.ndarray,

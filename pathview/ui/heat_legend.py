@@ -21,6 +21,7 @@ BAR_WIDTH = 14
 TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)
 TEXT = QColor(225, 225, 225)
 MUTED = QColor(130, 130, 130)
+BACKGROUND = QColor(24, 24, 27)  # the patch view's: the bar reads as part of it
 
 
 def legend_caption(explanation: Explanation | None) -> str:
@@ -81,8 +82,10 @@ class HeatLegend(QWidget):
     # -- painting ---------------------------------------------------------------------------
     def sizeHint(self) -> QSize:
         metrics = QFontMetrics(self.font())
-        text = max(metrics.horizontalAdvance(s) for s in ("evidence for", "activation", "peak"))
-        return QSize(max(BAR_WIDTH + 8 + metrics.horizontalAdvance("0.75") + 6, text + 8), 200)
+        words = ("evidence for", "tumour", "normal", "activation", "(either class)")
+        text = max(metrics.horizontalAdvance(s) for s in words)
+        ticks = BAR_WIDTH + 10 + metrics.horizontalAdvance("peak") + 10
+        return QSize(max(ticks, text + 12), 200)
 
     def minimumSizeHint(self) -> QSize:
         return QSize(self.sizeHint().width(), 120)
@@ -90,18 +93,19 @@ class HeatLegend(QWidget):
     def bar_rect(self) -> QRectF:
         """Where the bar is painted (widget coordinates)."""
         metrics = QFontMetrics(self.font())
-        top = 2 * metrics.height() + 10
-        bottom = self.height() - metrics.height() // 2 - 6
-        return QRectF(4, top, BAR_WIDTH, max(10, bottom - top))
+        top = 2 * metrics.height() + 16
+        bottom = self.height() - metrics.height() // 2 - 8
+        return QRectF(8, top, BAR_WIDTH, max(10, bottom - top))
 
     def paintEvent(self, _event: QPaintEvent) -> None:
         painter = QPainter(self)
+        painter.fillRect(self.rect(), BACKGROUND)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         active = self._caption != "no map"
         metrics = QFontMetrics(self.font())
         painter.setPen(TEXT if active else MUTED)
         painter.drawText(
-            QRectF(0, 2, self.width(), 2 * metrics.height() + 4),
+            QRectF(4, 4, self.width() - 4, 2 * metrics.height() + 4),
             int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop),
             self._caption,
         )

@@ -35,6 +35,7 @@ class VerdictText:
     status: str  # "retrained: no measurable change"
     detail: str  # the menu line plus the parent's and the new model's figures and n
     result: str  # "better" | "no measurable change" | "worse"
+    figures: str = ""  # "AUC +0.0004, 95% CI -0.0010..+0.0020"
 
     @property
     def worse(self) -> bool:
@@ -70,7 +71,7 @@ def format_verdict(v: VerdictRecord) -> VerdictText:
     if v.validation:
         extra.append(f"on {v.validation}")
     detail = menu + (f"\n{'; '.join(extra)} (paired bootstrap)" if extra else "")
-    return VerdictText(menu=menu, status=status, detail=detail, result=v.result)
+    return VerdictText(menu=menu, status=status, detail=detail, result=v.result, figures=figures)
 
 
 class VerdictMenuEntry:

@@ -49,14 +49,14 @@ def level_colour(level: float, colormap: str = DEFAULT_COLORMAP) -> QColor:
     return QColor(r, g, b)
 
 
-def contour_paths(contours: list[IsoContour]) -> dict[float, QPainterPath]:
-    """One path per level holding its closed lines (image pixel coordinates)."""
+def contour_paths(contours: list[IsoContour], width: int, height: int) -> dict[float, QPainterPath]:
+    """One path per level holding its lines (map pixel coordinates of a ``width`` x
+    ``height`` map), without their stretches along the map's edge."""
     paths: dict[float, QPainterPath] = {}
     for contour in contours:
-        polygon = QPolygonF([QPointF(float(x), float(y)) for x, y in contour.points])
         path = paths.setdefault(contour.level, QPainterPath())
-        path.addPolygon(polygon)
-        path.closeSubpath()
+        for run in contour.runs(width, height):
+            path.addPolygon(QPolygonF([QPointF(float(x), float(y)) for x, y in run]))
     return paths
 
 
@@ -223,7 +223,8 @@ class PatchView(QGraphicsView):
 
     def _draw_contours(self, transform: QTransform) -> None:
         assert self._heatmap is not None
-        paths = contour_paths(iso_contours(self._heatmap, self._contour_levels))
+        h, w = self._heatmap.shape
+        paths = contour_paths(iso_contours(self._heatmap, self._contour_levels), w, h)
         for level, path in sorted(paths.items()):
             for width, colour, z, kind in (
                 (CONTOUR_HALO_WIDTH, CONTOUR_HALO, 0.0, "halo"),

@@ -66,8 +66,8 @@ class ModelStatus:
         if verdict is None or not verdict.worse:
             return ""
         return (
-            f"This model measured worse than the model it was retrained from. {verdict.menu}. "
-            "Its predictions are shown, but it is not an improvement: load the parent model "
+            f"This model measured worse than the model it was retrained from ({verdict.figures})"
+            ": it is not an improvement. Its predictions are shown; load the parent model "
             "(Model ▸ Load model folder) unless you mean to review with this one."
         )
 
