@@ -99,6 +99,7 @@ def open_and_explain(qtbot: QtBot, window: Any, folder: Path) -> None:
     qtbot.waitUntil(lambda: s.explanation is not None and s.current_info is not None, timeout=15000)
 
 
+@pytest.mark.slow
 def test_the_patch_view_has_a_colour_bar_beside_it(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -122,6 +123,7 @@ def test_the_patch_view_has_a_colour_bar_beside_it(
     assert not legend.isVisible()
 
 
+@pytest.mark.slow
 def test_contour_mode_draws_outlines_instead_of_the_blend(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -153,6 +155,7 @@ def test_contour_mode_draws_outlines_instead_of_the_blend(
     assert not window.action_map["toggle_contours"].isChecked()
 
 
+@pytest.mark.slow
 def test_the_panel_names_layers_readably_with_the_module_in_a_tooltip(
     qtbot: QtBot, make_window: MakeWindow
 ) -> None:
@@ -180,6 +183,7 @@ class CountingExplainer:
         return hot_corner_explainer(classifier, pixels, method, layer)
 
 
+@pytest.mark.slow
 def test_the_next_patches_maps_are_computed_ahead_and_shown_at_once(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:

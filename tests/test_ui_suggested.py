@@ -114,8 +114,9 @@ def test_the_apps_suggested_order_is_the_queue_commands(
     scored = score_folder(folder, load_model(tiny_dir, device="cpu"), features=True)
     assert scored.features is not None
     by_id = dict(zip(scored.ids, scored.features, strict=True))
-    s.selection.embeddings = lambda: np.stack([by_id[pid] for pid in s.table.ids])
-    window.sort_combo.setCurrentIndex(window.sort_combo.findData(SortKey.SUGGESTED))
+    s.selection.suggestions.embeddings = lambda: np.stack([by_id[pid] for pid in s.table.ids])
+    with qtbot.waitSignal(s.order_changed, timeout=10000):  # chosen off the GUI thread
+        window.sort_combo.setCurrentIndex(window.sort_combo.findData(SortKey.SUGGESTED))
     assert s.sort_key is SortKey.SUGGESTED
     assert grid_ids(window)[:28] == cli
     assert set(grid_ids(window)[28:]) == reviewed  # reviewed patches go last
@@ -131,6 +132,7 @@ def test_the_apps_suggested_order_is_the_queue_commands(
     assert window.action_map["next_suggested"].shortcuts()[0].toString() == "Q"
 
 
+@pytest.mark.slow
 def test_next_suggested_says_why_when_there_is_nothing_to_suggest(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
@@ -141,6 +143,10 @@ def test_next_suggested_says_why_when_there_is_nothing_to_suggest(
     with qtbot.waitSignal(s.message, timeout=5000) as said:
         window.action_map["next_suggested"].trigger()
     assert said.args == [NO_SUGGESTION_TEXT]
+    with qtbot.waitSignal(s.message, timeout=5000) as said:
+        window.sort_combo.setCurrentIndex(window.sort_combo.findData(SortKey.SUGGESTED))
+    assert said.args == [NO_SUGGESTION_TEXT]
+    assert grid_ids(window) == sorted(s.table.ids)  # nothing queued: by name
 
 
 @pytest.mark.slow
@@ -151,12 +157,20 @@ def test_next_suggested_stops_when_every_queued_patch_is_reviewed(
     s = window.session
     with qtbot.waitSignal(s.scoring_finished, timeout=30000):
         window.open_folder(kaggle_folder)
-    queued = [s.table.ids[r] for r in s.selection.suggested_queue()]
-    assert queued  # 12 readable patches scored, none reviewed
+    chosen: list[np.ndarray] = []
+    s.selection.suggestions.request(chosen.append)
+    qtbot.waitUntil(lambda: bool(chosen), timeout=10000)
+    queued = [s.table.ids[r] for r in chosen[0]]
+    assert len(queued) == 12  # 12 readable patches scored, none reviewed
+    visited = []
     for _ in queued:
-        assert s.selection.next_suggested()
+        before = s.current_id
+        s.selection.next_suggested()
+        qtbot.waitUntil(lambda b=before: s.current_id != b, timeout=10000)  # type: ignore[misc]
         qtbot.waitUntil(lambda: s.current_info is not None, timeout=10000)
+        visited.append(s.current_id)
         window.action_map["unsure"].trigger()
+    assert sorted(visited) == sorted(queued)  # each queued patch once, reviewed ones skipped
     with qtbot.waitSignal(s.message, timeout=5000) as said:
-        assert not s.selection.next_suggested()
+        s.selection.next_suggested()
     assert said.args == [ALL_SUGGESTED_REVIEWED_TEXT]

@@ -14,7 +14,13 @@ from pathview.triage.ordering import (
     sort_values,
 )
 from pathview.triage.queue import STRATEGIES, next_to_review
-from pathview.triage.suggested import SUGGESTED_COUNT, suggested_rows
+from pathview.triage.suggested import (
+    SUGGESTED_COUNT,
+    QueueInputs,
+    queue_inputs,
+    queue_rows,
+    suggested_rows,
+)
 from pathview.triage.summary import Histogram, ReviewCounts, histogram_by, review_counts
 from pathview.triage.table import PatchTable, ReviewCode
 
@@ -26,6 +32,7 @@ __all__ = [
     "FilterSpec",
     "Histogram",
     "PatchTable",
+    "QueueInputs",
     "ReviewCode",
     "ReviewCounts",
     "ReviewFilter",
@@ -36,6 +43,8 @@ __all__ = [
     "next_to_review",
     "next_unreviewed",
     "ordered_rows",
+    "queue_inputs",
+    "queue_rows",
     "review_counts",
     "sort_values",
     "suggested_rows",

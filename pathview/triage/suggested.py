@@ -8,6 +8,8 @@ sort key and Review ▸ Next suggested follow the command's order on the same sc
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from pathview.triage.queue import next_to_review
@@ -18,6 +20,54 @@ from pathview.triage.table import PatchTable, ReviewCode
 SUGGESTED_COUNT = 1000
 #: The ``--seed`` of the queue's random slots (the command's default).
 SUGGESTED_SEED = 0
+
+
+@dataclass(frozen=True)
+class QueueInputs:
+    """A snapshot of what the queue is chosen from (copies: safe to use on another thread
+    while the table changes): the scored rows, their ids, P and review codes."""
+
+    rows: np.ndarray
+    ids: list[str]
+    p: np.ndarray
+    review: np.ndarray
+    embeddings: np.ndarray | None
+
+
+def queue_inputs(table: PatchTable, embeddings: np.ndarray | None = None) -> QueueInputs:
+    """The table's scored patches now (``embeddings``: one row per table row, or None)."""
+    p, _, _, review = table.arrays()
+    scored = np.flatnonzero(np.isfinite(p))
+    return QueueInputs(
+        rows=scored,
+        ids=[table.ids[r] for r in scored],
+        p=p[scored].copy(),
+        review=review[scored].copy(),
+        embeddings=None if embeddings is None else np.asarray(embeddings)[scored],
+    )
+
+
+def queue_rows(
+    inputs: QueueInputs, count: int = SUGGESTED_COUNT, seed: int = SUGGESTED_SEED
+) -> np.ndarray:
+    """Table rows of the next ``count`` unreviewed patches of ``inputs``, most useful first
+    (see :func:`suggested_rows`)."""
+    unreviewed = inputs.review == ReviewCode.UNREVIEWED
+    left = int(unreviewed.sum())
+    if left == 0:
+        return np.zeros(0, dtype=np.int64)
+    reviewed = [inputs.ids[i] for i in np.flatnonzero(~unreviewed)]
+    queue = next_to_review(
+        inputs.ids,
+        inputs.p,
+        min(count, left),
+        strategy="auto",
+        reviewed=reviewed,
+        embeddings=inputs.embeddings,
+        seed=seed,
+    )
+    position = {pid: i for i, pid in enumerate(inputs.ids)}
+    return inputs.rows[np.array([position[pid] for pid in queue], dtype=np.int64)]
 
 
 def suggested_rows(
@@ -33,24 +83,10 @@ def suggested_rows(
     ``embeddings``: one row per table row (the penultimate-layer features the command uses to
     defer near-duplicates), or None (the queue then goes by uncertainty alone, as the command
     does without them). Unscored rows are not queued; an empty array when nothing is left.
+    On 220,025 rows this takes a few hundred milliseconds: the app runs :func:`queue_rows` on
+    a :func:`queue_inputs` snapshot off the GUI thread.
     """
-    p, _, _, review = table.arrays()
-    scored = np.flatnonzero(np.isfinite(p))
-    left = int((review[scored] == ReviewCode.UNREVIEWED).sum())
-    if left == 0:
-        return np.zeros(0, dtype=np.int64)
-    ids = [table.ids[r] for r in scored]
-    reviewed = [table.ids[r] for r in scored[review[scored] != ReviewCode.UNREVIEWED]]
-    queue = next_to_review(
-        ids,
-        p[scored],
-        min(count, left),
-        strategy="auto",
-        reviewed=reviewed,
-        embeddings=None if embeddings is None else np.asarray(embeddings)[scored],
-        seed=seed,
-    )
-    return np.array([table.row_of(pid) for pid in queue], dtype=np.int64)
+    return queue_rows(queue_inputs(table, embeddings), count, seed)
 
 
 def queue_ranks(rows: np.ndarray, n: int) -> np.ndarray:

@@ -23,10 +23,10 @@ from pathview.triage import (
     filter_mask,
     next_unreviewed,
     ordered_rows,
-    suggested_rows,
 )
 from pathview.ui.folder import FolderController
 from pathview.ui.models import image_from_pixels
+from pathview.ui.suggestions import SuggestionController
 
 INFO_CACHE = 64  # decoded patches kept for the patch view and Grad-CAM
 REORDER_DEBOUNCE_MS = 200
@@ -62,12 +62,9 @@ class SelectionController(QObject):
         self._first_pending = False  # the first patch is about to be selected
         self._chosen_by_app = False  # the current patch is the first one, not the user's pick
         self.reorder_soon = qdebounced(self.apply_order, REORDER_DEBOUNCE_MS)
-        # The review queue (table rows), as `pathview queue --strategy auto` orders the
-        # scores: computed when first needed, again after new scores or a new "suggested" sort.
-        self._suggested: np.ndarray | None = None
-        #: The patches' embeddings, one row per table row, when something has them (the queue
-        #: then defers near-duplicates, as the command does); None: uncertainty alone.
-        self.embeddings: Callable[[], np.ndarray | None] = lambda: None
+        #: The review queue, as `pathview queue --strategy auto` orders the scores.
+        self.suggestions = SuggestionController(folder, self)
+        self.suggestions.message.connect(self.message)
         folder.patches_listed.connect(self._on_listed)
         folder.listing_finished.connect(self._on_listing_finished)
         folder.loader.thumbnail_loaded.connect(self._on_patch_loaded)
@@ -107,12 +104,9 @@ class SelectionController(QObject):
     # ------------------------------------------------------------------ order
     def set_sort(self, key: SortKey) -> None:
         self.sort_key = key
-        if key is SortKey.SUGGESTED:
-            self._suggested = None  # a fresh queue: patches reviewed since drop off it
-            if not len(self.suggested_queue()):
-                self.message.emit(
-                    NO_SUGGESTION_TEXT if self._unscored() else ALL_SUGGESTED_REVIEWED_TEXT
-                )
+        if key is SortKey.SUGGESTED:  # a fresh queue: patches reviewed since drop off it
+            self.suggestions.fresh(self._on_fresh_queue)
+            return
         if key in NEEDS_TTA and not self._folder.table.has_views:
             self.message.emit(NEEDS_TTA_TEXT)
         self.apply_order(to_top=True)  # a new order starts at its first tile
@@ -132,7 +126,12 @@ class SelectionController(QObject):
         ``to_top``, selecting the first tile)."""
         self.reorder_soon.cancel()
         model = self._folder.model
-        suggested = self.suggested_queue() if self.sort_key is SortKey.SUGGESTED else None
+        suggested = None
+        if self.sort_key is SortKey.SUGGESTED:
+            suggested = self.suggestions.queue
+            if suggested is None:  # sorted once it is chosen (off the GUI thread)
+                self.suggestions.request(lambda _queue: self.apply_order(to_top))
+                return
         rows = ordered_rows(
             self._folder.table, self.sort_key, self.filter_spec, self._threshold(), suggested
         )
@@ -184,26 +183,40 @@ class SelectionController(QObject):
         return True
 
     # ------------------------------------------------------------------ review queue
-    def suggested_queue(self) -> np.ndarray:
-        """The table rows of the review queue, most useful first (see
-        :func:`pathview.triage.suggested_rows`)."""
-        if self._suggested is None:
-            self._suggested = suggested_rows(self._folder.table, self.embeddings())
-        return self._suggested
-
     def scores_changed(self) -> None:
         """New scores came in: the queue is chosen again when next needed."""
-        self._suggested = None
+        self.suggestions.invalidate()
 
-    def next_suggested(self) -> bool:
-        """Select the next unreviewed patch of the review queue after the current one (from
-        the top when the current patch is not queued), skipping reviewed and hidden ones."""
-        queue = self.suggested_queue()
+    def _on_fresh_queue(self, queue: np.ndarray) -> None:
         if not len(queue):
             self.message.emit(
                 NO_SUGGESTION_TEXT if self._unscored() else ALL_SUGGESTED_REVIEWED_TEXT
             )
-            return False
+        if self.sort_key is SortKey.SUGGESTED:
+            self.apply_order(to_top=True)
+
+    def next_suggested(self) -> None:
+        """Select the next unreviewed patch of the review queue after the current one (from
+        the top when the current patch is not queued), skipping reviewed and hidden ones;
+        once the queue is chosen if it is not yet (``current_changed`` tells)."""
+        self.suggestions.request(self._go_to_next_suggested)
+
+    def _go_to_next_suggested(self, queue: np.ndarray) -> None:
+        row, hidden = self._next_in_queue(queue)
+        if row is not None:
+            self._select_row(row)
+        elif not len(queue) and self._unscored():
+            self.message.emit(NO_SUGGESTION_TEXT)
+        elif hidden:
+            self.message.emit(
+                f"The {hidden:,} suggested patches left are hidden by the current filter."
+            )
+        else:
+            self.message.emit(ALL_SUGGESTED_REVIEWED_TEXT)
+
+    def _next_in_queue(self, queue: np.ndarray) -> tuple[int | None, int]:
+        """The first unreviewed row shown in the grid after the current one in ``queue``
+        (wrapping round), and how many unreviewed ones the filter hides."""
         review, model = self._folder.table.review, self._folder.model
         after = np.flatnonzero(queue == self._row)
         start = int(after[0]) + 1 if len(after) else 0
@@ -215,14 +228,8 @@ class SelectionController(QObject):
             if model.position_of(row) is None:
                 hidden += 1
                 continue
-            self._select_row(row)
-            return True
-        self.message.emit(
-            f"The {hidden:,} suggested patches left are hidden by the current filter."
-            if hidden
-            else ALL_SUGGESTED_REVIEWED_TEXT
-        )
-        return False
+            return row, hidden
+        return None, hidden
 
     def _unscored(self) -> bool:
         p = self._folder.table.arrays()[0]
@@ -245,7 +252,6 @@ class SelectionController(QObject):
     # ------------------------------------------------------------------ folder events
     def _on_closed(self) -> None:
         self.reorder_soon.cancel()
-        self._suggested = None
         self._first_pending = False
         self._infos.clear()
         self._select_row(None)

@@ -249,6 +249,7 @@ class TriageSession(QObject):
         """Stop every worker thread and close the store (the window calls it on close)."""
         self.explanations.cancel()
         self.selection.reorder_soon.cancel()
+        self.selection.suggestions.shutdown()
         self.scoring.shutdown()
         self.evaluation.shutdown()  # before the store it may be reading closes
         self.reviews.shutdown()
