@@ -89,16 +89,17 @@ def test_the_model_menu_and_status_show_the_loaded_models_verdict(
     qtbot.waitUntil(lambda: window.session.model_status.info is not None, timeout=20000)
     entry = window.verdict_entry.action
     model_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Model")
-    assert model_menu.actions()[0] is entry  # at the top of the Model menu
     label = window.status.model_label
     banner = window.status.model_banner
     if result is None:
-        assert not entry.isVisible()
+        assert entry not in model_menu.actions()  # no entry for a model without a verdict
         assert "retrained" not in label.text()
         assert banner.isHidden()
         return
-    assert entry.isVisible() and not entry.isEnabled()  # information, not a command
-    assert entry.text() == format_verdict(record(result)).menu
+    assert model_menu.actions()[0] is entry  # at the top of the Model menu
+    assert model_menu.actions()[1].isSeparator()
+    assert not entry.isEnabled()  # information, not a command
+    assert entry.text() == "&" + format_verdict(record(result)).menu
     assert label.text().endswith(format_verdict(record(result)).status)
     if result == "worse":
         assert "WORSE" in label.text() and "7a1f1f" in label.styleSheet()

@@ -75,26 +75,32 @@ def format_verdict(v: VerdictRecord) -> VerdictText:
 
 
 class VerdictMenuEntry:
-    """A disabled entry at the top of the Model menu, shown while a retrained model with a
-    verdict is loaded."""
+    """A disabled entry at the top of the Model menu (with a separator under it), there only
+    while a retrained model with a verdict is loaded."""
 
     def __init__(self, menu: QMenu) -> None:
+        self._menu = menu
         self.action = QAction("", menu)
         self.action.setObjectName("model_verdict")
         self.action.setEnabled(False)
-        existing = menu.actions()
-        if existing:
-            menu.insertAction(existing[0], self.action)
-            self.separator = menu.insertSeparator(existing[0])
-        else:
-            menu.addAction(self.action)
-            self.separator = menu.addSeparator()
-        self.show(None)
+        self.separator = QAction(menu)
+        self.separator.setSeparator(True)
 
     def show(self, text: VerdictText | None) -> None:
-        """Show a loaded model's verdict (None: hide the entry)."""
-        self.action.setText("" if text is None else text.menu)
-        self.action.setToolTip("" if text is None else text.detail)
-        self.action.setStatusTip("" if text is None else text.detail)
-        self.action.setVisible(text is not None)
-        self.separator.setVisible(text is not None)
+        """Show a loaded model's verdict (None: take the entry out of the menu)."""
+        present = self.action in self._menu.actions()
+        if text is None:
+            if present:
+                self._menu.removeAction(self.action)
+                self._menu.removeAction(self.separator)
+            return
+        # A mnemonic like every entry of the menu's (R is free in the Model menu).
+        self.action.setText("&" + text.menu)
+        self.action.setToolTip(text.detail)
+        self.action.setStatusTip(text.detail)
+        if not present:
+            existing = self._menu.actions()
+            if existing:
+                self._menu.insertActions(existing[0], [self.action, self.separator])
+            else:
+                self._menu.addActions([self.action, self.separator])
