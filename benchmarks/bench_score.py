@@ -10,9 +10,11 @@ then prints, each as best and median of --repeats runs (patches per second):
   also timed alone), and the bare network forward on a ready tensor (in the
   precision the app scores in: int8 on a CPU when the model has int8 weights; bf16 autocast
   is shown for a float32 network only);
-- end to end: ``score_folder`` on the folder (listing, decoding in threads, inference), and
-  the same with the quality measures and hashes of ``--details`` (``quality=True``; they run in
-  the decoding threads), with the quality work alone on decoded pixels;
+- end to end: ``score_folder`` on the folder (listing, decoding in threads, inference), the
+  same with the quality measures and hashes of ``--details`` (``quality=True``; they run in
+  the decoding threads), and with quality and embeddings together (``features=True``, what
+  the app asks for), interleaved run by run so that load on the machine hits all three
+  alike; the quality work alone on decoded pixels;
 - their ratio (end to end / model only);
 - naive: one file at a time, ``read_patch`` then ``predict`` of that single patch.
 Not a test: numbers depend on the machine and on whatever else is running.
@@ -49,6 +51,22 @@ def timed(fn: Callable[[], object], items: int, repeats: int) -> tuple[float, fl
         fn()
         rates.append(items / (time.perf_counter() - t0))
     return max(rates), statistics.median(rates)
+
+
+def timed_side_by_side(
+    fns: list[Callable[[], object]], items: int, repeats: int
+) -> list[tuple[float, float]]:
+    """:func:`timed` for several functions run in turn within each repeat (one warm-up each),
+    so a change in the machine's load between repeats affects them alike."""
+    for fn in fns:
+        fn()
+    rates: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, got in zip(fns, rates, strict=True):
+            t0 = time.perf_counter()
+            fn()
+            got.append(items / (time.perf_counter() - t0))
+    return [(max(r), statistics.median(r)) for r in rates]
 
 
 def make_folder(dest: Path, source: Path, n: int) -> list[Path]:
@@ -114,6 +132,10 @@ def main() -> int:
             result = score_folder(folder, clf, batch_size=bs, quality=True)
             assert result.scored == args.n, result.failed[:3]
 
+        def end_to_end_insight() -> None:
+            result = score_folder(folder, clf, batch_size=bs, quality=True, features=True)
+            assert result.scored == args.n, result.failed[:3]
+
         def quality_only() -> None:
             for i in range(0, len(pixels), bs):
                 assess_arrays(list(pixels[i : i + bs]))
@@ -149,11 +171,13 @@ def main() -> int:
             rows.append(
                 (f"input codec alone: {codec.describe()}", timed(codec_only, args.n, args.repeats))
             )
-        e2e = timed(end_to_end, args.n, args.repeats)
-        e2e_quality = timed(end_to_end_quality, args.n, args.repeats)
+        e2e, e2e_quality, e2e_insight = timed_side_by_side(
+            [end_to_end, end_to_end_quality, end_to_end_insight], args.n, args.repeats
+        )
         rows += [
             ("end to end: score_folder", e2e),
             ("end to end: score_folder with quality (--details)", e2e_quality),
+            ("end to end: with quality and embeddings (the app)", e2e_insight),
             ("quality alone: measures, SHA-1, pHash", timed(quality_only, args.n, args.repeats)),
             (
                 "naive: read_patch + predict, one file at a time",
@@ -171,6 +195,10 @@ def main() -> int:
     print(
         f"{'quality cost (end to end, time per patch)':<50} best "
         f"{e2e[0] / e2e_quality[0] - 1:+8.1%}    median {e2e[1] / e2e_quality[1] - 1:+8.1%}"
+    )
+    print(
+        f"{'quality + embeddings cost (end to end)':<50} best "
+        f"{e2e[0] / e2e_insight[0] - 1:+8.1%}    median {e2e[1] / e2e_insight[1] - 1:+8.1%}"
     )
     return 0
 

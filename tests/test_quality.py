@@ -128,9 +128,29 @@ def test_batched_measures_equal_one_patch_at_a_time(kaggle: tuple[list[str], np.
     g = cv2.cvtColor(px[7], cv2.COLOR_RGB2GRAY).astype(np.float32)
     alone = cv2.Laplacian(g, cv2.CV_32F, ksize=1)[1:-1, 1:-1].var()
     assert batch.sharpness[7] == pytest.approx(alone, rel=1e-4)
-    hsv = cv2.cvtColor(px[7], cv2.COLOR_RGB2HSV).reshape(-1, 3).astype(int)
+    # The colour measures are taken on 2 x 2 block means (48 x 48 here).
+    small = cv2.resize(px[7], (48, 48), interpolation=cv2.INTER_AREA)
+    hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV).reshape(-1, 3).astype(int)
     background = (hsv[:, 2] >= 200) & (hsv[:, 1] < 25)
     assert batch.tissue_fraction[7] == pytest.approx(1 - background.mean())
+
+
+def test_block_means_stay_close_to_every_pixel(kaggle: tuple[list[str], np.ndarray]) -> None:
+    """The colour measures on 2 x 2 block means against the same measures on every pixel."""
+    _, px = kaggle
+    q = measure_batch(px)
+    hsv = cv2.cvtColor(px.reshape(-1, 96, 3), cv2.COLOR_RGB2HSV).reshape(len(px), -1, 3)
+    hsv = hsv.astype(int)
+    tissue = ~((hsv[..., 2] >= 200) & (hsv[..., 1] < 25))
+    hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    ink = ((hue >= 35) & (hue <= 120) & (sat >= 60)) | (val < 25)
+    assert np.abs(q.tissue_fraction - tissue.mean(axis=1)).max() < 0.04
+    assert np.abs(q.ink_fraction - ink.mean(axis=1)).max() < 0.005
+    # An odd-sized patch is measured on every pixel.
+    odd = np.ascontiguousarray(px[7][:95, :95])
+    hsv_odd = cv2.cvtColor(odd, cv2.COLOR_RGB2HSV).reshape(-1, 3).astype(int)
+    bg_odd = (hsv_odd[:, 2] >= 200) & (hsv_odd[:, 1] < 25)
+    assert measure_batch(odd).tissue_fraction[0] == pytest.approx(1 - bg_odd.mean())
 
 
 def test_mixed_sizes_keep_order(kaggle: tuple[list[str], np.ndarray]) -> None:

@@ -64,8 +64,8 @@ _BITWISE_COUNT = getattr(np, "bitwise_count", None)
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 
-def _resized_grey(pixels: np.ndarray) -> np.ndarray:
-    g = grey(pixels)
+def _resized_grey(pixels: np.ndarray, grey_levels: np.ndarray | None = None) -> np.ndarray:
+    g = grey(pixels) if grey_levels is None else grey_levels
     n, h, w = g.shape
     if h % HASH_SIZE == 0 and w % HASH_SIZE == 0:
         # An area resize by a whole factor is a block mean, so the stack resizes as one tall
@@ -90,10 +90,11 @@ def _pack(bits: np.ndarray) -> np.ndarray:
     return packed.view(">u8")[..., 0].astype(np.uint64)
 
 
-def perceptual_hashes(pixels: np.ndarray) -> np.ndarray:
+def perceptual_hashes(pixels: np.ndarray, grey_levels: np.ndarray | None = None) -> np.ndarray:
     """The 64-bit pHash of each of the 8 flips/rotations of N patches of one size
-    (N x H x W x 3 uint8 RGB): uint64 (N, 8); column 0 is the patch as it is."""
-    small = _resized_grey(pixels)
+    (N x H x W x 3 uint8 RGB): uint64 (N, 8); column 0 is the patch as it is.
+    ``grey_levels``: their :func:`pathview.quality.measures.grey` levels if already known."""
+    small = _resized_grey(pixels, grey_levels)
     if len(small) == 0:
         return np.zeros((0, N_HASH_VIEWS), np.uint64)
     coeffs = _DCT @ small @ _DCT.T  # N x 8 x 8

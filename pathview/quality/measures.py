@@ -5,6 +5,10 @@ Each measure is one number per patch and each flag compares it with a documented
 ``tests/data/kaggle`` and ``pathview/resources/demo``: each lies beyond the ordinary patches
 and flags only clear outliers.
 
+The colour measures (tissue, saturation, ink) are taken on the patch averaged over 2 x 2
+blocks (48 x 48 for a 96 x 96 patch, :func:`colour_sample`): a quarter of the pixels, and the
+same flags on every fixture patch as per pixel. Brightness and sharpness use every pixel.
+
 - ``tissue_fraction``: the share of pixels that are tissue, not background. A background
   pixel is bright and unsaturated, as glass and blank slide are: HSV value >= 200 (of 255)
   and saturation < 25 (of 255). Flag ``blank`` when below 0.10.
@@ -23,8 +27,10 @@ and flags only clear outliers.
   has nothing to focus on and is usually flagged too.
 
 All functions are vectorised over the batch: each colour conversion and the Laplacian is one
-OpenCV call on the whole stack (as one tall image), so a batch of 256 patches of 96 x 96 costs
-20-40 ms on one core (about 0.1 ms a patch with the SHA-1 and the hash).
+OpenCV call on the whole stack (as one tall image), masks stay uint8, and the grey image is
+computed once for the measures and the perceptual hash: a batch of 256 patches of 96 x 96
+costs about 8 ms on one core (about 30 us a patch; 60 us before the colour measures were taken
+on block means).
 """
 
 from __future__ import annotations
@@ -45,6 +51,9 @@ INK_HUE_LOW = 35
 INK_HUE_HIGH = 120
 #: ... or HSV value below this (black ink, folds).
 INK_BLACK_VALUE = 25
+#: Patches with both sides even and at least this many pixels are colour-measured on 2 x 2
+#: block means (:func:`colour_sample`).
+MIN_SAMPLED_SIDE = 16
 
 
 @dataclass(frozen=True)
@@ -164,33 +173,54 @@ def laplacian_variance(grey_levels: np.ndarray) -> np.ndarray:
     return out
 
 
-def measure_batch(pixels: np.ndarray) -> QualityMeasures:
+def colour_sample(pixels: np.ndarray) -> np.ndarray:
+    """The pixels the colour measures (tissue, saturation, ink) are taken on: N x H x W x 3
+    uint8 patches averaged over 2 x 2 blocks (OpenCV's area resize, rounded), as one tall
+    (N * H/2) x W/2 x 3 image; patches with an odd side or under 16 pixels stay as they are
+    (N * H) x W x 3. A quarter of the pixels costs a quarter of the colour work. On the 304
+    fixture patches the block means moved the tissue fraction by at most 0.036 and the ink
+    fraction by at most 0.004 from the per-pixel values, and changed no flag."""
+    arr = np.ascontiguousarray(_as_batch(pixels))
+    n, h, w, _ = arr.shape
+    tall = arr.reshape(n * h, w, 3)
+    if h % 2 or w % 2 or min(h, w) < MIN_SAMPLED_SIDE or n == 0:
+        return tall
+    return cv2.resize(tall, (w // 2, n * h // 2), interpolation=cv2.INTER_AREA)
+
+
+def _row_counts(mask: np.ndarray, n: int) -> np.ndarray:
+    return np.count_nonzero(mask.reshape(n, -1), axis=1)
+
+
+def measure_batch(pixels: np.ndarray, grey_levels: np.ndarray | None = None) -> QualityMeasures:
     """The quality measures of N patches of one size (N x H x W x 3 uint8 RGB, or one
-    H x W x 3 patch). See the module docstring for each measure."""
+    H x W x 3 patch). See the module docstring for each measure. ``grey_levels``: their
+    :func:`grey` levels when the caller has them already (the perceptual hash uses them too)."""
     arr = _as_batch(pixels)
     n, h, w, _ = arr.shape
     if n == 0:
         return QualityMeasures.empty()
-    # One conversion for the whole batch: the stack as one tall image.
-    hsv = cv2.cvtColor(np.ascontiguousarray(arr).reshape(n * h, w, 3), cv2.COLOR_RGB2HSV)
+    # One conversion for the whole batch: the (block-averaged) stack as one tall image.
+    hsv = cv2.cvtColor(colour_sample(arr), cv2.COLOR_RGB2HSV)
+    per_patch = hsv.shape[0] * hsv.shape[1] // n
     background = cv2.inRange(hsv, (0, 0, BACKGROUND_VALUE), (255, BACKGROUND_SATURATION - 1, 255))
     inked = cv2.bitwise_or(
         cv2.inRange(hsv, (INK_HUE_LOW, INK_SATURATION, 0), (INK_HUE_HIGH, 255, 255)),
         cv2.inRange(hsv, (0, 0, 0), (255, 255, INK_BLACK_VALUE - 1)),
     )
-    tissue_px = background.reshape(n, h * w) == 0
-    n_tissue = np.count_nonzero(tissue_px, axis=1)
-    sat = hsv.reshape(n, h * w, 3)[..., 1]
-    sat_sum = (sat * tissue_px).sum(axis=1, dtype=np.float64)
+    n_tissue = per_patch - _row_counts(background, n)
+    # Saturation of tissue pixels only: zero it on the background (uint8 all the way).
+    sat = cv2.bitwise_and(cv2.extractChannel(hsv, 1), cv2.bitwise_not(background))
+    sat_sum = sat.reshape(n, -1).sum(axis=1, dtype=np.uint64).astype(np.float64)
     saturation = np.divide(sat_sum, n_tissue, out=np.zeros(n), where=n_tissue > 0)
-    g = grey(arr)
+    g = grey(arr) if grey_levels is None else grey_levels
     return QualityMeasures(
-        tissue_fraction=(n_tissue / float(h * w)).astype(np.float32),
-        brightness=g.reshape(n, -1).mean(axis=1, dtype=np.float64).astype(np.float32),
-        saturation=saturation.astype(np.float32),
-        ink_fraction=(np.count_nonzero(inked.reshape(n, h * w), axis=1) / float(h * w)).astype(
+        tissue_fraction=(n_tissue / float(per_patch)).astype(np.float32),
+        brightness=(g.reshape(n, -1).sum(axis=1, dtype=np.uint64) / float(h * w)).astype(
             np.float32
         ),
+        saturation=saturation.astype(np.float32),
+        ink_fraction=(_row_counts(inked, n) / float(per_patch)).astype(np.float32),
         sharpness=laplacian_variance(g),
     )
 

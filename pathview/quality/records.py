@@ -11,9 +11,10 @@ from pathview.quality.duplicates import (
     N_HASH_VIEWS,
     exact_groups,
     near_groups,
+    perceptual_hashes,
     perceptual_hashes_of,
 )
-from pathview.quality.measures import QualityMeasures, measure_arrays
+from pathview.quality.measures import QualityMeasures, grey, measure_arrays, measure_batch
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,12 @@ class PatchQuality:
         ``sha1`` (:func:`pathview.io.pixel_sha1`, computed by the caller)."""
         if len(sha1) != len(arrays):
             raise ValueError(f"{len(arrays)} patches but {len(sha1)} SHA-1s")
+        if isinstance(arrays, np.ndarray) or (
+            len(arrays) and all(a.shape == arrays[0].shape for a in arrays)
+        ):  # the usual case: one size, so one grey image for the measures and the hash
+            stack = arrays if isinstance(arrays, np.ndarray) else np.stack(arrays)
+            g = grey(stack)
+            return PatchQuality(measure_batch(stack, g), list(sha1), perceptual_hashes(stack, g))
         return PatchQuality(measure_arrays(arrays), list(sha1), perceptual_hashes_of(arrays))
 
     @staticmethod

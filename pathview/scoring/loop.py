@@ -28,6 +28,7 @@ decoded it, so the model does not wait for it; ``ScoredBatch.quality`` holds the
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -303,6 +304,8 @@ class ScoreBatch:
     ``p`` per scored id; with TTA ``spread`` and (when the classifier gives them, as
     :class:`pathview.model.Classifier` does) ``views``: float32 len(ids) x 8 per-view
     P(tumour), rows aligned with ``ids``. ``failed``: id -> why it could not be scored.
+    When asked for, ``quality`` (the scored patches' :class:`pathview.quality.PatchQuality`)
+    and ``features`` (float32 len(ids) x C embeddings), rows aligned with ``ids``.
     """
 
     ids: list[str]
@@ -312,6 +315,8 @@ class ScoreBatch:
     done: int
     total: int
     views: np.ndarray | None = None
+    quality: PatchQuality | None = None
+    features: np.ndarray | None = None
 
     @classmethod
     def of(cls, batch: ScoredBatch) -> ScoreBatch:
@@ -325,7 +330,21 @@ class ScoreBatch:
             done=batch.done,
             total=batch.total,
             views=s.views,
+            quality=batch.quality,
+            features=s.features,
         )
+
+
+def gives_features(classifier: object) -> bool:
+    """Whether ``classifier.predict`` takes ``features`` (:class:`pathview.model.Classifier`
+    does; a stand-in predictor may not)."""
+    predict = getattr(classifier, "predict", None)
+    if predict is None:
+        return False
+    try:
+        return "features" in inspect.signature(predict).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def iter_score_batches(
@@ -335,9 +354,22 @@ def iter_score_batches(
     tta: bool = False,
     batch_size: int = 128,
     cancel: CancelToken | None = None,
+    quality: bool = False,
+    features: bool = False,
 ) -> Iterator[ScoreBatch]:
     """:func:`score_patches` for the app: batches as :class:`ScoreBatch`. Unreadable files
     are reported, not raised; ``cancel`` raises :class:`pathview.core.Cancelled` between
-    batches."""
-    for batch in score_patches(root, refs, classifier, tta, batch_size=batch_size, cancel=cancel):
+    batches. With ``quality`` and ``features`` (where the classifier gives them, see
+    :func:`gives_features`) the batches carry the quality rows and the embeddings."""
+    features = features and gives_features(classifier)
+    for batch in score_patches(
+        root,
+        refs,
+        classifier,
+        tta,
+        batch_size=batch_size,
+        cancel=cancel,
+        features=features,
+        quality=quality,
+    ):
         yield ScoreBatch.of(batch)

@@ -13,7 +13,7 @@ Requests on stdin::
 
     {"op": "load", "model_dir": str | null, "device": "auto"}
     {"op": "score", "id": int, "root": str, "ids": [...], "relpaths": [...], "tta": bool,
-     "more": bool}
+     "more": bool, "insight": bool}
     {"op": "refs", "id": int, "ids": [...], "relpaths": [...], "more": bool}
     {"op": "cancel", "id": int}
     {"op": "stop"}                  (end of input stops as well)
@@ -23,7 +23,12 @@ Events on stdout::
     {"ev": "loaded", "model_id": str, "device": str, "precision": str}
     {"ev": "failed", "reason": str}                        (the model did not load)
     {"ev": "batch", "id": int, "ids": [...], "p": [...], "spread": [...] | null,
-     "failed": {id: reason}, "done": int, "total": int, "views": [[8 floats], ...] | null}
+     "failed": {id: reason}, "done": int, "total": int, "views": [[8 floats], ...] | null,
+     "quality": {"measures": [[5 floats], ...], "sha1": [...], "hashes": [[8 hex], ...]}
+     | null, "features": {"shape": [n, c], "f32": base64} | null}
+
+With ``insight`` the batches carry the quality rows (:mod:`pathview.quality`) and the
+embeddings (little-endian float32, base64: 128 patches of 128 features are 87 KB of text).
     {"ev": "ended", "id": int, "outcome": "done" | "cancelled" | error text}
 
 A long list of patches comes in parts (``more`` true: ``refs`` messages follow, the last
@@ -34,6 +39,7 @@ Anything a library prints goes to stderr: stdout carries the protocol only.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -49,12 +55,57 @@ from typing import IO, Any
 import numpy as np
 
 from pathview.core import N_VIEWS, Cancelled, CancelToken, RefSequence
+from pathview.quality import MEASURES, PatchQuality, QualityMeasures
+from pathview.quality.duplicates import N_HASH_VIEWS
 from pathview.scoring.loop import ScoreBatch, iter_score_batches
 
 #: Nice increment of the scoring process: the GUI process wins the CPU when both want it.
 PROCESS_NICE = 10
 
 Message = dict[str, Any]
+
+
+def quality_message(quality: PatchQuality | None) -> Message | None:
+    """The ``quality`` part of a ``batch`` event (see the module docstring)."""
+    if quality is None:
+        return None
+    m = quality.measures
+    return {
+        "measures": np.stack([m.measure(name) for name in MEASURES], axis=1).tolist(),
+        "sha1": list(quality.sha1),
+        "hashes": [[f"{int(h):016x}" for h in row] for row in quality.hashes],
+    }
+
+
+def quality_from_message(msg: Message | None) -> PatchQuality | None:
+    """Inverse of :func:`quality_message`."""
+    if msg is None:
+        return None
+    values = np.asarray(msg["measures"], dtype=np.float32).reshape(-1, len(MEASURES))
+    hashes = np.array(
+        [[int(h, 16) for h in row] for row in msg["hashes"]], dtype=np.uint64
+    ).reshape(-1, N_HASH_VIEWS)
+    return PatchQuality(
+        QualityMeasures(*(values[:, i].copy() for i in range(len(MEASURES)))),
+        [str(s) for s in msg["sha1"]],
+        hashes,
+    )
+
+
+def features_message(features: np.ndarray | None) -> Message | None:
+    """The ``features`` part of a ``batch`` event (see the module docstring)."""
+    if features is None:
+        return None
+    f = np.ascontiguousarray(features, dtype="<f4")
+    return {"shape": list(f.shape), "f32": base64.b64encode(f.tobytes()).decode("ascii")}
+
+
+def features_from_message(msg: Message | None) -> np.ndarray | None:
+    """Inverse of :func:`features_message`."""
+    if msg is None:
+        return None
+    raw = base64.b64decode(msg["f32"])
+    return np.frombuffer(raw, dtype="<f4").reshape(tuple(msg["shape"])).astype(np.float32)
 
 
 def batch_message(request_id: int, batch: ScoreBatch) -> Message:
@@ -69,6 +120,8 @@ def batch_message(request_id: int, batch: ScoreBatch) -> Message:
         "done": batch.done,
         "total": batch.total,
         "views": None if batch.views is None else batch.views.tolist(),
+        "quality": quality_message(batch.quality),
+        "features": features_message(batch.features),
     }
 
 
@@ -83,6 +136,8 @@ def batch_from_message(msg: Message) -> ScoreBatch:
         done=int(msg["done"]),
         total=int(msg["total"]),
         views=None if views is None else np.asarray(views, dtype=np.float32).reshape(-1, N_VIEWS),
+        quality=quality_from_message(msg.get("quality")),
+        features=features_from_message(msg.get("features")),
     )
 
 
@@ -190,6 +245,8 @@ class Server:
                 tta=bool(msg.get("tta", False)),
                 batch_size=self._batch_size,
                 cancel=token,
+                quality=bool(msg.get("insight", False)),
+                features=bool(msg.get("insight", False)),
             )
             for batch in batches:
                 self._send(batch_message(request_id, batch))

@@ -2,8 +2,19 @@
 P(tumour) histogram, the dwell clock and the review queue."""
 
 from pathview.triage.dwell import DwellClock
+from pathview.triage.insight import (
+    ANY_FLAG,
+    DUPLICATES,
+    DuplicateGroups,
+    GroupConflict,
+    InsightColumns,
+    group_conflicts,
+    group_rows,
+    implied_labels,
+)
 from pathview.triage.ordering import (
     NEEDS_TTA,
+    QUALITY_SORTS,
     FilterSpec,
     ReviewFilter,
     SortKey,
@@ -25,12 +36,18 @@ from pathview.triage.summary import Histogram, ReviewCounts, histogram_by, revie
 from pathview.triage.table import PatchTable, ReviewCode
 
 __all__ = [
+    "ANY_FLAG",
+    "DUPLICATES",
     "NEEDS_TTA",
+    "QUALITY_SORTS",
     "STRATEGIES",
     "SUGGESTED_COUNT",
+    "DuplicateGroups",
     "DwellClock",
     "FilterSpec",
+    "GroupConflict",
     "Histogram",
+    "InsightColumns",
     "PatchTable",
     "QueueInputs",
     "ReviewCode",
@@ -39,7 +56,10 @@ __all__ = [
     "SortKey",
     "disagreement_mask",
     "filter_mask",
+    "group_conflicts",
+    "group_rows",
     "histogram_by",
+    "implied_labels",
     "next_to_review",
     "next_unreviewed",
     "ordered_rows",

@@ -23,10 +23,20 @@ class SortKey(str, enum.Enum):
     DISAGREEMENT = "model vs truth disagreement"
     UNSTABLE = "unstable under flips/rotations"
     SUGGESTED = "suggested (review queue)"
+    LEAST_TISSUE = "tissue fraction, least first"
+    BLURRIEST = "sharpness, blurriest first"
+    DARKEST = "brightness, darkest first"
+    DUPLICATE_GROUP = "duplicate groups together"
 
 
 #: Sort keys that need per-view scores (scoring with TTA); without them they sort nothing.
 NEEDS_TTA: frozenset[SortKey] = frozenset({SortKey.UNSTABLE})
+#: Sort keys on a quality measure (ascending: the worst first) and the measure.
+QUALITY_SORTS: dict[SortKey, str] = {
+    SortKey.LEAST_TISSUE: "tissue_fraction",
+    SortKey.BLURRIEST: "sharpness",
+    SortKey.DARKEST: "brightness",
+}
 
 
 class ReviewFilter(str, enum.Enum):
@@ -44,6 +54,8 @@ class FilterSpec:
     p_min: float = 0.0
     p_max: float = 1.0
     truth: int | None = None  # 0 or 1 keeps rows with that ground truth
+    #: "" for all, a quality flag's name (pathview.quality.FLAGS), "any flag" or "duplicates"
+    quality: str = ""
 
     @property
     def p_range_active(self) -> bool:
@@ -83,6 +95,13 @@ def sort_values(
         if suggested is None:
             return np.full(len(table), np.nan)
         return queue_ranks(np.asarray(suggested, dtype=np.int64), len(table))
+    if key in QUALITY_SORTS:
+        return table.insight.measure(QUALITY_SORTS[key], len(table)).astype(np.float64)
+    if key is SortKey.DUPLICATE_GROUP:
+        n = len(table)
+        table.insight.known(n)  # sized to the table
+        number = table.insight.groups.combined()[:n]
+        return np.where(number > 0, number, np.nan).astype(np.float64)
     if key is SortKey.UNSTABLE:
         values = np.full(len(table), np.nan)
         views = table.views()
@@ -125,6 +144,8 @@ def filter_mask(table: PatchTable, spec: FilterSpec, columns: Columns | None = N
             mask &= (p >= spec.p_min) & (p <= spec.p_max)
     if spec.truth is not None:
         mask &= truth == spec.truth
+    if spec.quality:
+        mask &= table.insight.flag_mask(spec.quality, len(table))
     return mask
 
 
@@ -142,9 +163,14 @@ def ordered_rows(
         return []
     key = SortKey(key)
     # The columns once for both (converting a 220,025-row table's lists takes ~35 ms).
-    needs_columns = (
-        key not in (SortKey.NAME, SortKey.UNSTABLE, SortKey.SUGGESTED) or spec != FilterSpec()
+    no_columns = (
+        SortKey.NAME,
+        SortKey.UNSTABLE,
+        SortKey.SUGGESTED,
+        SortKey.DUPLICATE_GROUP,
+        *QUALITY_SORTS,
     )
+    needs_columns = key not in no_columns or spec != FilterSpec()
     columns = table.arrays() if needs_columns else None
     values = sort_values(table, key, threshold, columns, suggested)
     missing = np.isnan(values)

@@ -16,6 +16,7 @@ import numpy as np
 
 from pathview.core import N_VIEWS, PatchRef, RefSequence, Verdict
 from pathview.io import FileStatus
+from pathview.triage.insight import InsightColumns
 
 
 class ReviewCode(enum.IntEnum):
@@ -71,6 +72,8 @@ class PatchTable:
         self._np_spread = np.zeros(0, np.float64)
         self._np_truth = np.zeros(0, np.int8)
         self._np_review = np.zeros(0, np.int8)
+        # Quality measures, duplicate groups and embeddings (filled while scoring).
+        self.insight = InsightColumns()
 
     def _grow_columns(self, n: int) -> None:
         cap = len(self._np_p)

@@ -122,6 +122,16 @@ ACTIONS: tuple[ActionSpec, ...] = (
         True,
         tip="ROC, confusion matrix, calibration, reviewer agreement and adjudication",
     ),
+    ActionSpec(
+        "toggle_map",
+        "Embedding m&ap",
+        "&View",
+        "insight_parts.set_map_visible",
+        ("Ctrl+Shift+M",),
+        True,
+        False,
+        tip="The folder as a 2-D map of the model's features: hover, click, box or lasso",
+    ),
     ActionSpec("apply_order", "Re-apply sort and &filter", "&View", "apply_order", ("F5",)),
     # Model
     ActionSpec("score", "&Score folder", "&Model", "score", ("Ctrl+R",)),

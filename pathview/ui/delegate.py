@@ -13,6 +13,7 @@ from pathview.ui.models import (
     FileStatusRole,
     PatchIdRole,
     ProbabilityRole,
+    QualityRole,
     ReviewRole,
     TruthRole,
 )
@@ -68,6 +69,7 @@ class PatchDelegate(QStyledItemDelegate):
             image = None
         p = role(ProbabilityRole)
         truth = role(TruthRole)
+        marks = str(role(QualityRole) or "")
         dpr = painter.device().devicePixelRatioF() if painter.device() is not None else 1.0
         key = (
             role(PatchIdRole),
@@ -76,11 +78,14 @@ class PatchDelegate(QStyledItemDelegate):
             review,
             truth,
             status,
+            marks,
             dpr,
         )
         tile = self._tiles.get(key)
         if tile is None:
             tile = self._render(image, p, review, truth, status, dpr)  # type: ignore[arg-type]
+            if marks:
+                paint_quality_marks(tile, marks)
             self._tiles.put(key, tile)
         rect = option.rect
         painter.drawPixmap(rect.topLeft(), tile)
@@ -183,6 +188,29 @@ class PatchDelegate(QStyledItemDelegate):
                 mark, Qt.AlignmentFlag.AlignCenter, "!" if status is FileStatus.ALTERED else "≠"
             )
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+
+
+#: Quality marks: dark chips with amber letters in the thumbnail's bottom-right corner.
+MARK_COLOUR = QColor(255, 196, 0)
+MARK_SIZE = 13
+
+
+def paint_quality_marks(tile: QPixmap, marks: str) -> None:
+    """Paint a tile's quality marks (one letter each, see ``ui/quality_facts.py``) onto the
+    finished tile, right to left from the thumbnail's bottom-right corner."""
+    painter = QPainter(tile)
+    font = QFont(painter.font())
+    font.setBold(True)
+    font.setPointSizeF(7)
+    painter.setFont(font)
+    right = MARGIN + THUMB - 2
+    bottom = MARGIN + THUMB - 2
+    for i, mark in enumerate(reversed(marks)):
+        chip = QRect(right - (i + 1) * (MARK_SIZE + 1), bottom - MARK_SIZE, MARK_SIZE, MARK_SIZE)
+        painter.fillRect(chip, QColor(20, 20, 24, 220))
+        painter.setPen(MARK_COLOUR)
+        painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, mark)
+    painter.end()
 
 
 def _pt(x: int, y: int) -> QPoint:

@@ -38,6 +38,8 @@ class PatchFacts:
     explanation: str = "—"
     #: The explanation's technical names (method key, layer module), for a tooltip.
     explanation_tip: str = ""
+    quality: str = "—"  # measured values against thresholds (ui/quality_facts.py)
+    duplicates: str = "—"
 
 
 @dataclass(frozen=True)

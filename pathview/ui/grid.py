@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (
 )
 from superqt.utils import qdebounced
 
-from pathview.triage import NEEDS_TTA, FilterSpec, ReviewFilter, SortKey
+from pathview.quality import THRESHOLDS
+from pathview.triage import ANY_FLAG, DUPLICATES, NEEDS_TTA, FilterSpec, ReviewFilter, SortKey
 from pathview.ui.delegate import TILE, PatchDelegate
 
 FILTER_DEBOUNCE_MS = 400  # the P range applies when typing pauses
@@ -110,6 +111,16 @@ class FilterBar(QWidget):
         self.truth_filter.addItem("any truth", -1)
         self.truth_filter.addItem("truth 0", 0)
         self.truth_filter.addItem("truth 1", 1)
+        self.quality_filter = QComboBox()
+        self.quality_filter.setToolTip("Show only patches with a quality flag, or duplicates")
+        self.quality_filter.addItem("any quality", "")
+        self.quality_filter.addItem(ANY_FLAG, ANY_FLAG)
+        for t in THRESHOLDS:
+            self.quality_filter.addItem(t.flag, t.flag)
+            self.quality_filter.setItemData(
+                self.quality_filter.count() - 1, t.describe(), Qt.ItemDataRole.ToolTipRole
+            )
+        self.quality_filter.addItem(DUPLICATES, DUPLICATES)
 
         bar1 = QHBoxLayout()
         bar1.addWidget(QLabel("Sort:"))
@@ -123,6 +134,7 @@ class FilterBar(QWidget):
         bar2.addWidget(QLabel("to"))
         bar2.addWidget(self.p_max)
         bar2.addWidget(self.truth_filter)
+        bar2.addWidget(self.quality_filter)
         bar2.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -136,13 +148,14 @@ class FilterBar(QWidget):
         for signal in (
             self.review_filter.currentIndexChanged,
             self.truth_filter.currentIndexChanged,
+            self.quality_filter.currentIndexChanged,
             self.disagree_check.toggled,
         ):
             signal.connect(lambda *_args: self._emit_filter())
         for box in (self.p_min, self.p_max):
             box.valueChanged.connect(lambda _v: self._emit_filter_soon())
             box.editingFinished.connect(lambda b=box: self._editing_finished(b))
-        for combo in (self.sort_combo, self.review_filter, self.truth_filter):
+        for combo in (self.sort_combo, self.review_filter, self.truth_filter, self.quality_filter):
             combo.activated.connect(lambda _i: self.done.emit())
         self.disagree_check.clicked.connect(lambda _c: self.done.emit())
 
@@ -171,4 +184,5 @@ class FilterBar(QWidget):
             p_min=p_min,
             p_max=p_max,
             truth=None if truth < 0 else truth,
+            quality=str(self.quality_filter.currentData() or ""),
         )

@@ -35,6 +35,7 @@ from pathview.ui.file_actions import FileActions
 from pathview.ui.grid import FilterBar, PatchGrid
 from pathview.ui.heat_legend import HeatLegend
 from pathview.ui.histogram import HistogramPanel
+from pathview.ui.insight_window import InsightParts
 from pathview.ui.keyboard import KeyRouter
 from pathview.ui.metrics_panel import MetricsPanel
 from pathview.ui.model_verdict import VerdictMenuEntry
@@ -98,6 +99,7 @@ class MainWindow(QMainWindow):
     main_split: QSplitter
     metrics_panel: MetricsPanel
     metrics_dock: QDockWidget
+    insight_parts: InsightParts
     recent_menu: QMenu
     keys: KeyRouter
     verdict_entry: VerdictMenuEntry

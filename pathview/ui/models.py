@@ -12,6 +12,7 @@ from PySide6.QtGui import QImage
 from pathview.core import LruCache, PatchRef
 from pathview.io import FileStatus
 from pathview.triage import PatchTable, ReviewCode
+from pathview.ui.quality_facts import quality_marks
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
@@ -24,6 +25,8 @@ ReviewRole = Qt.ItemDataRole.UserRole + 5  # ReviewCode value (int)
 FileStatusRole = Qt.ItemDataRole.UserRole + 6  # FileStatus value (int)
 StatusReasonRole = Qt.ItemDataRole.UserRole + 7  # str ("" when fine)
 TableRowRole = Qt.ItemDataRole.UserRole + 8  # int, the row in the PatchTable
+#: str: the tile's quality marks (ui/quality_facts.py: one letter per flag, "=" duplicate)
+QualityRole = Qt.ItemDataRole.UserRole + 20
 
 _REVIEW_TEXT = {
     ReviewCode.UNREVIEWED: "unreviewed",
@@ -192,6 +195,8 @@ class PatchListModel(QAbstractListModel):
             return t.reasons.get(row, "")
         if role == TableRowRole:
             return row
+        if role == QualityRole:
+            return quality_marks(t.insight.flags_of(row), any(t.insight.group_of(row)))
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row)
         return None
@@ -208,4 +213,10 @@ class PatchListModel(QAbstractListModel):
         parts.append(_REVIEW_TEXT[ReviewCode(t.review[row])])
         if t.status[row] not in (FileStatus.OK, FileStatus.UNKNOWN):
             parts.append(t.reasons.get(row, FileStatus(t.status[row]).name.lower()))
+        flags = t.insight.flags_of(row)
+        if flags:
+            parts.append("quality: " + ", ".join(flags))
+        exact, near = t.insight.group_of(row)
+        if exact or near:
+            parts.append(f"near-duplicate group {near}" if near else f"exact copy group {exact}")
         return "\n".join(parts)

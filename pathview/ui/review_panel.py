@@ -65,6 +65,8 @@ class ReviewPanel(QWidget):
             ("file", "Size"),
             ("integrity", "Integrity"),
             ("explanation", "Heat map"),
+            ("quality", "Quality"),
+            ("duplicates", "Duplicates"),
         ):
             label = QLabel("—")
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

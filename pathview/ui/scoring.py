@@ -139,7 +139,8 @@ class ScoringController(QObject):
         self.tta_scored = tta
         # The grid's order first (what the reviewer sees fills in first), then hidden rows.
         refs = folder.table.refs_in_order(folder.model.rows)
-        self.worker.score(folder.folder, refs, tta=tta)
+        # Quality rows and embeddings come from the same pass (the map, flags, duplicates).
+        self.worker.score(folder.folder, refs, tta=tta, insight=True)
         self.scoring_progressed.emit(0, len(refs))
         return True
 

@@ -46,6 +46,7 @@ class SelectionController(QObject):
     patch_changed = Signal()  # another patch (or none) is current
     current_loaded = Signal()  # the current patch's pixels/facts arrived
     patch_cached = Signal(str)  # a patch's pixels/facts arrived (any patch: id)
+    subset_changed = Signal(int)  # rows picked on the map (-1: no subset)
     message = Signal(str)
 
     def __init__(
@@ -56,6 +57,8 @@ class SelectionController(QObject):
         self._threshold = threshold
         self.sort_key = SortKey.NAME
         self.filter_spec = FilterSpec()
+        # Rows picked on the map (a box or lasso): the grid shows only these; None: no subset.
+        self.subset: np.ndarray | None = None
         self._row: int | None = None  # the current patch: its table row
         self.current_info: PatchInfo | None = None
         self._infos: LruCache[str, PatchInfo] = LruCache(INFO_CACHE)
@@ -117,6 +120,19 @@ class SelectionController(QObject):
         self.filter_spec = spec
         self.apply_order()
 
+    def set_subset(self, rows: np.ndarray | None) -> None:
+        """Show only table ``rows`` (on top of the filter), or every row again (None)."""
+        if rows is None:
+            if self.subset is None:
+                return
+            self.subset = None
+        else:
+            mask = np.zeros(len(self._folder.table), bool)
+            mask[np.asarray(rows, np.int64)] = True
+            self.subset = mask
+        self.subset_changed.emit(-1 if self.subset is None else int(self.subset.sum()))
+        self.apply_order(to_top=self.subset is not None)
+
     def threshold_changed(self) -> None:
         if self.sort_key is SortKey.UNSTABLE:
             self.reorder_soon()  # a slider drag re-sorts once, when it rests
@@ -135,6 +151,14 @@ class SelectionController(QObject):
         rows = ordered_rows(
             self._folder.table, self.sort_key, self.filter_spec, self._threshold(), suggested
         )
+        if self.subset is not None:
+            at = np.asarray(rows, np.int64)
+            subset = self.subset
+            if len(subset) < len(self._folder.table):
+                subset = np.concatenate(
+                    [subset, np.zeros(len(self._folder.table) - len(subset), bool)]
+                )
+            rows = at[subset[at]].tolist()
         model.set_rows(rows)
         self.order_changed.emit()
         first = model.table_row(0) if model.rowCount() else None
@@ -252,13 +276,18 @@ class SelectionController(QObject):
     # ------------------------------------------------------------------ folder events
     def _on_closed(self) -> None:
         self.reorder_soon.cancel()
+        if self.subset is not None:
+            self.subset = None
+            self.subset_changed.emit(-1)
         self._first_pending = False
         self._infos.clear()
         self._select_row(None)
 
     def _on_listed(self, new_rows: range) -> None:
         folder = self._folder
-        if self.filter_spec == FilterSpec():
+        if self.subset is not None:
+            keep = []  # rows listed after a map selection are not in it
+        elif self.filter_spec == FilterSpec():
             keep = list(new_rows)
         else:  # one numpy mask per batch, not one per row
             mask = filter_mask(folder.table, self.filter_spec)

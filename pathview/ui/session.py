@@ -8,6 +8,9 @@ Each controller has one reason to change and owns its values:
 - :class:`ScoringController` (``scoring``): the model's status and scoring;
 - :class:`ReviewController` (``reviews``): verdicts, undo, final verdicts, import, export;
 - :class:`EvaluationController` (``evaluation``): threshold, reference source, reports;
+- :class:`InsightController` (``insight``): quality rows, duplicate groups, embeddings;
+- :class:`MapController` (``map``): the embedding map's projection, colours and picking;
+- :class:`SimilarController` (``similar``): the current patch's nearest neighbours;
 - :class:`ViewState` (``view``): box, heat map, opacity, method and layer.
 
 The session only connects them and re-announces what the window shows through past-tense
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -31,10 +35,14 @@ from pathview.ui.evaluation import EvaluationController
 from pathview.ui.explanations import ExplanationController
 from pathview.ui.facts import PatchFacts, PatchRow, format_patch_facts
 from pathview.ui.folder import FolderController
+from pathview.ui.insight import InsightController
+from pathview.ui.map_controller import MapController
 from pathview.ui.models import PatchListModel
+from pathview.ui.quality_facts import patch_quality_texts
 from pathview.ui.reviews import ReviewController
 from pathview.ui.scoring import ModelState, ModelStatus, ScoringController
 from pathview.ui.selection import SelectionController
+from pathview.ui.similar import SimilarController
 from pathview.ui.view_state import ViewOptions, ViewState
 from pathview.workers import ModelInfo, ModelWorker
 from pathview.workers.evaluation import Evaluator
@@ -87,6 +95,11 @@ class TriageSession(QObject):
         self.reviews = ReviewController(
             self.folders, self.selection, self.explanations, lambda: self.scoring.info, now, self
         )
+        self.insight = InsightController(self.folders, self.scoring, self.selection, self)
+        self.map = MapController(
+            self.folders, self.selection, self.insight, lambda: self.evaluation.threshold, self
+        )
+        self.similar = SimilarController(self.folders, self.selection, self.insight, parent=self)
         self._connect()
 
     def _connect(self) -> None:
@@ -98,8 +111,11 @@ class TriageSession(QObject):
             self.reviews,
             self.evaluation,
         )
-        for source in (f, sel, ex, sc, rv, ev):
+        for source in (f, sel, ex, sc, rv, ev, self.insight, self.map, self.similar):
             source.message.connect(self.message)
+        self.insight.groups_changed.connect(self.current_updated)
+        self.insight.groups_changed.connect(self.table_changed)
+        rv.reviews_changed.connect(lambda _ids: self.insight.check_conflicts())
         f.folder_opened.connect(self.folder_opened)
         f.listing_progressed.connect(self.listing_progressed)
         f.listing_finished.connect(self._on_listing_finished)
@@ -121,6 +137,7 @@ class TriageSession(QObject):
         sc.scores_arrived.connect(sel.scores_changed)
         rv.reviews_changed.connect(self._on_reviews_changed)
         ev.state.threshold_changed.connect(lambda _t: sel.threshold_changed())
+        ev.state.threshold_changed.connect(self.insight.set_threshold)
         self.table_changed.connect(ev.schedule)
         self.view.changed.connect(self._on_view_changed)
 
@@ -200,7 +217,7 @@ class TriageSession(QObject):
     def current_facts(self) -> PatchFacts:
         row, t = self.current_row, self.table
         info = self.model_info
-        return format_patch_facts(
+        facts = format_patch_facts(
             None
             if row is None
             else PatchRow(t.relpaths[row], t.p[row], t.spread[row], t.truth[row], t.review[row]),
@@ -211,6 +228,10 @@ class TriageSession(QObject):
             method_names=info.methods if info is not None else None,
             layer_names=info.layer_names if info is not None else None,
         )
+        if row is None:
+            return facts
+        quality, duplicates = patch_quality_texts(t.insight, row, len(t), self.insight.conflicts)
+        return replace(facts, quality=quality, duplicates=duplicates)
 
     # ------------------------------------------------------------------ doing
     def load_model(self, model_dir: Path | None, device: str = "auto") -> None:
@@ -251,6 +272,9 @@ class TriageSession(QObject):
         self.selection.reorder_soon.cancel()
         self.selection.suggestions.shutdown()
         self.scoring.shutdown()
+        self.insight.shutdown()
+        self.map.shutdown()
+        self.similar.update_soon.cancel()
         self.evaluation.shutdown()  # before the store it may be reading closes
         self.reviews.shutdown()
         self.folders.shutdown()

@@ -25,6 +25,7 @@ from pathview.ui.actions import ACTIONS, MENUS, ActionSpec
 from pathview.ui.grid import FilterBar, PatchGrid
 from pathview.ui.heat_legend import HeatLegend
 from pathview.ui.histogram import HistogramPanel
+from pathview.ui.insight_window import install_insight
 from pathview.ui.keyboard import KeyRouter
 from pathview.ui.metrics_panel import MetricsPanel
 from pathview.ui.model_verdict import VerdictMenuEntry
@@ -109,6 +110,8 @@ def build_widgets(w: MainWindow) -> None:
         w.histogram.refresh, HISTOGRAM_THROTTLE_MS, leading=False, parent=w
     )
     w.histogram.set_table(s.table)
+    # The embedding map's dock and the similar-patches strip (ui/insight_window.py).
+    w.insight_parts = install_insight(w)
 
 
 def patch_with_legend(view: QWidget, legend: QWidget) -> QHBoxLayout:
@@ -144,6 +147,8 @@ def build_actions(w: MainWindow) -> None:
         w.action_map[spec.name] = action
     w.cancel_button.clicked.connect(w.action_map["cancel"].trigger)
     w.action_map["auto_advance"].toggled.connect(w.status.show_auto_advance)
+    map_dock = w.insight_parts.map_dock
+    map_dock.toggleViewAction().toggled.connect(w.action_map["toggle_map"].setChecked)
     w.keys = KeyRouter(w, w.grid, [w.action_map[s.name] for s in ACTIONS if s.anywhere])
     w.keys.refused.connect(w.status.show_refused)
     verdicts = [w.action_map[name] for name in MODEL_VERDICTS]
@@ -200,6 +205,7 @@ def restore_layout(w: MainWindow) -> None:
     else:  # wide enough for the summary table's eight columns
         w.resizeDocks([w.metrics_dock], [METRICS_DOCK_WIDTH], Qt.Orientation.Horizontal)
     w.action_map["toggle_metrics"].setChecked(not w.metrics_dock.isHidden())
+    w.action_map["toggle_map"].setChecked(not w.insight_parts.map_dock.isHidden())
     rebuild_recent_menu(w)
 
 

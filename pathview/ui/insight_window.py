@@ -1,0 +1,68 @@
+"""The window's insight parts: the embedding map's dock, the similar-patches strip under the
+patch view, and the folder summary dialog. Built by :func:`install_insight`; their state lives
+in the session's ``insight``, ``map`` and ``similar`` controllers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QBoxLayout, QDockWidget, QWidget
+
+from pathview.ui.map_view import MapPanel
+from pathview.ui.similar import Neighbour
+from pathview.ui.similar_strip import SimilarStrip
+
+if TYPE_CHECKING:
+    from pathview.ui.main_window import MainWindow
+
+MAP_DOCK_WIDTH = 520
+
+
+class InsightParts(QObject):
+    """The map dock and the similar strip of one window, bound to its session."""
+
+    def __init__(self, w: MainWindow) -> None:
+        super().__init__(w)
+        self._w = w
+        s = w.session
+        self.map_panel = MapPanel(s.map)
+        self.map_dock = QDockWidget("Map", w)
+        self.map_dock.setObjectName("map_dock")  # saveState/restoreState key
+        self.map_dock.setWidget(self.map_panel)
+        w.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.map_dock)
+        w.tabifyDockWidget(w.metrics_dock, self.map_dock)  # one column of docks, not two
+        self.map_dock.hide()
+        self.strip = SimilarStrip(s.similar, s.folders)
+        self.map_dock.visibilityChanged.connect(s.map.set_active)
+        s.current_changed.connect(lambda _pos: self._mark_current())
+        s.similar.neighbours_changed.connect(lambda _n: self._mark_current())
+        s.map.projection_changed.connect(self._mark_current)
+
+    def place_strip(self, under: QWidget) -> None:
+        """Put the strip right under ``under`` (the patch view) in its layout."""
+        parent = under.parentWidget()
+        layout = parent.layout() if parent is not None else None
+        if not isinstance(layout, QBoxLayout):
+            raise TypeError("the patch view is not in a box layout")
+        layout.insertWidget(layout.indexOf(under) + 1, self.strip)
+
+    def _mark_current(self) -> None:
+        s = self._w.session
+        neighbours: list[Neighbour] = s.similar.neighbours
+        self.map_panel.show_current(
+            s.map.point_of_row(s.current_row), [s.map.point_of_row(n.row) for n in neighbours]
+        )
+
+    def set_map_visible(self, on: bool) -> None:
+        self.map_dock.setVisible(on)
+        if on:
+            self.map_dock.raise_()
+            self._w.resizeDocks([self.map_dock], [MAP_DOCK_WIDTH], Qt.Orientation.Horizontal)
+
+
+def install_insight(w: MainWindow) -> InsightParts:
+    """Build the insight parts into the window (call from ``build_widgets``)."""
+    parts = InsightParts(w)
+    parts.place_strip(w.patch_view)
+    return parts
