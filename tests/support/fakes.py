@@ -120,3 +120,37 @@ def hot_corner_explainer(
         map_side=(12, 12),
         class_specific=True,
     )
+
+
+def colour_features(pixels: np.ndarray) -> np.ndarray:
+    """A stand-in embedding: each patch's mean and spread of R, G, B and of its grey levels'
+    4 x 4 block means (float32 N x 22), so similar-looking patches lie close together."""
+    px = pixels.astype(np.float32) / 255.0
+    n, h, w, _ = px.shape
+    blocks = px.mean(axis=-1).reshape(n, 4, h // 4, 4, w // 4).mean(axis=(2, 4)).reshape(n, 16)
+    return np.concatenate([px.mean(axis=(1, 2)), px.std(axis=(1, 2)), blocks], axis=1)
+
+
+@dataclass
+class FeaturesPrediction(Prediction):
+    features: np.ndarray | None = None
+
+
+@dataclass
+class FeaturesFakeClassifier(FakeClassifier):
+    """Gives embeddings (``features=True``) as pathview.model.Classifier does:
+    :func:`colour_features`."""
+
+    model_id: str = "features-test-model"
+
+    def predict(  # type: ignore[override]
+        self, pixels: np.ndarray, tta: bool = False, batch_size: int = 256, features: bool = False
+    ) -> FeaturesPrediction:
+        base = FakeClassifier.predict(self, pixels, tta, batch_size)
+        return FeaturesPrediction(
+            base.p, base.spread, features=colour_features(pixels) if features else None
+        )
+
+
+def features_loader(_model_dir: Path | None, _device: str) -> FeaturesFakeClassifier:
+    return FeaturesFakeClassifier()
