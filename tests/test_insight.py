@@ -164,6 +164,8 @@ def test_map_points_pick_and_draw() -> None:
     # (0, 0) is 10 px right of the left edge and 30 px down from the top.
     assert img[30, 10].tolist() == [255, 0, 0, 255]
     assert img[:, :, 3].astype(bool).sum() == 3  # the 4th point is outside the view
+    up = rasterise(xy, colours, ViewRect(-1, -1, 3, 3, 40, 40), dot=1, bottom_up=True)
+    assert up[10, 10].tolist() == [255, 0, 0, 255]  # 10 px up from the bottom
     faded = rasterise(xy, colours, ViewRect(-1, -1, 3, 3, 40, 40), 1, np.array([1, 0, 0, 0], bool))
     assert faded[30, 10, 3] == 255 and faded[20, 20, 3] == 255 // 4
     ramp = probability_rgba(np.array([0.0, 0.5, 1.0, np.nan]))

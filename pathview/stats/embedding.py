@@ -44,15 +44,24 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
 
 
 def cosine_neighbours(
-    x: np.ndarray, row: int, k: int = 8, candidates: np.ndarray | None = None
+    x: np.ndarray,
+    row: int,
+    k: int = 8,
+    candidates: np.ndarray | None = None,
+    unit: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` rows of ``x`` most similar to row ``row`` by cosine similarity, most similar
     first, ``row`` itself left out; ``candidates`` (boolean (N,)) limits the rows considered.
-    Returns (rows int64, similarities float32). Ties go to the lower row."""
+    ``unit``: the rows are already :func:`unit_rows` (one matrix-vector product then, which
+    a caller asking many times should prepare once). Returns (rows int64, similarities
+    float32). Ties go to the lower row."""
     a = np.asarray(x, dtype=np.float32)
-    q = unit_rows(a[row : row + 1])[0]
-    norms = np.linalg.norm(a, axis=1)
-    sims = np.divide(a @ q, norms, out=np.full(len(a), -np.inf, np.float32), where=norms > 0)
+    if unit:
+        sims = a @ a[row]
+    else:
+        q = unit_rows(a[row : row + 1])[0]
+        norms = np.linalg.norm(a, axis=1)
+        sims = np.divide(a @ q, norms, out=np.full(len(a), -np.inf, np.float32), where=norms > 0)
     sims[row] = -np.inf
     if candidates is not None:
         sims[~np.asarray(candidates, bool)] = -np.inf
@@ -84,19 +93,42 @@ def _nearest(a: np.ndarray, centres: np.ndarray, chunk: int = 65536) -> np.ndarr
     return out
 
 
-def kmeans(x: np.ndarray, k: int, seed: int = 0, iterations: int = 30) -> Clusters:
+#: Rows k-means fits its centres on at most (a seeded sample); every row is then assigned.
+KMEANS_FIT_ROWS = 20000
+
+
+def kmeans(
+    x: np.ndarray,
+    k: int,
+    seed: int = 0,
+    iterations: int = 30,
+    fit_rows: int = KMEANS_FIT_ROWS,
+) -> Clusters:
     """Lloyd's k-means of the rows of ``x`` (N x C) with k-means++ seeding from a
-    ``seed``-ed generator, at most ``iterations`` rounds (it stops when no row moves).
-    ``k`` is capped at the number of distinct rows; an empty cluster takes the row farthest
-    from its centre. Clusters are renumbered by size, largest first."""
+    ``seed``-ed generator, at most ``iterations`` rounds (it stops when no row moves), fitted
+    on a seeded sample of ``fit_rows`` rows when there are more (then every row goes to its
+    nearest centre). ``k`` is capped at the number of distinct rows; an empty cluster takes the
+    row farthest from its centre. Clusters are renumbered by size, largest first."""
     a = np.asarray(x, dtype=np.float32)
     n = len(a)
     if n == 0 or k <= 0:
         return Clusters(
             np.zeros(n, np.int64), np.zeros((0, a.shape[-1]), np.float32), np.zeros(0, np.int64)
         )
-    k = int(min(k, len(np.unique(a, axis=0))))
     rng = np.random.default_rng(seed)
+    fit = a if n <= fit_rows else a[np.sort(rng.choice(n, fit_rows, replace=False))]
+    k = int(min(k, len(np.unique(fit, axis=0))))
+    centres = _lloyd(fit, k, rng, iterations)
+    labels = _nearest(a, centres)
+    sizes = np.bincount(labels, minlength=k)
+    order = np.lexsort((np.arange(k), -sizes))
+    rank = np.empty(k, np.int64)
+    rank[order] = np.arange(k)
+    return Clusters(rank[labels], centres[order], sizes[order].astype(np.int64))
+
+
+def _lloyd(a: np.ndarray, k: int, rng: np.random.Generator, iterations: int) -> np.ndarray:
+    n = len(a)
     centres = np.empty((k, a.shape[1]), np.float32)
     centres[0] = a[rng.integers(n)]
     d2 = ((a - centres[0]) ** 2).sum(axis=1)
@@ -119,8 +151,4 @@ def kmeans(x: np.ndarray, k: int, seed: int = 0, iterations: int = 30) -> Cluste
         if np.array_equal(new, labels):
             break
         labels = new
-    sizes = np.bincount(labels, minlength=k)
-    order = np.lexsort((np.arange(k), -sizes))
-    rank = np.empty(k, np.int64)
-    rank[order] = np.arange(k)
-    return Clusters(rank[labels], centres[order], sizes[order].astype(np.int64))
+    return centres

@@ -71,20 +71,29 @@ def project(features: np.ndarray, has: np.ndarray, version: int = 0) -> Projecti
     return Projection(rows.astype(np.int64), pca_2d(features[rows]), version)
 
 
+def _ramp_lut() -> np.ndarray:
+    t = np.linspace(0.0, 2.0, 256, dtype=np.float32)[:, None]
+    rgb = np.where(
+        t <= 1,
+        RAMP[0] + (RAMP[1] - RAMP[0]) * np.minimum(t, 1),
+        RAMP[1] + (RAMP[2] - RAMP[1]) * (t - 1),
+    )
+    lut = np.empty((256, 4), np.uint8)
+    lut[:, :3] = np.round(rgb).astype(np.uint8)
+    lut[:, 3] = 200
+    return lut
+
+
+#: The P(tumour) ramp in 256 steps (a lookup per point is the cheapest colouring).
+RAMP_LUT = _ramp_lut()
+
+
 def probability_rgba(p: np.ndarray) -> np.ndarray:
     """The P(tumour) ramp (blue - grey - red) as uint8 RGBA (M, 4); NaN is grey."""
     p = np.asarray(p, np.float32)
-    out = np.empty((len(p), 4), np.uint8)
     known = ~np.isnan(p)
-    t = np.clip(np.where(known, p, 0.5), 0, 1) * 2
-    lo = np.minimum(t, 1.0)[:, None]
-    rgb = np.where(
-        (t <= 1)[:, None],
-        RAMP[0] + (RAMP[1] - RAMP[0]) * lo,
-        RAMP[1] + (RAMP[2] - RAMP[1]) * (t - 1)[:, None],
-    )
-    out[:, :3] = rgb.astype(np.uint8)
-    out[:, 3] = 200
+    index = (np.clip(np.where(known, p, 0.0), 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    out = RAMP_LUT[index]
     out[~known] = UNKNOWN_RGBA
     return out
 
@@ -159,34 +168,44 @@ def rasterise(
     view: ViewRect,
     dot: int = 2,
     highlight: np.ndarray | None = None,
+    bottom_up: bool = False,
 ) -> np.ndarray:
     """The points ``xy`` (M, 2) in their ``colours`` (M, 4 uint8) drawn into an RGBA image
-    (height x width x 4, row 0 at the top) of ``view``, each a ``dot`` x ``dot`` square;
-    later points paint over earlier ones. With ``highlight`` (boolean (M,)) the other points
-    are faded and the highlighted drawn last."""
-    img = np.zeros((view.height, view.width, 4), np.uint8)
-    if len(xy) == 0 or view.width <= 0 or view.height <= 0:
-        return img
-    sx = view.width / max(view.right - view.left, 1e-12)
-    sy = view.height / max(view.top - view.bottom, 1e-12)
-    px = ((xy[:, 0] - view.left) * sx).astype(np.int64)
-    py = ((view.top - xy[:, 1]) * sy).astype(np.int64)
-    inside = (px >= 0) & (px < view.width) & (py >= 0) & (py < view.height)
-    rgba = colours
-    order = np.flatnonzero(inside)
+    (height x width x 4; row 0 at the top, or at the bottom with ``bottom_up``) of ``view``,
+    each a ``dot`` x ``dot`` square; later points paint over earlier ones. With ``highlight``
+    (boolean (M,)) the other points are faded and the highlighted drawn last.
+
+    Each pixel is written as one uint32 through a flat index (a padded image, so squares at
+    the edge need no clipping): 220,025 points draw in a few ms."""
+    w, h = view.width, view.height
+    img = np.zeros((h + dot, w + dot), np.uint32)
+    if len(xy) == 0 or w <= 0 or h <= 0:
+        return img[:h, :w].view(np.uint8).reshape(max(h, 0), max(w, 0), 4)
+    sx = w / max(view.right - view.left, 1e-12)
+    sy = h / max(view.top - view.bottom, 1e-12)
+    fx = (xy[:, 0] - np.float32(view.left)) * np.float32(sx)
+    if bottom_up:
+        fy = (xy[:, 1] - np.float32(view.bottom)) * np.float32(sy)
+    else:
+        fy = (np.float32(view.top) - xy[:, 1]) * np.float32(sy)
+    inside = (fx >= 0) & (fx < w) & (fy >= 0) & (fy < h)
+    rgba = np.ascontiguousarray(colours, np.uint8)
     if highlight is not None:
-        rgba = colours.copy()
+        rgba = rgba.copy()
         rgba[~highlight, 3] = rgba[~highlight, 3] // 4
-        order = np.concatenate(
-            [order[~highlight[order]], order[highlight[order]]]
-        )  # highlighted on top
-    px, py, rgba = px[order], py[order], rgba[order]
+    packed = rgba.view(np.uint32).reshape(-1)
+    order = np.flatnonzero(inside)
+    if highlight is not None:  # highlighted on top
+        order = np.concatenate([order[~highlight[order]], order[highlight[order]]])
+    col = fx[order].astype(np.int64)
+    row = fy[order].astype(np.int64)
+    at = row * (w + dot) + col
+    values = packed[order]
+    flat = img.reshape(-1)
     for dy in range(dot):
         for dx in range(dot):
-            x = np.minimum(px + dx, view.width - 1)
-            y = np.minimum(py + dy, view.height - 1)
-            img[y, x] = rgba
-    return img
+            flat[at + (dy * (w + dot) + dx)] = values
+    return img[:h, :w].view(np.uint8).reshape(h, w, 4)
 
 
 def nearest_point(

@@ -274,7 +274,7 @@ class TriageSession(QObject):
         self.scoring.shutdown()
         self.insight.shutdown()
         self.map.shutdown()
-        self.similar.update_soon.cancel()
+        self.similar.shutdown()
         self.evaluation.shutdown()  # before the store it may be reading closes
         self.reviews.shutdown()
         self.folders.shutdown()
