@@ -107,7 +107,7 @@ def test_conflicts_when_reviews_disagree_or_labels_straddle() -> None:
     review = np.array([1, 2, 1, 1, 0, 1, 0])  # group 1: agree (1) vs disagree (0)
     truth = np.array([-1, -1, -1, -1, -1, 0, 1])  # group 3 straddles the labels
     assert implied_labels(p, review).tolist() == [1, 0, 0, 0, -1, 1, -1]
-    conflicts = group_conflicts(groups, p, truth, review)
+    conflicts = group_conflicts(groups, implied_labels(p, review), truth)
     assert [(c.group, c.rows, c.reviews, c.truth) for c in conflicts] == [
         (1, (0, 1), True, False),
         (3, (5, 6), False, True),

@@ -172,3 +172,18 @@ def test_click_on_the_map_and_the_similar_strip_select_patches(
     qtbot.waitUntil(lambda: s.current_id == first)
     panel.show_preview(target)
     assert first in panel.preview_text.text()
+
+
+def test_folder_summary_window(qtbot: QtBot, make_window: MakeWindow, dup_folder: Path) -> None:
+    window = scored_window(qtbot, make_window, dup_folder)
+    runner = window.insight_parts.summary
+    with qtbot.waitSignal(runner.summarised, timeout=20000) as got:
+        window.action_map["folder_summary"].trigger()
+    summary = got.args[0]
+    assert summary.patches == 14 and summary.scored == 13
+    assert (summary.exact_groups, summary.exact_patches) == (1, 2)
+    assert sum(c.size for c in summary.clusters) == 13
+    dialog = runner.dialog
+    assert dialog is not None and dialog.isVisible()
+    text = dialog.browser.toPlainText()
+    assert "Folder summary" in text and "1 group (2 patches)" in text

@@ -6,8 +6,10 @@ Scores the folder as ``pathview score`` does and writes a self-contained HTML re
 AUC, confusion matrix, reliability diagram with ECE, disagreement per probability bin, against
 the ground truth (``--labels``, else the folder's labels CSV) and/or the reviews in the
 folder's store (``--rule`` combines reviewers; final verdicts override it), reviewer agreement
-and the adjudication queue, and with ``--stability`` the patches whose call changes across the
-8 flips/rotations. Prints the same ``AUC ... accuracy ...`` line as ``pathview score --labels``.
+and the adjudication queue, with ``--stability`` the patches whose call changes across the
+8 flips/rotations, and the folder summary (counts, class balance, quality flags, duplicate
+groups, k-means clusters of the embeddings with mean P and review agreement, and the map).
+Prints the same ``AUC ... accuracy ...`` line as ``pathview score --labels``.
 Exit status: 0 written; 1 nothing written (bad folder, model, labels or output; no patches;
 nothing to compare with); 3 written but some files could not be read (listed on stderr).
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pathview.cli._common import (
     CommandFailed,
@@ -27,6 +30,9 @@ from pathview.cli._common import (
     run_command,
     score_args_folder,
 )
+
+if TYPE_CHECKING:
+    from pathview.scoring import ScoreResult
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -111,7 +117,9 @@ def _report(args: argparse.Namespace) -> int:
             "(give --labels)"
         )
     classifier = load_classifier("report", args)
-    result, views = score_args_folder(args, classifier, views=args.stability)
+    result, views = score_args_folder(
+        args, classifier, views=args.stability, features=True, quality=True
+    )
     unstable = None if views is None else unstable_ids(result.ids, views, args.threshold)
     report = build_report(
         result.ids,
@@ -137,8 +145,9 @@ def _report(args: argparse.Namespace) -> int:
     )
     if result.failed:
         details["unreadable files"] = str(len(result.failed))
+    section = _folder_summary_section(result, truth, reviews, args.threshold)
     try:
-        write_html_report(args.out, report, details=details)
+        write_html_report(args.out, report, details=details, sections=[section])
     except OSError as exc:
         raise CommandFailed(f"cannot write {args.out}: {exc}") from exc
     print(f"scored {result.scored} patches with {scoring_line(classifier)}")
@@ -158,3 +167,31 @@ def _report(args: argparse.Namespace) -> int:
         print(f"{len(unstable)} patches change their call across the 8 flips/rotations")
     print(f"wrote {args.out}")
     return exit_status("report", result)
+
+
+def _folder_summary_section(
+    result: ScoreResult, truth: dict[str, int], reviews: dict[str, int], threshold: float
+) -> str:
+    """The report's folder summary (counts, balance, flags, duplicates, clusters, the map)."""
+    import numpy as np
+
+    from pathview.triage import DuplicateGroups
+    from pathview.triage.folder_summary import map_svg_of, summarise_folder, summary_html
+
+    ids = result.ids
+    p = np.asarray(result.p, np.float64)
+    truth_col = np.array([truth.get(i, -1) for i in ids], np.int8)
+    labels = np.array([reviews.get(i, -1) for i in ids], np.int8)
+    quality = result.quality
+    n = len(ids)
+    if quality is not None and len(quality) == n:
+        flags = quality.measures.flags()
+        groups = DuplicateGroups(quality.exact_groups(), quality.near_groups())
+        measured = np.ones(n, bool)
+    else:
+        flags, measured = {}, np.zeros(n, bool)
+        groups = DuplicateGroups(np.zeros(n, np.int64), np.zeros(n, np.int64))
+    features = result.features
+    summary = summarise_folder(p, truth_col, labels, flags, measured, groups, features, threshold)
+    svg = "" if features is None or not len(features) else map_svg_of(features, p)
+    return summary_html(summary, map_inline=svg)

@@ -284,10 +284,12 @@ def render_html(
     title: str = "pathview evaluation report",
     details: Mapping[str, str] | None = None,
     generated_utc: str | None = None,
+    sections: Sequence[str] = (),
 ) -> str:
     """The whole report as one HTML page (inline CSS and SVG, no script, no external URL).
 
-    ``details`` adds rows (name -> value) to the header, e.g. the labels file used.
+    ``details`` adds rows (name -> value) to the header, e.g. the labels file used;
+    ``sections`` are HTML sections appended at the end (e.g. the folder summary).
     """
     when = generated_utc or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     from pathview import __version__
@@ -346,6 +348,7 @@ def render_html(
         )
         if report.unstable:
             body.append(_id_list(report.unstable))
+    body.extend(sections)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
@@ -359,9 +362,10 @@ def write_html_report(
     report: EvaluationReport,
     title: str = "pathview evaluation report",
     details: Mapping[str, str] | None = None,
+    sections: Sequence[str] = (),
 ) -> None:
     """Render the report and write it atomically (the old file stays on failure)."""
-    page = render_html(report, title, details)
+    page = render_html(report, title, details, sections=sections)
     with atomic_text_writer(path) as handle:
         handle.write(page)
 

@@ -83,19 +83,16 @@ def implied_labels(p: np.ndarray, review: np.ndarray, threshold: float = 0.5) ->
 
 
 def group_conflicts(
-    groups: DuplicateGroups,
-    p: np.ndarray,
-    truth: np.ndarray,
-    review: np.ndarray,
-    threshold: float = 0.5,
+    groups: DuplicateGroups, labels: np.ndarray, truth: np.ndarray
 ) -> list[GroupConflict]:
-    """The duplicate groups whose members' implied review labels (:func:`implied_labels`)
-    differ, or whose ground truth (-1 unknown, 0, 1) has both classes, in group order."""
+    """The duplicate groups whose members' review labels (-1 none, 0, 1; for example
+    :func:`implied_labels`) differ, or whose ground truth (-1 unknown, 0, 1) has both classes,
+    in group order."""
     number = groups.combined()
     rows = np.flatnonzero(number > 0)
     if not len(rows):
         return []
-    labels = implied_labels(np.asarray(p)[rows], np.asarray(review)[rows], threshold)
+    lab = np.asarray(labels)[rows]
     t = np.asarray(truth)[rows]
     out = []
     order = np.argsort(number[rows], kind="stable")
@@ -103,10 +100,8 @@ def group_conflicts(
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     for lo, hi in zip(starts, np.r_[starts[1:], len(keys)], strict=True):
         members = order[lo:hi]
-        lab = labels[members]
-        tr = t[members]
-        reviews = bool((lab == 0).any() and (lab == 1).any())
-        straddles = bool((tr == 0).any() and (tr == 1).any())
+        reviews = bool((lab[members] == 0).any() and (lab[members] == 1).any())
+        straddles = bool((t[members] == 0).any() and (t[members] == 1).any())
         if reviews or straddles:
             out.append(
                 GroupConflict(int(keys[lo]), tuple(rows[members].tolist()), reviews, straddles)

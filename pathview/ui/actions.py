@@ -132,6 +132,13 @@ ACTIONS: tuple[ActionSpec, ...] = (
         False,
         tip="The folder as a 2-D map of the model's features: hover, click, box or lasso",
     ),
+    ActionSpec(
+        "folder_summary",
+        "Folder &summary…",
+        "&View",
+        "insight_parts.show_summary",
+        tip="Counts, class balance, quality flags, duplicates, clusters and the map",
+    ),
     ActionSpec("apply_order", "Re-apply sort and &filter", "&View", "apply_order", ("F5",)),
     # Model
     ActionSpec("score", "&Score folder", "&Model", "score", ("Ctrl+R",)),

@@ -21,6 +21,7 @@ from pathview.triage import (
     SortKey,
     group_conflicts,
     group_rows,
+    implied_labels,
 )
 from pathview.ui.folder import FolderController
 from pathview.ui.scoring import ScoringController
@@ -144,7 +145,8 @@ class InsightController(QObject):
         insight.known(n)
         groups = DuplicateGroups(insight.groups.exact[:n], insight.groups.near[:n])
         p, _, truth, review = table.arrays()
-        conflicts = group_conflicts(groups, p, truth, review, self._threshold) if n else []
+        labels = implied_labels(p, review, self._threshold)
+        conflicts = group_conflicts(groups, labels, truth) if n else []
         if conflicts != self.conflicts:
             self.conflicts = conflicts
             self.conflicts_changed.emit(conflicts)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QBoxLayout, QDockWidget, QWidget
 from pathview.ui.map_view import MapPanel
 from pathview.ui.similar import Neighbour
 from pathview.ui.similar_strip import SimilarStrip
+from pathview.ui.summary_dialog import SummaryDialog, SummaryRunner
 
 if TYPE_CHECKING:
     from pathview.ui.main_window import MainWindow
@@ -34,6 +35,8 @@ class InsightParts(QObject):
         w.tabifyDockWidget(w.metrics_dock, self.map_dock)  # one column of docks, not two
         self.map_dock.hide()
         self.strip = SimilarStrip(s.similar, s.folders)
+        self.summary = SummaryRunner(s, self)
+        self.summary.message.connect(lambda text: w.statusBar().showMessage(text, 8000))
         self.map_dock.visibilityChanged.connect(s.map.set_active)
         s.current_changed.connect(lambda _pos: self._mark_current())
         s.similar.neighbours_changed.connect(lambda _n: self._mark_current())
@@ -59,6 +62,13 @@ class InsightParts(QObject):
         if on:
             self.map_dock.raise_()
             self._w.resizeDocks([self.map_dock], [MAP_DOCK_WIDTH], Qt.Orientation.Horizontal)
+
+    def show_summary(self) -> SummaryDialog:
+        """View ▸ Folder summary: compute and show it."""
+        return self.summary.show(self._w)
+
+    def shutdown(self) -> None:
+        self.summary.shutdown()
 
 
 def install_insight(w: MainWindow) -> InsightParts:

@@ -381,6 +381,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         save_layout(self)
         self._refresh_histogram_soon.cancel()
+        self.insight_parts.shutdown()
         self.session.shutdown()
         super().closeEvent(event)
 
