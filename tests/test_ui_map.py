@@ -125,7 +125,8 @@ def test_box_and_lasso_on_the_map_filter_the_grid(
     panel.view_box.box_drawn.emit(float(xy[:, 0].min()) - 1, lo_y, mid, hi_y)
     qtbot.waitUntil(lambda: set(positions_of(window)) == inside)
     assert s.selection.subset is not None
-    assert panel.clear_button.isEnabled() and f"({len(inside)})" in panel.clear_button.text()
+    assert panel.clear_button.isEnabled()
+    assert f"{len(inside)} selected" in panel.count_label.text()
     # A lasso: a triangle round three points' neighbourhood picks exactly what it encloses.
     pick = np.argsort(xy[:, 0])[-3:]
     centre = xy[pick].mean(axis=0)
@@ -170,8 +171,11 @@ def test_click_on_the_map_and_the_similar_strip_select_patches(
     )
     assert s.map.activate_point(target)
     qtbot.waitUntil(lambda: s.current_id == first)
-    panel.show_preview(target)
-    assert first in panel.preview_text.text()
+    # Moving the mouse over a point shows that patch in the preview.
+    panel.plot.scene().sigMouseMoved.emit(scene_pos)
+    qtbot.waitUntil(lambda: "P(tumour)" in panel.preview_text.text())
+    shown = panel.preview_text.text().splitlines()[0]
+    assert shown in (first, "copy_of_first")
 
 
 def test_folder_summary_window(qtbot: QtBot, make_window: MakeWindow, dup_folder: Path) -> None:

@@ -84,6 +84,11 @@ class FilterBar(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.sort_combo = QComboBox()
+        # Long key names must not widen the grid's column: the combo shows what fits.
+        self.sort_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.sort_combo.setMinimumContentsLength(10)
         for key in SortKey:
             self.sort_combo.addItem(key.value, key)
             if key in NEEDS_TTA:
@@ -127,6 +132,7 @@ class FilterBar(QWidget):
         bar1.addWidget(self.sort_combo, 1)
         bar1.addWidget(QLabel("Show:"))
         bar1.addWidget(self.review_filter)
+        bar1.addWidget(self.quality_filter)
         bar2 = QHBoxLayout()
         bar2.addWidget(self.disagree_check)
         bar2.addWidget(QLabel("P from"))
@@ -134,7 +140,6 @@ class FilterBar(QWidget):
         bar2.addWidget(QLabel("to"))
         bar2.addWidget(self.p_max)
         bar2.addWidget(self.truth_filter)
-        bar2.addWidget(self.quality_filter)
         bar2.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -7,17 +7,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QBoxLayout, QDockWidget, QWidget
+from PySide6.QtWidgets import QBoxLayout, QDockWidget, QFrame, QScrollArea, QWidget
 
 from pathview.ui.map_view import MapPanel
 from pathview.ui.similar import Neighbour
-from pathview.ui.similar_strip import SimilarStrip
+from pathview.ui.similar_strip import STRIP_HEIGHT, SimilarStrip
 from pathview.ui.summary_dialog import SummaryDialog, SummaryRunner
 
 if TYPE_CHECKING:
     from pathview.ui.main_window import MainWindow
-
-MAP_DOCK_WIDTH = 520
 
 
 class InsightParts(QObject):
@@ -48,7 +46,17 @@ class InsightParts(QObject):
         layout = parent.layout() if parent is not None else None
         if not isinstance(layout, QBoxLayout):
             raise TypeError("the patch view is not in a box layout")
-        layout.insertWidget(layout.indexOf(under) + 1, self.strip)
+        # In a scroll area: eight thumbnails must not set the patch view's minimum width.
+        scroller = QScrollArea()
+        scroller.setWidget(self.strip)
+        scroller.setWidgetResizable(True)
+        scroller.setFrameShape(QFrame.Shape.NoFrame)
+        scroller.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        scroller.setFixedHeight(STRIP_HEIGHT + scroller.horizontalScrollBar().sizeHint().height())
+        scroller.setMinimumWidth(120)
+        self.strip_area = scroller
+        layout.insertWidget(layout.indexOf(under) + 1, scroller)
 
     def _mark_current(self) -> None:
         s = self._w.session
@@ -60,8 +68,7 @@ class InsightParts(QObject):
     def set_map_visible(self, on: bool) -> None:
         self.map_dock.setVisible(on)
         if on:
-            self.map_dock.raise_()
-            self._w.resizeDocks([self.map_dock], [MAP_DOCK_WIDTH], Qt.Orientation.Horizontal)
+            self.map_dock.raise_()  # in front of the metrics dock it shares a column with
 
     def show_summary(self) -> SummaryDialog:
         """View ▸ Folder summary: compute and show it."""

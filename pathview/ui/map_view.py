@@ -140,6 +140,8 @@ class MapPanel(QWidget):
         self.count_label = QLabel("No embeddings yet: score the folder")
         self.legend_label = QLabel()
         self.legend_label.setTextFormat(Qt.TextFormat.RichText)
+        for label in (self.count_label, self.legend_label):
+            label.setWordWrap(True)  # long counts wrap instead of widening the dock
 
         self.view_box = MapViewBox()
         self.plot = pg.PlotWidget(viewBox=self.view_box)
@@ -165,8 +167,10 @@ class MapPanel(QWidget):
         top = QHBoxLayout()
         top.addWidget(QLabel("Colour:"))
         top.addWidget(self.colour_combo, 1)
-        top.addLayout(modes)
-        top.addWidget(self.clear_button)
+        picking = QHBoxLayout()
+        picking.addLayout(modes)
+        picking.addStretch(1)
+        picking.addWidget(self.clear_button)
         preview = QHBoxLayout()
         preview.addWidget(self.preview_image)
         side = QVBoxLayout()
@@ -177,6 +181,7 @@ class MapPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
+        layout.addLayout(picking)
         layout.addWidget(self.plot, 1)
         layout.addLayout(preview)
 
@@ -200,7 +205,7 @@ class MapPanel(QWidget):
         self.view_box.box_drawn.connect(self._on_box)
         self.view_box.lasso_drawn.connect(self._on_lasso)
         scene = self.plot.scene()
-        scene.sigMouseMoved.connect(self._hover_soon)
+        scene.sigMouseMoved.connect(lambda pos: self._hover_soon(pos))
         scene.sigMouseClicked.connect(self._on_click)
         self._show_legend()
 
@@ -209,10 +214,8 @@ class MapPanel(QWidget):
         self._colours = None
         proj = self.controller.projection
         n = len(proj)
-        method = proj.method
-        self.count_label.setText(
-            f"{n:,} patches ({method})" if n else "No embeddings yet: score the folder"
-        )
+        picked = self.controller.picked_mask()
+        self._show_count(-1 if picked is None else int(picked.sum()))
         if n:
             x, y = proj.xy[:, 0], proj.xy[:, 1]
             pad_x = max(float(np.ptp(x)) * 0.05, 1e-6)
@@ -312,11 +315,18 @@ class MapPanel(QWidget):
 
     def _on_picked(self, count: int) -> None:
         self.clear_button.setEnabled(count >= 0)
-        if count >= 0:
-            self.clear_button.setText(f"Clear selection ({count:,})")
-        else:
-            self.clear_button.setText("Clear selection")
+        self._show_count(count)
         self.redraw()
+
+    def _show_count(self, picked: int = -1) -> None:
+        proj = self.controller.projection
+        if not len(proj):
+            self.count_label.setText("No embeddings yet: score the folder")
+            return
+        text = f"{len(proj):,} patches ({proj.method})"
+        if picked >= 0:
+            text += f", {picked:,} selected"
+        self.count_label.setText(text)
 
     def _pixels_per_unit(self) -> tuple[float, float]:
         (x0, x1), (y0, y1) = self.view_box.viewRange()

@@ -63,12 +63,12 @@ def format_quality(measures: Mapping[str, float] | None) -> str:
             lines.append(f"⚠ {t.flag}: {SHORT_NAMES[t.measure]} {shown} {sign} {t.value:g}")
     if not lines:
         lines.append("no flag")
-    lines.append(
-        " · ".join(
-            f"{SHORT_NAMES[t.measure]} {measures[t.measure]:,.{_DECIMALS.get(t.measure, 2)}f}"
-            for t in THRESHOLDS
-        )
-    )
+    values = [
+        f"{SHORT_NAMES[t.measure]} {measures[t.measure]:,.{_DECIMALS.get(t.measure, 2)}f}"
+        for t in THRESHOLDS
+    ]
+    lines.append(" · ".join(values[:3]))  # two short lines fit the panel's width
+    lines.append(" · ".join(values[3:]))
     return "\n".join(lines)
 
 

@@ -16,6 +16,8 @@ from pathview.ui.folder import FolderController
 from pathview.ui.similar import Neighbour, SimilarController
 
 ICON = 64
+#: The strip's height: a thumbnail and two lines of caption.
+STRIP_HEIGHT = ICON + 44
 _REVIEW_MARK = {
     ReviewCode.UNREVIEWED: "",
     ReviewCode.AGREE: " ✓",
