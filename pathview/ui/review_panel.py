@@ -16,7 +16,9 @@ from PySide6.QtWidgets import (
 )
 
 from pathview.ui.facts import PatchFacts
-from pathview.ui.palette import probability_colour
+from pathview.ui.palette import LABEL_COLOURS, LABEL_NAMES, probability_colour
+
+_LABEL_OF_NAME = {name: label for label, name in LABEL_NAMES.items()}
 
 
 class ReviewPanel(QWidget):
@@ -40,7 +42,9 @@ class ReviewPanel(QWidget):
             ("probability", "P(tumour)"),
             ("centre_focus", "Centre focus"),
             ("truth", "Ground truth"),
+            ("label", "Label"),
             ("review", "Review"),
+            ("note", "Note"),
             ("file", "Size"),
             ("integrity", "Integrity"),
             ("explanation", "Heat map"),
@@ -51,6 +55,7 @@ class ReviewPanel(QWidget):
             self._labels[key] = label
             form.addRow(title + ":", label)
         self._labels["probability"].setObjectName("probabilityLabel")
+        self._labels["label"].setObjectName("reviewLabel")
 
         overlay = QGroupBox("Overlay")
         grid = QFormLayout(overlay)
@@ -100,6 +105,16 @@ class ReviewPanel(QWidget):
                 f"QLabel {{ background: {colour.name()}; color: {text}; padding: 1px 4px;"
                 " border-radius: 3px; font-weight: bold; }"
             )
+
+        label = self._labels["label"]
+        if facts.label in _LABEL_OF_NAME:
+            colour = LABEL_COLOURS[_LABEL_OF_NAME[facts.label]]
+            label.setStyleSheet(
+                f"QLabel {{ background: {colour.name()}; color: white; padding: 1px 4px;"
+                " border-radius: 3px; font-weight: bold; }"
+            )
+        else:
+            label.setStyleSheet("")
 
     def fact(self, key: str) -> str:
         return self._labels[key].text()

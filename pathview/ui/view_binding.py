@@ -25,6 +25,8 @@ def options_from_preferences(prefs: Preferences) -> ViewOptions:
         box=prefs.flag("show_box", True),
         heatmap=prefs.flag("show_heatmap", True),
         opacity=prefs.overlay_opacity,
+        hide_p=prefs.flag("blind_p", False),
+        hide_truth=prefs.flag("blind_truth", False),
     )
 
 
@@ -39,6 +41,7 @@ def bind_view_state(
     view: ViewState,
     box_action: QAction,
     heatmap_action: QAction,
+    blind_actions: tuple[QAction, QAction],
     panel: ReviewPanel,
     patch_view: PatchView,
     prefs: Preferences,
@@ -62,6 +65,10 @@ def bind_view_state(
     def show(new: ViewOptions, old: ViewOptions | None = None) -> None:
         box_action.setChecked(new.box)
         heatmap_action.setChecked(new.heatmap)
+        blind_actions[0].setChecked(new.hide_p)
+        blind_actions[1].setChecked(new.hide_truth)
+        prefs.set_flag("blind_p", new.hide_p)
+        prefs.set_flag("blind_truth", new.hide_truth)
         panel.box_check.setChecked(new.box)
         panel.heat_check.setChecked(new.heatmap)
         panel.set_opacity(new.opacity)

@@ -17,13 +17,16 @@ from PySide6.QtCore import QObject, Signal
 @dataclass(frozen=True)
 class ViewOptions:
     """The overlay options of the patch view (``method``/``layer``: explanation keys, "" for
-    the model's default)."""
+    the model's default) and blind mode (``hide_p``, ``hide_truth``: P(tumour) and the ground
+    truth are not shown anywhere while reviewing)."""
 
     box: bool = True
     heatmap: bool = True
     opacity: float = 0.5
     method: str = ""
     layer: str = ""
+    hide_p: bool = False
+    hide_truth: bool = False
 
 
 class ViewState(QObject):
