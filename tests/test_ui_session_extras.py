@@ -80,8 +80,11 @@ def test_blind_mode_hides_p_and_truth_and_leaves_the_label_keys(
     qtbot.waitUntil(lambda: max(s.table.truth) >= 0, timeout=10000)
     index = s.model.index(s.position)
     assert s.model.data(index, ProbabilityRole) is not None
+    window.metrics_dock.show()
     window.action_map["blind_p"].trigger()
     assert s.view.options.hide_p and window.prefs.flag("blind_p", False)
+    assert not window.histogram.isVisible() and not window.metrics_dock.isVisible()
+    assert not window.action_map["toggle_metrics"].isEnabled()
     assert s.model.data(index, ProbabilityRole) is None
     assert s.model.data(index, SpreadRole) is None
     assert "P(tumour)" not in s.model.data(index, Qt.ItemDataRole.ToolTipRole)
@@ -106,6 +109,7 @@ def test_blind_mode_hides_p_and_truth_and_leaves_the_label_keys(
     window.action_map["blind_p"].trigger()
     window.action_map["blind_truth"].trigger()
     assert window.action_map["agree"].isEnabled()
+    assert window.histogram.isVisible() and window.action_map["toggle_metrics"].isEnabled()
     assert s.model.data(s.model.index(truth_row), TruthRole) is not None
     assert window.review_panel.fact("probability") != HIDDEN
 

@@ -43,6 +43,7 @@ from pathview.ui.session import TriageSession
 from pathview.ui.settings import Preferences
 from pathview.ui.status import StatusWidgets
 from pathview.ui.view_binding import bind_view_state, options_from_preferences
+from pathview.ui.view_state import ViewOptions
 from pathview.ui.window_layout import (
     build_actions,
     build_widgets,
@@ -173,6 +174,8 @@ class MainWindow(QMainWindow):
             self.prefs,
             lambda: s.model_info,
         )
+        s.view.changed.connect(self._on_blind_changed)
+        self._on_blind_changed(s.view.options, s.view.options)
         self.metrics_panel.bind(s.evaluation.state, self._adjudicate)
         self.metrics_panel.patch_activated.connect(self.select_listed_patch)
         dock = self.metrics_dock
@@ -245,6 +248,14 @@ class MainWindow(QMainWindow):
         # The order itself does not change the histogram, but a new folder brings a new table.
         self.histogram.set_table(self.session.table, refresh=False)
         self._refresh_histogram_soon()
+
+    def _on_blind_changed(self, new: ViewOptions, _old: ViewOptions) -> None:
+        # Blind mode: the histogram shows where P lies and the metrics the ground truth.
+        blind = new.hide_p or new.hide_truth
+        self.histogram.setVisible(not new.hide_p)
+        if blind:
+            self.metrics_dock.hide()
+        self.action_map["toggle_metrics"].setEnabled(not blind)
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.review_panel.set_choices(
