@@ -131,9 +131,9 @@ def test_every_shortcut_works_from_every_focusable_widget(
         focus(widget)
         patch = s.current_id
         press(qtbot, widget, (Qt.Key.Key_G, NO))  # ground truth looks wrong: held for a review
-        assert s.reviews.pending(patch) == ("", True), where
+        assert s.reviews.notes.pending(patch) == ("", True), where
         press(qtbot, widget, (Qt.Key.Key_G, NO))
-        assert s.reviews.pending(patch) == ("", False), where
+        assert s.reviews.notes.pending(patch) == ("", False), where
         for key, expected in moves.items():
             focus(widget)
             value = widget.value() if isinstance(widget, QAbstractSpinBox) else None

@@ -125,14 +125,14 @@ def test_a_note_and_the_truth_flag_are_stored_with_the_review_and_exported(
     window._ask_note = lambda _w, _pid, _current: next(notes)
     first = s.current_id
     window.action_map["note"].trigger()  # before any review: held for it
-    assert s.reviews.pending(first) == ("folded tissue", False)
+    assert s.reviews.notes.pending(first) == ("folded tissue", False)
     assert "saved with your review" in window.review_panel.fact("note")
     assert window.grid.hasFocus()
     qtbot.keyClick(window.grid, Qt.Key.Key_G, NO)
-    assert s.reviews.pending(first) == ("folded tissue", True)
+    assert s.reviews.notes.pending(first) == ("folded tissue", True)
     assert "flagged: looks wrong" in window.review_panel.fact("truth")
     qtbot.keyClick(window.grid, Qt.Key.Key_A, NO)
-    assert s.reviews.pending(first) is None
+    assert s.reviews.notes.pending(first) is None
     assert s.store is not None
     state = s.store.current_state(first or "")
     assert state is not None and state.note == "folded tissue" and state.gt_flag

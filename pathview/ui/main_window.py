@@ -321,18 +321,18 @@ class MainWindow(QMainWindow):
         self.session.record_label(0)
 
     def toggle_truth_flag(self) -> None:
-        self.session.reviews.toggle_truth_flag()
+        self.session.reviews.notes.toggle_truth_flag()
 
     def edit_note(self) -> None:
         s = self.session
         patch_id = s.current_id
         if patch_id is None:
             return
-        current = s.reviews.note_of(patch_id)
+        current = s.reviews.notes.note_of(patch_id)
         note = self._ask_note(self, patch_id, current)
         self.keys.focus_grid()
         if note is not None and note.strip() != current:
-            s.reviews.set_note(note)
+            s.reviews.notes.set_note(note)
 
     def set_blind_p(self, on: bool) -> None:
         self.session.view.update(hide_p=on)

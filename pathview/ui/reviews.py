@@ -1,4 +1,5 @@
-"""ReviewController: verdicts, undo, final verdicts, imports and exports.
+"""ReviewController: verdicts and labels, undo, final verdicts, imports and exports (notes and
+ground-truth flags: its :class:`~pathview.ui.notes.PatchNotes`).
 
 The review store is the one owner of review state. The table's review column (what the grid
 paints, sorts and filters by) is a projection of it, written by one refresh path only,
@@ -33,6 +34,7 @@ from pathview.store import (
 from pathview.triage import DwellClock
 from pathview.ui.explanations import ExplanationController
 from pathview.ui.folder import FolderController
+from pathview.ui.notes import PatchNotes
 from pathview.ui.selection import SelectionController
 from pathview.workers import ModelInfo
 from pathview.workers.tasks import TaskPool
@@ -84,9 +86,15 @@ class ReviewController(QObject):
         self.clock = DwellClock(now)
         self._reviewer = ""
         self.auto_advance = False
-        # Note and flag set on a patch this reviewer has not reviewed yet: written with the
-        # review (patch id -> (note, ground truth looks wrong)).
-        self._pending: dict[str, tuple[str, bool]] = {}
+        self.notes = PatchNotes(
+            lambda: self._selection.current_id,
+            lambda: self._reviewer,
+            lambda: self.store,
+            self._can_write,
+            self.refresh,
+            self,
+        )
+        self.notes.message.connect(self.message)
         self._jobs = TaskPool("reviews", 1, self)
         self._running = 0
         folder.store_opened.connect(self._on_store_opened)
@@ -94,7 +102,7 @@ class ReviewController(QObject):
         selection.patch_changed.connect(lambda: self.clock.start(self._selection.current_id))
 
     def _on_store_opened(self) -> None:
-        self._pending.clear()  # held for the patches of the folder before
+        self.notes.clear()  # held for the patches of the folder before
         self.refresh(None)
 
     @property
@@ -155,10 +163,6 @@ class ReviewController(QObject):
         except StoreError:
             return None
 
-    def pending(self, patch_id: str | None) -> tuple[str, bool] | None:
-        """(note, flag) set on ``patch_id`` and held until this reviewer's review of it."""
-        return None if patch_id is None else self._pending.get(patch_id)
-
     def _can_write(self, what: str) -> ReviewStore | None:
         if self.store is None:
             self.message.emit(f"No review store is open: the {what} was not saved.")
@@ -209,7 +213,7 @@ class ReviewController(QObject):
         info = self._selection.current_info
         shown = self._explanations.shown
         model = self._model()
-        note, flag = self._note_and_flag(store, patch_id)
+        note, flag = self.notes.carried(store, patch_id)
         try:
             store.record(
                 ReviewInput(
@@ -233,75 +237,12 @@ class ReviewController(QObject):
         except (StoreError, ValueError) as exc:  # locked past the timeout, or refused
             self.message.emit(f"The review was not saved: {exc}")
             return False
-        self._pending.pop(patch_id, None)
+        self.notes.written(patch_id)
         self.clock.restart()
         self.refresh([patch_id])
         self.review_recorded.emit(patch_id, "" if verdict is None else verdict.value)
         if self.auto_advance:
             self._selection.next_unreviewed()
-        return True
-
-    def _note_and_flag(self, store: ReviewStore, patch_id: str) -> tuple[str, bool]:
-        """What a new review of ``patch_id`` carries: the note and flag held for it, else those
-        of this reviewer's review it replaces."""
-        held = self._pending.get(patch_id)
-        if held is not None:
-            return held
-        before = store.current_state(patch_id, self.reviewer)
-        return ("", False) if before is None else (before.note, before.gt_flag)
-
-    def note_of(self, patch_id: str) -> str:
-        """This reviewer's note on ``patch_id`` (held for their review, or on it)."""
-        store = self.store
-        if store is None or not self.reviewer:
-            return ""
-        try:
-            return self._note_and_flag(store, patch_id)[0]
-        except StoreError:
-            return ""
-
-    def set_note(self, note: str) -> bool:
-        """Set this reviewer's note on the current patch (on their review, or held for it)."""
-        return self._amend(note=note.strip())
-
-    def toggle_truth_flag(self) -> bool:
-        """Flag (or unflag) "the ground truth looks wrong" on the current patch."""
-        patch_id = self._selection.current_id
-        store = self.store
-        if patch_id is None or store is None:
-            return False
-        held = self._pending.get(patch_id)
-        state = store.current_state(patch_id, self.reviewer) if self.reviewer else None
-        now = held[1] if held is not None else (state.gt_flag if state is not None else False)
-        done = self._amend(gt_flag=not now)
-        if done:
-            self.message.emit(
-                f"{patch_id}: ground truth flagged as looking wrong"
-                if not now
-                else f"{patch_id}: ground-truth flag removed"
-            )
-        return done
-
-    def _amend(self, note: str | None = None, gt_flag: bool | None = None) -> bool:
-        patch_id = self._selection.current_id
-        if patch_id is None:
-            return False
-        store = self._can_write("note")
-        if store is None:
-            return False
-        try:
-            event = store.amend(patch_id, self.reviewer, note=note, gt_flag=gt_flag)
-        except (StoreError, ValueError) as exc:
-            self.message.emit(f"Not saved: {exc}")
-            return False
-        if event is None:  # not reviewed by them yet: held for their review
-            old_note, old_flag = self._note_and_flag(store, patch_id)
-            self._pending[patch_id] = (
-                old_note if note is None else note,
-                old_flag if gt_flag is None else gt_flag,
-            )
-            self.message.emit(f"{patch_id}: kept, and saved with your review of it")
-        self.refresh([patch_id])
         return True
 
     def undo(self) -> str | None:

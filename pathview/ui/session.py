@@ -215,7 +215,7 @@ class TriageSession(QObject):
             heatmap_enabled=options.heatmap,
             method_names=info.methods if info is not None else None,
             review=self.reviews.state_of(self.current_id),
-            held=self.reviews.pending(self.current_id),
+            held=self.reviews.notes.pending(self.current_id),
             hide_p=options.hide_p,
             hide_truth=options.hide_truth,
         )
