@@ -63,6 +63,7 @@ def histogram_by(table: PatchTable, by: str = "verdict", bins: int = 20) -> Hist
             "agree": review == ReviewCode.AGREE,
             "disagree": review == ReviewCode.DISAGREE,
             "unsure": review == ReviewCode.UNSURE,
+            "labelled": review == ReviewCode.LABELLED,  # a label key with no P shown
         }
     elif by == "truth":
         groups = {"truth unknown": truth < 0, "truth 0": truth == 0, "truth 1": truth == 1}
