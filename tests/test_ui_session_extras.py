@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from support.ui import MakeWindow, export, open_and_score
 
-from pathview.triage import DwellClock
+from pathview.triage import DwellClock, FilterSpec, SortKey
 from pathview.ui.facts import HIDDEN
 from pathview.ui.main_window import MainWindow
 from pathview.ui.models import ProbabilityRole, SpreadRole, TruthRole
@@ -81,7 +81,14 @@ def test_blind_mode_hides_p_and_truth_and_leaves_the_label_keys(
     index = s.model.index(s.position)
     assert s.model.data(index, ProbabilityRole) is not None
     window.metrics_dock.show()
+    window.sort_combo.setCurrentIndex(list(SortKey).index(SortKey.P_TUMOUR))
+    window.p_max.setValue(0.9)
+    window.filter_bar.flush()
+    assert s.selection.filter_spec.p_max == pytest.approx(0.9)
     window.action_map["blind_p"].trigger()
+    assert s.sort_key is SortKey.NAME and s.selection.filter_spec == FilterSpec()  # no P order
+    assert not window.p_min.isEnabled() and not window.disagree_check.isEnabled()
+    assert window.truth_filter.isEnabled()
     assert s.view.options.hide_p and window.prefs.flag("blind_p", False)
     assert not window.histogram.isVisible() and not window.metrics_dock.isVisible()
     assert not window.action_map["toggle_metrics"].isEnabled()
@@ -104,12 +111,14 @@ def test_blind_mode_hides_p_and_truth_and_leaves_the_label_keys(
         if s.model.data(s.model.index(i), TruthRole) is not None
     )
     window.action_map["blind_truth"].trigger()
+    assert not window.truth_filter.isEnabled()
     assert s.model.data(s.model.index(truth_row), TruthRole) is None
     assert window.review_panel.fact("truth") == HIDDEN
     window.action_map["blind_p"].trigger()
     window.action_map["blind_truth"].trigger()
     assert window.action_map["agree"].isEnabled()
     assert window.histogram.isVisible() and window.action_map["toggle_metrics"].isEnabled()
+    assert window.p_min.isEnabled() and window.truth_filter.isEnabled()
     assert s.model.data(s.model.index(truth_row), TruthRole) is not None
     assert window.review_panel.fact("probability") != HIDDEN
 

@@ -252,6 +252,7 @@ class MainWindow(QMainWindow):
     def _on_blind_changed(self, new: ViewOptions, _old: ViewOptions) -> None:
         # Blind mode: the histogram shows where P lies and the metrics the ground truth.
         blind = new.hide_p or new.hide_truth
+        self.filter_bar.set_blind(new.hide_p, new.hide_truth)
         self.histogram.setVisible(not new.hide_p)
         if blind:
             self.metrics_dock.hide()
