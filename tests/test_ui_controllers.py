@@ -133,6 +133,7 @@ def test_reviews_have_one_refresh_path_and_undo_reads_one_patch(
     monkeypatch.setattr(ReviewStore, "current_state", one)
     monkeypatch.setattr(ReviewStore, "current_states", every)
     s.select_position(5)
+    calls.clear()  # the panel read patch 5's own review to show it
     window.undo()
     assert calls and set(calls) == {first} and s.current_id == first
     assert s.table.review[row] == ReviewCode.AGREE  # back to Dr Test's first verdict

@@ -180,7 +180,9 @@ def test_reviewer_is_asked_once_and_remembered(
 ) -> None:
     window = make_window(reviewer="")
     open_and_score(qtbot, window, kaggle_folder)
-    window.agree()
+    window.agree()  # a verdict key never asks: nothing is recorded without a reviewer
+    assert window.session.reviewer == ""
+    assert window.ask_reviewer_at_start()  # the app asks once its window is up
     assert window.session.reviewer == "Dr Asked"
     assert Preferences().reviewer == "Dr Asked"
 

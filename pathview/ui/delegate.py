@@ -1,4 +1,5 @@
-"""Paints one grid tile: thumbnail, P(tumour) bar, review badge, truth chip, file marks."""
+"""Paints one grid tile: thumbnail, P(tumour) bar, review badge, the label the review fixed,
+truth chip, file marks."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from pathview.ui.models import (
     FileStatusRole,
     PatchIdRole,
     ProbabilityRole,
+    ReviewLabelRole,
     ReviewRole,
     TruthRole,
 )
 from pathview.ui.palette import (
     ALTERED_COLOUR,
+    LABEL_COLOURS,
+    LABEL_NAMES,
     REVIEW_COLOURS,
     REVIEW_GLYPHS,
     TRUTH_COLOURS,
@@ -68,19 +72,21 @@ class PatchDelegate(QStyledItemDelegate):
             image = None
         p = role(ProbabilityRole)
         truth = role(TruthRole)
+        label = role(ReviewLabelRole)
         dpr = painter.device().devicePixelRatioF() if painter.device() is not None else 1.0
         key = (
             role(PatchIdRole),
             0 if image is None else image.cacheKey(),
             None if p is None else round(float(p), 2),  # type: ignore[arg-type]
             review,
+            label,
             truth,
             status,
             dpr,
         )
         tile = self._tiles.get(key)
         if tile is None:
-            tile = self._render(image, p, review, truth, status, dpr)  # type: ignore[arg-type]
+            tile = self._render(image, p, (review, label), truth, status, dpr)  # type: ignore[arg-type]
             self._tiles.put(key, tile)
         rect = option.rect
         painter.drawPixmap(rect.topLeft(), tile)
@@ -97,11 +103,12 @@ class PatchDelegate(QStyledItemDelegate):
         self,
         image: QImage | None,
         p: float | None,
-        review: ReviewCode,
+        reviewed: tuple[ReviewCode, int | None],
         truth: int | None,
         status: FileStatus,
         dpr: float,
     ) -> QPixmap:
+        review, label = reviewed
         pixmap = QPixmap(round(TILE.width() * dpr), round(TILE.height() * dpr))
         pixmap.setDevicePixelRatio(dpr)
         pixmap.fill(QColor(40, 40, 44))
@@ -118,6 +125,8 @@ class PatchDelegate(QStyledItemDelegate):
             painter.fillRect(image_rect, QColor(70, 70, 76))
         self._paint_bar(painter, rect, p)
         self._paint_badges(painter, image_rect, review, truth, status)
+        if review is not ReviewCode.UNREVIEWED:
+            self._paint_label(painter, image_rect, label)
         painter.end()
         return pixmap
 
@@ -182,6 +191,23 @@ class PatchDelegate(QStyledItemDelegate):
             painter.drawText(
                 mark, Qt.AlignmentFlag.AlignCenter, "!" if status is FileStatus.ALTERED else "≠"
             )
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+
+    def _paint_label(self, painter: QPainter, r: QRect, label: int | None) -> None:
+        """The label the review fixed (tumour / normal / unsure), bottom right: it never
+        changes with a new score, unlike the verdict's meaning."""
+        font = QFont(painter.font())
+        font.setBold(True)
+        font.setPointSizeF(7)
+        painter.setFont(font)
+        text = LABEL_NAMES[label]
+        width = painter.fontMetrics().horizontalAdvance(text) + 8
+        chip = QRect(r.right() - width - 1, r.bottom() - 15, width, 14)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(QPen(QColor(255, 255, 255), 1))
+        painter.setBrush(LABEL_COLOURS[label])
+        painter.drawRoundedRect(chip, 3, 3)
+        painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, text)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
 
 

@@ -146,6 +146,31 @@ class FilterBar(QWidget):
             combo.activated.connect(lambda _i: self.done.emit())
         self.disagree_check.clicked.connect(lambda _c: self.done.emit())
 
+    def set_blind(self, hide_p: bool, hide_truth: bool) -> None:
+        """Blind mode: the orders and filters that would show P (every order but name) or the
+        ground truth are set back to neutral and disabled until blind mode ends."""
+        items = self.sort_combo.model()
+        for i in range(self.sort_combo.count()):
+            key = SortKey(self.sort_combo.itemData(i))
+            shows = (hide_p and key is not SortKey.NAME) or (
+                hide_truth and key is SortKey.DISAGREEMENT
+            )
+            items.item(i).setEnabled(not shows)  # type: ignore[attr-defined]
+        if not items.item(self.sort_combo.currentIndex()).isEnabled():  # type: ignore[attr-defined]
+            self.sort_combo.setCurrentIndex(0)  # name
+        if hide_p:
+            self.p_min.setValue(0.0)
+            self.p_max.setValue(1.0)
+        if hide_truth:
+            self.truth_filter.setCurrentIndex(0)  # any truth
+        if hide_p or hide_truth:  # model call vs truth: both
+            self.disagree_check.setChecked(False)
+        self.p_min.setEnabled(not hide_p)
+        self.p_max.setEnabled(not hide_p)
+        self.truth_filter.setEnabled(not hide_truth)
+        self.disagree_check.setEnabled(not (hide_p or hide_truth))
+        self._emit_filter()
+
     def _emit_filter(self) -> None:
         self._emit_filter_soon.cancel()
         self.filter_edited.emit(self.filter_spec())

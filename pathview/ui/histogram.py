@@ -14,6 +14,7 @@ _COLOURS = {
     "agree": REVIEW_COLOURS[ReviewCode.AGREE],
     "disagree": REVIEW_COLOURS[ReviewCode.DISAGREE],
     "unsure": REVIEW_COLOURS[ReviewCode.UNSURE],
+    "labelled": REVIEW_COLOURS[ReviewCode.LABELLED],
     "truth unknown": REVIEW_COLOURS[ReviewCode.UNREVIEWED],
     "truth 0": TRUTH_COLOURS[0],
     "truth 1": TRUTH_COLOURS[1],

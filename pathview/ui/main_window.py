@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from pathview.core import Verdict
 from pathview.core.resources import demo_folder
+from pathview.ui.activity import InputActivity
 from pathview.ui.file_actions import FileActions
 from pathview.ui.grid import FilterBar, PatchGrid
 from pathview.ui.heat_legend import HeatLegend
@@ -44,6 +45,7 @@ from pathview.ui.session import TriageSession
 from pathview.ui.settings import Preferences
 from pathview.ui.status import StatusWidgets
 from pathview.ui.view_binding import bind_view_state, options_from_preferences
+from pathview.ui.view_state import ViewOptions
 from pathview.ui.window_layout import (
     build_actions,
     build_widgets,
@@ -59,13 +61,20 @@ if TYPE_CHECKING:  # what qthrottled returns; superqt does not export the type
 DEMO_FOLDER = demo_folder()
 
 AskReviewer = Callable[[QWidget, str], str | None]
+AskNote = Callable[[QWidget, str, str], str | None]  # parent, patch id, current note
 
 
 def ask_reviewer_dialog(parent: QWidget, current: str) -> str | None:
     name, ok = QInputDialog.getText(
-        parent, "Reviewer", "Your name (recorded with every verdict):", text=current
+        parent, "Reviewer", "Your name (recorded with every review):", text=current
     )
     return name.strip() if ok and name.strip() else None
+
+
+def ask_note_dialog(parent: QWidget, patch_id: str, current: str) -> str | None:
+    """The note on one patch (None: cancelled; "" clears it)."""
+    text, ok = QInputDialog.getText(parent, "Note", f"Note on {patch_id}:", text=current)
+    return text if ok else None
 
 
 class MainWindow(QMainWindow):
@@ -108,6 +117,7 @@ class MainWindow(QMainWindow):
         session: TriageSession | None = None,
         prefs: Preferences | None = None,
         ask_reviewer: AskReviewer = ask_reviewer_dialog,
+        ask_note: AskNote = ask_note_dialog,
     ) -> None:
         super().__init__()
         self.setWindowTitle("pathview")
@@ -116,6 +126,7 @@ class MainWindow(QMainWindow):
             self.session.setParent(self)
         self.prefs = prefs if prefs is not None else Preferences()
         self._ask_reviewer = ask_reviewer
+        self._ask_note = ask_note
         self.session.reviewer = self.prefs.reviewer
         self.session.view.update(**vars(options_from_preferences(self.prefs)))
         self.action_map: dict[str, QAction] = {}
@@ -125,6 +136,8 @@ class MainWindow(QMainWindow):
         build_actions(self)
         self._bind_session()
         restore_layout(self)
+        # Dwell time leaves out stretches with no input (the clock sees every input).
+        self.activity = InputActivity(self.session.reviews.clock.touch, self)
         self.setAcceptDrops(True)
         self.grid.setFocus()  # the keys belong to the grid from the start
 
@@ -159,6 +172,7 @@ class MainWindow(QMainWindow):
             s.view,
             self.action_map["toggle_box"],
             self.action_map["toggle_heatmap"],
+            (self.action_map["blind_p"], self.action_map["blind_truth"]),
             self.review_panel,
             self.patch_view,
             self.prefs,
@@ -166,6 +180,8 @@ class MainWindow(QMainWindow):
             self.action_map["toggle_contours"],
         )
         s.explanations.explanation_changed.connect(self.heat_legend.show_explanation)
+        s.view.changed.connect(self._on_blind_changed)
+        self._on_blind_changed(s.view.options, s.view.options)
         self.metrics_panel.bind(s.evaluation.state, self._adjudicate)
         self.metrics_panel.patch_activated.connect(self.select_listed_patch)
         dock = self.metrics_dock
@@ -239,6 +255,15 @@ class MainWindow(QMainWindow):
         self.histogram.set_table(self.session.table, refresh=False)
         self._refresh_histogram_soon()
 
+    def _on_blind_changed(self, new: ViewOptions, _old: ViewOptions) -> None:
+        # Blind mode: the histogram shows where P lies and the metrics the ground truth.
+        blind = new.hide_p or new.hide_truth
+        self.filter_bar.set_blind(new.hide_p, new.hide_truth)
+        self.histogram.setVisible(not new.hide_p)
+        if blind:
+            self.metrics_dock.hide()
+        self.action_map["toggle_metrics"].setEnabled(not blind)
+
     def _on_model_loaded(self, info: ModelInfo) -> None:
         options = self.session.view.options
         self.review_panel.set_choices(
@@ -261,7 +286,7 @@ class MainWindow(QMainWindow):
         return self.files.import_reviews(source)
 
     def _adjudicate(self, patch_id: str, label: int | None) -> bool:
-        return self.ensure_reviewer() and self.session.reviews.adjudicate(patch_id, label)
+        return self.session.reviews.adjudicate(patch_id, label)
 
     def select_listed_patch(self, patch_id: str) -> None:
         """Select a patch chosen in the metrics panel's lists in the grid."""
@@ -273,10 +298,11 @@ class MainWindow(QMainWindow):
             text = f"{patch_id} is hidden by the current filter (Show: all shows it)"
         self.statusBar().showMessage(text, 8000)
 
-    def ensure_reviewer(self) -> bool:
-        if self.session.reviewer:
-            return True
-        return self.change_reviewer()
+    def ask_reviewer_at_start(self) -> bool:
+        """On the first run (no reviewer remembered) ask who reviews; later runs use the
+        remembered name, switchable with Review ▸ Change reviewer. Never asked by a verdict
+        key: a key pressed by accident records nothing."""
+        return bool(self.session.reviewer) or self.change_reviewer()
 
     def change_reviewer(self) -> bool:
         name = self._ask_reviewer(self, self.session.reviewer)
@@ -288,8 +314,7 @@ class MainWindow(QMainWindow):
         return True
 
     def _verdict(self, verdict: Verdict) -> None:
-        if self.ensure_reviewer():
-            self.session.record(verdict)
+        self.session.record(verdict)
 
     def agree(self) -> None:
         self._verdict(Verdict.AGREE)
@@ -299,6 +324,32 @@ class MainWindow(QMainWindow):
 
     def unsure(self) -> None:
         self._verdict(Verdict.UNSURE)
+
+    def label_tumour(self) -> None:
+        self.session.record_label(1)
+
+    def label_normal(self) -> None:
+        self.session.record_label(0)
+
+    def toggle_truth_flag(self) -> None:
+        self.session.reviews.notes.toggle_truth_flag()
+
+    def edit_note(self) -> None:
+        s = self.session
+        patch_id = s.current_id
+        if patch_id is None:
+            return
+        current = s.reviews.notes.note_of(patch_id)
+        note = self._ask_note(self, patch_id, current)
+        self.keys.focus_grid()
+        if note is not None and note.strip() != current:
+            s.reviews.notes.set_note(note)
+
+    def set_blind_p(self, on: bool) -> None:
+        self.session.view.update(hide_p=on)
+
+    def set_blind_truth(self, on: bool) -> None:
+        self.session.view.update(hide_truth=on)
 
     def undo(self) -> None:
         self.session.reviews.undo()
@@ -383,4 +434,4 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-__all__ = ["DEMO_FOLDER", "MainWindow", "PatchGrid", "ask_reviewer_dialog"]
+__all__ = ["DEMO_FOLDER", "MainWindow", "PatchGrid", "ask_note_dialog", "ask_reviewer_dialog"]

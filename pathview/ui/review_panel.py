@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from pathview.ui.facts import PatchFacts
-from pathview.ui.palette import probability_colour
+from pathview.ui.palette import LABEL_COLOURS, LABEL_NAMES, probability_colour
 from pathview.ui.patch_view import HEAT_STYLES
 
 
@@ -37,6 +37,9 @@ def _name_key(combo: QComboBox) -> None:
     behind the readable one ("Block 2 of 3, 12×12")."""
     data = combo.currentData()
     combo.setToolTip(f"{combo.currentText()}: {data}" if data else "")
+
+
+_LABEL_OF_NAME = {name: label for label, name in LABEL_NAMES.items()}
 
 
 class ReviewPanel(QWidget):
@@ -61,7 +64,9 @@ class ReviewPanel(QWidget):
             ("probability", "P(tumour)"),
             ("centre_focus", "Centre focus"),
             ("truth", "Ground truth"),
+            ("label", "Label"),
             ("review", "Review"),
+            ("note", "Note"),
             ("file", "Size"),
             ("integrity", "Integrity"),
             ("explanation", "Heat map"),
@@ -72,6 +77,7 @@ class ReviewPanel(QWidget):
             self._labels[key] = label
             form.addRow(title + ":", label)
         self._labels["probability"].setObjectName("probabilityLabel")
+        self._labels["label"].setObjectName("reviewLabel")
 
         overlay = QGroupBox("Overlay")
         grid = QFormLayout(overlay)
@@ -138,6 +144,16 @@ class ReviewPanel(QWidget):
                 f"QLabel {{ background: {colour.name()}; color: {text}; padding: 1px 4px;"
                 " border-radius: 3px; font-weight: bold; }"
             )
+
+        label = self._labels["label"]
+        if facts.label in _LABEL_OF_NAME:
+            colour = LABEL_COLOURS[_LABEL_OF_NAME[facts.label]]
+            label.setStyleSheet(
+                f"QLabel {{ background: {colour.name()}; color: white; padding: 1px 4px;"
+                " border-radius: 3px; font-weight: bold; }"
+            )
+        else:
+            label.setStyleSheet("")
 
     def fact(self, key: str) -> str:
         return self._labels[key].text()

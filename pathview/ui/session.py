@@ -85,7 +85,13 @@ class TriageSession(QObject):
             self.selection, self.view, self.scoring.worker, self
         )
         self.reviews = ReviewController(
-            self.folders, self.selection, self.explanations, lambda: self.scoring.info, now, self
+            self.folders,
+            self.selection,
+            self.explanations,
+            lambda: self.scoring.info,
+            now,
+            self,
+            p_hidden=lambda: self.view.options.hide_p,
         )
         self._connect()
 
@@ -200,6 +206,7 @@ class TriageSession(QObject):
     def current_facts(self) -> PatchFacts:
         row, t = self.current_row, self.table
         info = self.model_info
+        options = self.view.options
         return format_patch_facts(
             None
             if row is None
@@ -207,9 +214,13 @@ class TriageSession(QObject):
             self.current_info,
             self.explanation,
             has_model=info is not None,
-            heatmap_enabled=self.view.options.heatmap,
+            heatmap_enabled=options.heatmap,
             method_names=info.methods if info is not None else None,
             layer_names=info.layer_names if info is not None else None,
+            review=self.reviews.state_of(self.current_id),
+            held=self.reviews.notes.pending(self.current_id),
+            hide_p=options.hide_p,
+            hide_truth=options.hide_truth,
         )
 
     # ------------------------------------------------------------------ doing
@@ -231,6 +242,9 @@ class TriageSession(QObject):
 
     def record(self, verdict: Verdict) -> bool:
         return self.reviews.record(verdict)
+
+    def record_label(self, label: int) -> bool:
+        return self.reviews.record_label(label)
 
     def undo(self) -> str | None:
         return self.reviews.undo()
@@ -303,5 +317,7 @@ class TriageSession(QObject):
         self.current_updated.emit()
 
     def _on_view_changed(self, new: ViewOptions, old: ViewOptions) -> None:
-        if new.heatmap != old.heatmap:
+        if (new.heatmap, new.hide_p, new.hide_truth) != (old.heatmap, old.hide_p, old.hide_truth):
             self.current_updated.emit()  # the facts say "hidden"
+        if (new.hide_p, new.hide_truth) != (old.hide_p, old.hide_truth):
+            self.model.set_hidden(p=new.hide_p, truth=new.hide_truth)

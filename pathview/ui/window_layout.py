@@ -147,8 +147,14 @@ def build_actions(w: MainWindow) -> None:
     w.keys = KeyRouter(w, w.grid, [w.action_map[s.name] for s in ACTIONS if s.anywhere])
     w.keys.refused.connect(w.status.show_refused)
     verdicts = [w.action_map[name] for name in MODEL_VERDICTS]
-    enable_model_verdicts(verdicts, w.session.model_status)
-    w.session.model_changed.connect(lambda status: enable_model_verdicts(verdicts, status))
+    s = w.session
+
+    def enable_verdicts() -> None:
+        enable_model_verdicts(verdicts, s.model_status, s.view.options.hide_p)
+
+    enable_verdicts()
+    s.model_changed.connect(lambda _status: enable_verdicts())
+    s.view.changed.connect(lambda _new, _old: enable_verdicts())
     w.verdict_entry = VerdictMenuEntry(menus["&Model"])
     w.session.model_changed.connect(lambda status: w.verdict_entry.show(status.verdict))
 
