@@ -79,8 +79,16 @@ class ScoringProcess(QObject):
             return
         self._write(self._load_request)
 
-    def score(self, request_id: int, root: Path, refs: Sequence[PatchRef], tta: bool) -> None:
-        """Score ``refs`` under ``root``; a new request ends the running one in the child."""
+    def score(
+        self,
+        request_id: int,
+        root: Path,
+        refs: Sequence[PatchRef],
+        tta: bool,
+        cache: Path | None = None,
+    ) -> None:
+        """Score ``refs`` under ``root``; a new request ends the running one in the child.
+        With ``cache`` the child answers from that score cache first and records there."""
         if not self._ensure_started(with_model=True):
             self.scoring_ended.emit(request_id, "the scoring process could not start")
             return
@@ -97,6 +105,7 @@ class ScoringProcess(QObject):
                 "relpaths": relpaths,
                 "tta": bool(tta),
                 "more": more,
+                "cache": None if cache is None else str(cache),
             }
         )
         if more:
