@@ -229,7 +229,12 @@ class Server:
 
 
 def _read_requests(stream: IO[bytes], out: queue.Queue[Message | None]) -> None:
+    """Parse request lines into ``out``, then None at the end of input. A last line without
+    its newline is a message the app did not finish writing (it closed or died meanwhile):
+    the end of input, not a request."""
     for line in stream:
+        if not line.endswith(b"\n"):
+            break
         line = line.strip()
         if not line:
             continue
