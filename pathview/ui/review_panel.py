@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -10,6 +11,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -17,6 +19,32 @@ from PySide6.QtWidgets import (
 
 from pathview.ui.facts import PatchFacts
 from pathview.ui.palette import probability_colour
+
+FACT_MIN_WIDTH = 120
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that shows as much of its text as fits, eliding the middle (a long
+    file name keeps its start and its extension); the whole text is its tooltip."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.full_text = text
+        self.setText(text)
+
+    def setText(self, text: str) -> None:
+        self.full_text = text
+        self.setToolTip(text)
+        self._elide()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = max(1, self.contentsRect().width())
+        shown = self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideMiddle, width)
+        super().setText(shown)
 
 
 class ReviewPanel(QWidget):
@@ -45,9 +73,13 @@ class ReviewPanel(QWidget):
             ("integrity", "Integrity"),
             ("explanation", "Heat map"),
         ):
-            label = QLabel("—")
+            label = ElidedLabel("—") if key == "name" else QLabel("—")
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setWordWrap(True)
+            # The pane keeps its width whatever a patch's facts say (a long file name wraps
+            # or is cut, never pushes the splitter): the panes hold still between patches.
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            label.setMinimumWidth(FACT_MIN_WIDTH)
             self._labels[key] = label
             form.addRow(title + ":", label)
         self._labels["probability"].setObjectName("probabilityLabel")
@@ -102,7 +134,8 @@ class ReviewPanel(QWidget):
             )
 
     def fact(self, key: str) -> str:
-        return self._labels[key].text()
+        label = self._labels[key]
+        return label.full_text if isinstance(label, ElidedLabel) else label.text()
 
     def set_choices(self, methods: list[str], layers: list[str], layer: str) -> None:
         for combo, items, current in (
