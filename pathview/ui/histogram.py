@@ -30,7 +30,7 @@ _COLOURS = {
 
 #: Tick values of the logarithmic count axis.
 LOG_TICKS = (0, 1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
-MIN_WIDTH = 260
+MIN_WIDTH = 220
 
 
 def log_height(count: np.ndarray | float) -> np.ndarray:
@@ -47,7 +47,8 @@ class HistogramPanel(QWidget):
         super().__init__(parent)
         self.setMinimumWidth(MIN_WIDTH)
         self.group_combo = QComboBox()
-        self.group_combo.addItems(["by review verdict", "by ground truth"])
+        self.group_combo.addItems(["by verdict", "by truth"])
+        self.group_combo.setToolTip("Stack the bars by review verdict or by ground truth")
         self.log_check = QCheckBox("log")
         self.log_check.setToolTip("Logarithmic count axis: small bins stay visible")
         self.plot = pg.PlotWidget(background=(30, 30, 34))

@@ -75,7 +75,7 @@ class ReviewPanel(QWidget):
         ):
             label = ElidedLabel("—") if key == "name" else QLabel("—")
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            label.setWordWrap(True)
+            label.setWordWrap(key != "name")  # the name is one line, elided to fit
             # The pane keeps its width whatever a patch's facts say (a long file name wraps
             # or is cut, never pushes the splitter): the panes hold still between patches.
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)

@@ -38,6 +38,7 @@ HISTOGRAM_THROTTLE_MS = 500
 MODEL_VERDICTS = ("agree", "disagree")  # relative to the model's call: disabled without one
 METRICS_DOCK_WIDTH = 560
 DEFAULT_SIZE = (1500, 950)
+GRID_CHROME = 34  # the left pane's margins, the grid's frame and its scroll bar, in px
 
 
 def build_widgets(w: MainWindow) -> None:
@@ -198,8 +199,9 @@ def restore_layout(w: MainWindow) -> None:
         state = p.layout(key)
         if state is not None:
             splitter.restoreState(state)
-        elif key == "main_split":  # the grid and the patch panes share the width
-            splitter.setSizes([round(width * 0.45), round(width * 0.55)])
+        elif key == "main_split":  # the grid gets whole columns of tiles, about 45%
+            left = grid_width(w, round(width * 0.45))
+            splitter.setSizes([left, width - left])
         elif key == "right_split":
             splitter.setSizes([round(height * 0.58), round(height * 0.42)])
         elif key == "bottom_split":
@@ -212,6 +214,15 @@ def restore_layout(w: MainWindow) -> None:
         w.metrics_dock.hide()
     w.action_map["toggle_metrics"].setChecked(not w.metrics_dock.isHidden())
     rebuild_recent_menu(w)
+
+
+def grid_width(w: MainWindow, about: int) -> int:
+    """The left pane's width for as many whole columns of tiles as fit in ``about`` px
+    (at least the grid's minimum)."""
+    tile = w.grid.gridSize().width()
+    chrome = GRID_CHROME
+    columns = max(1, (about - chrome) // max(1, tile))
+    return max(w.grid.minimumWidth(), columns * tile + chrome)
 
 
 def default_size(w: MainWindow) -> tuple[int, int]:
