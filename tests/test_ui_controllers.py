@@ -214,6 +214,7 @@ def test_the_evaluation_state_is_the_only_owner_of_threshold_and_source(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
     window = make_window()
+    window.action_map["toggle_metrics"].trigger()  # closed by default
     open_and_score(qtbot, window, kaggle_folder)
     panel, state = window.metrics_panel, window.session.evaluation.state
     qtbot.waitUntil(lambda: panel.report is not None and bool(panel.report.ids), timeout=15000)

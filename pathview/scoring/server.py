@@ -13,7 +13,7 @@ Requests on stdin::
 
     {"op": "load", "model_dir": str | null, "device": "auto"}
     {"op": "score", "id": int, "root": str, "ids": [...], "relpaths": [...], "tta": bool,
-     "more": bool}
+     "more": bool, "cache": str | null}
     {"op": "refs", "id": int, "ids": [...], "relpaths": [...], "more": bool}
     {"op": "cancel", "id": int}
     {"op": "stop"}                  (end of input stops as well)
@@ -28,7 +28,9 @@ Events on stdout::
 
 A long list of patches comes in parts (``more`` true: ``refs`` messages follow, the last
 with ``more`` false), so the app never encodes a whole 220,025-patch folder in one go. A new
-``score`` or ``load`` ends the running scoring job ("cancelled") before it starts.
+``score`` or ``load`` ends the running scoring job ("cancelled") before it starts. With a
+``cache`` (a score cache file, :mod:`pathview.scoring.cache`) the patches it answers come
+first and what is scored is recorded there.
 Anything a library prints goes to stderr: stdout carries the protocol only.
 """
 
@@ -49,7 +51,8 @@ from typing import IO, Any
 import numpy as np
 
 from pathview.core import N_VIEWS, Cancelled, CancelToken, RefSequence
-from pathview.scoring.loop import ScoreBatch, iter_score_batches
+from pathview.scoring.loop import ScoreBatch
+from pathview.scoring.reuse import iter_score_batches
 
 #: Nice increment of the scoring process: the GUI process wins the CPU when both want it.
 PROCESS_NICE = 10
@@ -190,6 +193,7 @@ class Server:
                 tta=bool(msg.get("tta", False)),
                 batch_size=self._batch_size,
                 cancel=token,
+                cache=Path(msg["cache"]) if msg.get("cache") else None,
             )
             for batch in batches:
                 self._send(batch_message(request_id, batch))
@@ -225,7 +229,12 @@ class Server:
 
 
 def _read_requests(stream: IO[bytes], out: queue.Queue[Message | None]) -> None:
+    """Parse request lines into ``out``, then None at the end of input. A last line without
+    its newline is a message the app did not finish writing (it closed or died meanwhile):
+    the end of input, not a request."""
     for line in stream:
+        if not line.endswith(b"\n"):
+            break
         line = line.strip()
         if not line:
             continue

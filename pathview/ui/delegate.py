@@ -1,5 +1,6 @@
 """Paints one grid tile: thumbnail, P(tumour) bar, review badge, the label the review fixed,
-truth chip, file marks."""
+truth chip, file marks, and the centre 32 x 32 box the label is about (a toggle). Tiles come
+in a few sizes (:data:`TILE_SIZES`); 96 px draws the thumbnail 1:1."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QPoint, 
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from pathview.core import LruCache
+from pathview.core import CENTRE_BOX, LruCache
 from pathview.io import FileStatus
 from pathview.triage import ReviewCode
 from pathview.ui.models import (
@@ -20,6 +21,7 @@ from pathview.ui.models import (
 )
 from pathview.ui.palette import (
     ALTERED_COLOUR,
+    BOX_COLOUR,
     LABEL_COLOURS,
     LABEL_NAMES,
     REVIEW_COLOURS,
@@ -32,7 +34,16 @@ from pathview.ui.palette import (
 THUMB = 96  # native size: thumbnails are drawn 1:1, never resampled
 MARGIN = 4
 BAR = 10
-TILE = QSize(THUMB + 2 * MARGIN, THUMB + BAR + 3 * MARGIN)
+#: Thumbnail sizes the grid offers (View ▸ Larger/Smaller tiles).
+TILE_SIZES = (64, 96, 128, 192)
+
+
+def tile_size(thumb: int) -> QSize:
+    """The grid cell of a ``thumb`` px thumbnail (its P bar and margins included)."""
+    return QSize(thumb + 2 * MARGIN, thumb + BAR + 3 * MARGIN)
+
+
+TILE = tile_size(THUMB)
 TILE_CACHE = 600  # finished tiles (~45 KB each): a few screens of the grid
 
 
@@ -42,10 +53,12 @@ class PatchDelegate(QStyledItemDelegate):
     def sizeHint(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> QSize:
-        return TILE
+        return tile_size(self.thumb)
 
     def __init__(self, parent: QObject | None = None, cache_size: int = TILE_CACHE) -> None:
         super().__init__(parent)
+        self.thumb = THUMB
+        self.centre_box = True
         # Finished tiles, keyed by everything they show: a repaint (scrolling, a score batch
         # arriving elsewhere) is one drawPixmap instead of ~25 painter calls, which keeps the
         # GUI thread short on the GIL while workers decode and score.
@@ -83,6 +96,8 @@ class PatchDelegate(QStyledItemDelegate):
             truth,
             status,
             dpr,
+            self.thumb,
+            self.centre_box,
         )
         tile = self._tiles.get(key)
         if tile is None:
@@ -99,6 +114,11 @@ class PatchDelegate(QStyledItemDelegate):
             painter.drawRect(rect.adjusted(0, 0, -1, -1))
             painter.restore()
 
+    def set_look(self, thumb: int, centre_box: bool) -> None:
+        """Draw ``thumb`` px thumbnails, with or without the centre box."""
+        self.thumb = thumb
+        self.centre_box = centre_box
+
     def _render(
         self,
         image: QImage | None,
@@ -109,18 +129,23 @@ class PatchDelegate(QStyledItemDelegate):
         dpr: float,
     ) -> QPixmap:
         review, label = reviewed
-        pixmap = QPixmap(round(TILE.width() * dpr), round(TILE.height() * dpr))
+        size = tile_size(self.thumb)
+        pixmap = QPixmap(round(size.width() * dpr), round(size.height() * dpr))
         pixmap.setDevicePixelRatio(dpr)
         pixmap.fill(QColor(40, 40, 44))
         painter = QPainter(pixmap)
-        rect = QRect(0, 0, TILE.width(), TILE.height())
+        rect = QRect(0, 0, size.width(), size.height())
         if review is not ReviewCode.UNREVIEWED:
             painter.fillRect(QRect(0, 0, rect.width(), 3), REVIEW_COLOURS[review])
-        image_rect = QRect(MARGIN, MARGIN, THUMB, THUMB)
+        image_rect = QRect(MARGIN, MARGIN, self.thumb, self.thumb)
         if status is FileStatus.UNREADABLE:
             self._paint_unreadable(painter, image_rect)
         elif image is not None:
+            smooth = image.width() != self.thumb
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
             painter.drawImage(image_rect, image)
+            if self.centre_box:
+                self._paint_centre_box(painter, image_rect)
         else:
             painter.fillRect(image_rect, QColor(70, 70, 76))
         self._paint_bar(painter, rect, p)
@@ -129,6 +154,20 @@ class PatchDelegate(QStyledItemDelegate):
             self._paint_label(painter, image_rect, label)
         painter.end()
         return pixmap
+
+    def _paint_centre_box(self, painter: QPainter, r: QRect) -> None:
+        """The centre 32 x 32 of a 96 px patch (the region the label is about), scaled."""
+        x0, y0, x1, y1 = CENTRE_BOX
+        scale = r.width() / THUMB
+        box = QRect(
+            r.left() + round(x0 * scale),
+            r.top() + round(y0 * scale),
+            round((x1 - x0) * scale),
+            round((y1 - y0) * scale),
+        )
+        painter.setPen(QPen(BOX_COLOUR, 1))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(box.adjusted(0, 0, -1, -1))
 
     def _paint_unreadable(self, painter: QPainter, r: QRect) -> None:
         painter.fillRect(r, UNREADABLE_COLOUR)
@@ -146,11 +185,11 @@ class PatchDelegate(QStyledItemDelegate):
         )
 
     def _paint_bar(self, painter: QPainter, rect: QRect, p: float | None) -> None:
-        bar = QRect(rect.left() + MARGIN, rect.bottom() - MARGIN - BAR + 1, THUMB, BAR)
+        bar = QRect(rect.left() + MARGIN, rect.bottom() - MARGIN - BAR + 1, self.thumb, BAR)
         painter.fillRect(bar, QColor(25, 25, 28))
         if p is None:
             return
-        fill = QRect(bar.left(), bar.top(), max(1, round(THUMB * p)), BAR)
+        fill = QRect(bar.left(), bar.top(), max(1, round(self.thumb * p)), BAR)
         painter.fillRect(fill, probability_colour(p))
         font = QFont(painter.font())
         font.setPointSizeF(6.5)

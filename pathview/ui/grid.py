@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 from superqt.utils import qdebounced
 
 from pathview.triage import NEEDS_TTA, FilterSpec, ReviewFilter, SortKey
-from pathview.ui.delegate import TILE, PatchDelegate
+from pathview.ui.delegate import TILE, TILE_SIZES, PatchDelegate, tile_size
 
 FILTER_DEBOUNCE_MS = 400  # the P range applies when typing pauses
 
@@ -39,9 +39,33 @@ class PatchGrid(QListView):
         self.setSelectionMode(QListView.SelectionMode.SingleSelection)
         self.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
         self.verticalScrollBar().setSingleStep(TILE.height() // 3)
-        self.setItemDelegate(PatchDelegate(self))
+        self.delegate = PatchDelegate(self)
+        self.setItemDelegate(self.delegate)
         self.setStyleSheet("QListView { background: #1e1e22; }")
         self.setMinimumWidth(TILE.width() * 3 + 30)
+
+    @property
+    def thumb(self) -> int:
+        """The thumbnail size of the tiles, in px."""
+        return self.delegate.thumb
+
+    def set_look(self, thumb: int, centre_box: bool) -> None:
+        """Tiles of ``thumb`` px (one of ``TILE_SIZES``; others snap to the nearest), with or
+        without the centre box; the current tile stays in view."""
+        thumb = min(TILE_SIZES, key=lambda t: abs(t - thumb))
+        self.delegate.set_look(thumb, centre_box)
+        size = tile_size(thumb)
+        self.setGridSize(size)
+        self.verticalScrollBar().setSingleStep(size.height() // 3)
+        self.scheduleDelayedItemsLayout()
+        self.viewport().update()
+        if self.currentIndex().isValid():
+            self.scrollTo(self.currentIndex())
+
+    def step_tile_size(self, steps: int) -> int:
+        """The tile size ``steps`` sizes larger (negative: smaller), within ``TILE_SIZES``."""
+        at = TILE_SIZES.index(self.thumb) if self.thumb in TILE_SIZES else 1
+        return TILE_SIZES[max(0, min(len(TILE_SIZES) - 1, at + steps))]
 
     def step(self, move: QAbstractItemView.CursorAction) -> None:
         """Move the current tile as the grid's own keys do (a row down, a page, home ...)."""
@@ -124,6 +148,10 @@ class FilterBar(QWidget):
         bar2.addWidget(self.p_max)
         bar2.addWidget(self.truth_filter)
         bar2.addStretch(1)
+        self.shown_label = QLabel("")
+        self.shown_label.setObjectName("shownCount")
+        self.shown_label.setToolTip("Patches the current sort and filter show, of the folder's")
+        bar2.addWidget(self.shown_label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar1)
@@ -183,6 +211,42 @@ class FilterBar(QWidget):
     def flush(self) -> None:
         """Apply a P range still waiting for typing to pause."""
         self._emit_filter_soon.flush(restart_timer=False)
+
+    def show_count(self, shown: int, total: int) -> None:
+        """Say how many patches the filter shows (all of them: just the count)."""
+        self.shown_label.setText(f"{total:,}" if shown == total else f"{shown:,} of {total:,}")
+
+    def show_choice(self, key: SortKey, spec: FilterSpec) -> None:
+        """Show a sort key and filter chosen elsewhere (a resumed folder), emitting nothing."""
+        widgets = (
+            self.sort_combo,
+            self.review_filter,
+            self.truth_filter,
+            self.disagree_check,
+            self.p_min,
+            self.p_max,
+        )
+        for w in widgets:
+            w.blockSignals(True)
+        try:
+            self.sort_combo.setCurrentIndex(max(0, self.sort_combo.findData(key)))
+            self.review_filter.setCurrentIndex(max(0, self.review_filter.findData(spec.review)))
+            truth = -1 if spec.truth is None else spec.truth
+            self.truth_filter.setCurrentIndex(max(0, self.truth_filter.findData(truth)))
+            self.disagree_check.setChecked(spec.disagreements_only)
+            self.p_min.setValue(spec.p_min)
+            self.p_max.setValue(spec.p_max)
+        finally:
+            for w in widgets:
+                w.blockSignals(False)
+
+    def set_p_range(self, p_min: float, p_max: float) -> None:
+        """Filter to P(tumour) in [p_min, p_max] now (a histogram bar was clicked)."""
+        for box, value in ((self.p_min, p_min), (self.p_max, p_max)):
+            box.blockSignals(True)
+            box.setValue(value)
+            box.blockSignals(False)
+        self._emit_filter()
 
     def filter_spec(self) -> FilterSpec:
         """The filter the widgets show."""

@@ -40,6 +40,7 @@ from pathview.ui.keyboard import KeyRouter
 from pathview.ui.metrics_panel import MetricsPanel
 from pathview.ui.model_verdict import VerdictMenuEntry
 from pathview.ui.patch_view import PatchView
+from pathview.ui.resume import ResumeController
 from pathview.ui.review_panel import ReviewPanel
 from pathview.ui.session import TriageSession
 from pathview.ui.settings import Preferences
@@ -52,6 +53,7 @@ from pathview.ui.window_layout import (
     rebuild_recent_menu,
     restore_layout,
     save_layout,
+    show_metrics,
 )
 from pathview.workers import ModelInfo
 
@@ -135,6 +137,7 @@ class MainWindow(QMainWindow):
         build_widgets(self)
         build_actions(self)
         self._bind_session()
+        self.resume = ResumeController(self.session, self.prefs, self.filter_bar, self.histogram)
         restore_layout(self)
         # Dwell time leaves out stretches with no input (the clock sees every input).
         self.activity = InputActivity(self.session.reviews.clock.touch, self)
@@ -167,6 +170,13 @@ class MainWindow(QMainWindow):
         self.filter_bar.sort_chosen.connect(s.selection.set_sort)
         self.filter_bar.filter_edited.connect(s.selection.set_filter)
         self.filter_bar.done.connect(self.keys.focus_grid)
+        self.filter_bar.filter_edited.connect(
+            lambda spec: self.histogram.follow_range(spec.p_min, spec.p_max)
+        )
+        self.histogram.bin_clicked.connect(self.filter_bar.set_p_range)
+        s.order_changed.connect(self._show_count)
+        s.listing_progressed.connect(lambda _n: self._show_count())
+        s.folder_opened.connect(lambda _f: self._show_count())
         self.review_panel.done.connect(self.keys.focus_grid)
         bind_view_state(
             s.view,
@@ -263,6 +273,10 @@ class MainWindow(QMainWindow):
         if blind:
             self.metrics_dock.hide()
         self.action_map["toggle_metrics"].setEnabled(not blind)
+
+    def _show_count(self) -> None:
+        s = self.session
+        self.filter_bar.show_count(s.model.rowCount(), len(s.table))
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         options = self.session.view.options
@@ -380,7 +394,22 @@ class MainWindow(QMainWindow):
         self.session.view.update(heat_style="contours" if on else "blend")
 
     def set_metrics_visible(self, on: bool) -> None:
-        self.metrics_dock.setVisible(on)
+        show_metrics(self, on)
+
+    def set_tile_box_visible(self, on: bool) -> None:
+        self.grid.set_look(self.grid.thumb, on)
+        self.prefs.set_flag("tile_box", on)
+
+    def larger_tiles(self) -> None:
+        self._set_tile_size(self.grid.step_tile_size(1))
+
+    def smaller_tiles(self) -> None:
+        self._set_tile_size(self.grid.step_tile_size(-1))
+
+    def _set_tile_size(self, thumb: int) -> None:
+        self.grid.set_look(thumb, self.action_map["toggle_tile_box"].isChecked())
+        self.prefs.tile_size = self.grid.thumb
+        self.statusBar().showMessage(f"Tiles of {self.grid.thumb} px", 3000)
 
     def apply_order(self) -> None:
         self.session.selection.apply_order()
@@ -428,6 +457,7 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.resume.save()
         save_layout(self)
         self._refresh_histogram_soon.cancel()
         self.session.shutdown()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -40,6 +42,32 @@ def _name_key(combo: QComboBox) -> None:
 
 
 _LABEL_OF_NAME = {name: label for label, name in LABEL_NAMES.items()}
+
+FACT_MIN_WIDTH = 120
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that shows as much of its text as fits, eliding the middle (a long
+    file name keeps its start and its extension); the whole text is its tooltip."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.full_text = text
+        self.setText(text)
+
+    def setText(self, text: str) -> None:
+        self.full_text = text
+        self.setToolTip(text)
+        self._elide()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = max(1, self.contentsRect().width())
+        shown = self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideMiddle, width)
+        super().setText(shown)
 
 
 class ReviewPanel(QWidget):
@@ -71,9 +99,13 @@ class ReviewPanel(QWidget):
             ("integrity", "Integrity"),
             ("explanation", "Heat map"),
         ):
-            label = QLabel("—")
+            label = ElidedLabel("—") if key == "name" else QLabel("—")
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            label.setWordWrap(True)
+            label.setWordWrap(key != "name")  # the name is one line, elided to fit
+            # The pane keeps its width whatever a patch's facts say (a long file name wraps
+            # or is cut, never pushes the splitter): the panes hold still between patches.
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            label.setMinimumWidth(FACT_MIN_WIDTH)
             self._labels[key] = label
             form.addRow(title + ":", label)
         self._labels["probability"].setObjectName("probabilityLabel")
@@ -156,7 +188,8 @@ class ReviewPanel(QWidget):
             label.setStyleSheet("")
 
     def fact(self, key: str) -> str:
-        return self._labels[key].text()
+        label = self._labels[key]
+        return label.full_text if isinstance(label, ElidedLabel) else label.text()
 
     def set_choices(
         self, methods: Mapping[str, str], layers: Mapping[str, str], method: str, layer: str

@@ -285,6 +285,11 @@ class TriageSession(QObject):
             self.score(tta=self.scoring.auto_score_tta)
 
     def _on_labels_applied(self, _rows: list[int]) -> None:
+        sel = self.selection
+        spec = sel.filter_spec
+        uses_truth = spec.truth is not None or spec.disagreements_only
+        if self.folders.listing_done and (uses_truth or sel.sort_key is SortKey.DISAGREEMENT):
+            sel.apply_order()  # labels read after the listing (a resumed truth filter)
         self.table_changed.emit()
         self.current_updated.emit()
 

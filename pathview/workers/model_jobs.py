@@ -208,9 +208,15 @@ class _ModelRunner(QObject):
         self._classifier = classifier
         self.model_loaded.emit(describe_model(classifier))
 
-    @Slot(int, object, object, bool, object)
+    @Slot(int, object, object, bool, object, object)
     def score(
-        self, request_id: int, root: Path, refs: Sequence[PatchRef], tta: bool, token: CancelToken
+        self,
+        request_id: int,
+        root: Path,
+        refs: Sequence[PatchRef],
+        tta: bool,
+        token: CancelToken,
+        cache: Path | None = None,
     ) -> None:
         if self._job is not None:
             self._job[2].cancel()
@@ -219,7 +225,9 @@ class _ModelRunner(QObject):
         if self._classifier is None:
             self.scoring_ended.emit(request_id, "no model loaded")
             return
-        batches = iter_score_batches(root, refs, self._classifier, tta=tta, cancel=token)
+        batches = iter_score_batches(
+            root, refs, self._classifier, tta=tta, cancel=token, cache=cache
+        )
         self._job = (request_id, batches, token)
         self._step_requested.emit()
 
@@ -281,7 +289,7 @@ class ModelWorker(QObject):
     prefetch_failed = Signal(int)  # an explain_ahead request's id: it gave no explanation
 
     _load_requested = Signal(object, str)
-    _score_requested = Signal(int, object, object, bool, object)
+    _score_requested = Signal(int, object, object, bool, object, object)
     _explain_requested = Signal(int, str, object, str, str)
 
     def __init__(
@@ -323,7 +331,7 @@ class ModelWorker(QObject):
         self._process: ScoringProcess | None = None
         self._process_usable = False
         self._on_process = False  # the running request was sent to the child
-        self._score_args: tuple[Path, Sequence[PatchRef], bool] | None = None
+        self._score_args: tuple[Path, Sequence[PatchRef], bool, Path | None] | None = None
         if scoring_process:
             self._process = ScoringProcess(self)
             self._process.batch_scored.connect(self._on_batch)
@@ -351,20 +359,30 @@ class ModelWorker(QObject):
             self._process_usable = True
             self._process.load(model_dir, device)
 
-    def score(self, root: Path, refs: Sequence[PatchRef], tta: bool = False) -> int:
-        """Score ``refs`` (a new request replaces the running one); returns the request id."""
+    def score(
+        self,
+        root: Path,
+        refs: Sequence[PatchRef],
+        tta: bool = False,
+        cache: Path | None = None,
+    ) -> int:
+        """Score ``refs`` (a new request replaces the running one); returns the request id.
+        With ``cache`` (a score cache file) the patches it answers come first, unscored,
+        and what is scored is recorded there."""
         self.cancel_scoring()
         self._score_token = CancelToken()
         self._score_id = next_request_id()
         self._score_total = len(refs)
         # A list is copied (the caller may change it); a RefSequence is already a snapshot.
         snapshot = refs if isinstance(refs, RefSequence) else list(refs)
-        self._score_args = (Path(root), snapshot, tta)
+        self._score_args = (Path(root), snapshot, tta, cache)
         self._on_process = self.scoring_in_process
         if self._process is not None and self._on_process:
-            self._process.score(self._score_id, Path(root), snapshot, tta)
+            self._process.score(self._score_id, Path(root), snapshot, tta, cache)
         else:
-            self._score_requested.emit(self._score_id, Path(root), snapshot, tta, self._score_token)
+            self._score_requested.emit(
+                self._score_id, Path(root), snapshot, tta, self._score_token, cache
+            )
         return self._score_id
 
     def cancel_scoring(self) -> None:
@@ -442,8 +460,8 @@ class ModelWorker(QObject):
         self._process_usable = False
         if self._score_id and self._on_process and self._score_args is not None:
             self._on_process = False
-            root, refs, tta = self._score_args
-            self._score_requested.emit(self._score_id, root, refs, tta, self._score_token)
+            root, refs, tta, cache = self._score_args
+            self._score_requested.emit(self._score_id, root, refs, tta, self._score_token, cache)
 
     def _on_explained(self, request_id: int, patch_id: str, explanation: Explanation) -> None:
         if request_id in self._ahead:
