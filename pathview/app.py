@@ -19,17 +19,29 @@ def run_app(
 ) -> int:
     """Show the main window (on ``folder`` if given), load the model in the background and run
     the event loop; returns the exit status. ``quit_after_ms`` closes the window that long
-    after the event loop starts (a smoke test that the installed app starts)."""
-    from pathview.ui.main_window import MainWindow
+    after the event loop starts (a smoke test that the installed app starts).
+
+    A splash is on screen while the modules load (PyTorch takes seconds); then the window, whose
+    status bar shows the model loading. On the first run the reviewer's name is asked once the
+    window is up (remembered after that; Review ▸ Change reviewer switches it).
+    """
+    from pathview.ui.splash import show_splash, show_step
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("pathview")
     app.setApplicationVersion(__version__)
     app.setOrganizationName("pathview")
+    splash = show_splash(app, __version__)
+    show_step(app, splash, "Loading PyTorch and the interface…")
+    from pathview.ui.main_window import MainWindow
+
     window = MainWindow()
     window.show()
+    splash.finish(window)
     window.session.load_model(model_dir, device)
+    if quit_after_ms is None:
+        QTimer.singleShot(0, window.ask_reviewer_at_start)
     if folder is not None:
         # After the window is on screen, so the first tiles stream into a visible grid.
         QTimer.singleShot(0, lambda: window.open_folder(Path(folder)))

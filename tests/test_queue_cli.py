@@ -99,7 +99,9 @@ def test_the_store_is_only_read(
 ) -> None:
     out = tmp_path / "ids.txt"
     assert run_cli("queue", folder, "--count", 100, "--out", out, "--model", tiny_dir) == 0
-    assert not (folder / ".pathview").exists()  # no store created for a folder without one
+    # No review store is created for a folder without one (the score cache is kept there).
+    assert not (folder / ".pathview" / "reviews.sqlite").exists()
+    assert not list(folder.glob(".pathview/reviews*"))
     assert sorted(lines(out)) == sorted(p.stem for p in folder.glob("*.tif"))  # all 16, once
 
 

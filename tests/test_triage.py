@@ -290,3 +290,29 @@ def test_numpy_columns_follow_every_change_of_the_table() -> None:
     assert table.arrays()[0][0] == pytest.approx(0.2) and np.isnan(table.arrays()[1][0])
     table.clear_scores()
     check()
+
+
+def test_the_table_keeps_the_label_each_review_fixed() -> None:
+    t = _table()
+    t.set_review("e", Verdict.DISAGREE, 0)
+    t.set_review("a", None, 1)  # a label key with no model: labelled, no verdict
+    t.set_review("b", Verdict.UNSURE)
+    row = {pid: t.row_of(pid) for pid in "eab"}
+    assert [t.review[row[p] or 0] for p in "eab"] == [
+        ReviewCode.DISAGREE,
+        ReviewCode.LABELLED,
+        ReviewCode.UNSURE,
+    ]
+    assert [t.review_label[row[p] or 0] for p in "eab"] == [0, 1, -1]
+    t.set_scores(["e"], [0.1])  # a new score changes neither
+    assert t.review_label[row["e"] or 0] == 0 and t.review[row["e"] or 0] == ReviewCode.DISAGREE
+    counts = review_counts(t)
+    assert (counts.reviewed, counts.labelled) == (3, 1) and "1 labelled" in counts.summary()
+    hist = histogram_by(t, "verdict", bins=10)
+    assert int(hist.counts["labelled"].sum()) == 1  # "a" is scored in _table
+    changed = t.set_reviews({"a": (None, 0), "c": ("agree", 1), "late": (None, 1)})
+    assert t.review_label[row["a"] or 0] == 0 and t.review[row["e"] or 0] == ReviewCode.UNREVIEWED
+    assert len(changed) == 4  # e and b cleared, a relabelled, c reviewed
+    t.extend([PatchRef("late", "late.tif")])  # listed after its review was read
+    late = t.row_of("late")
+    assert late is not None and (t.review[late], t.review_label[late]) == (ReviewCode.LABELLED, 1)

@@ -133,6 +133,7 @@ def test_reviews_have_one_refresh_path_and_undo_reads_one_patch(
     monkeypatch.setattr(ReviewStore, "current_state", one)
     monkeypatch.setattr(ReviewStore, "current_states", every)
     s.select_position(5)
+    calls.clear()  # the panel read patch 5's own review to show it
     window.undo()
     assert calls and set(calls) == {first} and s.current_id == first
     assert s.table.review[row] == ReviewCode.AGREE  # back to Dr Test's first verdict
@@ -213,6 +214,7 @@ def test_the_evaluation_state_is_the_only_owner_of_threshold_and_source(
     qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
 ) -> None:
     window = make_window()
+    window.action_map["toggle_metrics"].trigger()  # closed by default
     open_and_score(qtbot, window, kaggle_folder)
     panel, state = window.metrics_panel, window.session.evaluation.state
     qtbot.waitUntil(lambda: panel.report is not None and bool(panel.report.ids), timeout=15000)

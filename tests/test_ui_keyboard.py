@@ -22,6 +22,15 @@ from pathview.ui.main_window import MainWindow
 Key = tuple[Qt.Key, Qt.KeyboardModifier]
 NO = Qt.KeyboardModifier.NoModifier
 CTRL = Qt.KeyboardModifier.ControlModifier
+SHIFT = Qt.KeyboardModifier.ShiftModifier
+
+
+def label_of(window: MainWindow, patch_id: str | None) -> int | None:
+    """The label fixed by the review in effect on ``patch_id`` (None: none or unsure)."""
+    store = window.session.store
+    assert store is not None and patch_id is not None
+    state = store.current_state(patch_id)
+    return None if state is None else state.label
 
 
 def focusable_widgets(window: MainWindow) -> list[QWidget]:
@@ -53,7 +62,7 @@ def test_every_action_of_the_review_menu_that_moves_or_reviews_is_routed() -> No
     routed = {spec.name for spec in ACTIONS if spec.anywhere}
     assert routed >= {"agree", "disagree", "unsure", "undo", "next", "previous"}
     assert routed >= {"next_unreviewed", "row_down", "row_up", "page_down", "page_up"}
-    assert routed >= {"first_patch", "last_patch"}
+    assert routed >= {"first_patch", "last_patch", "label_tumour", "label_normal", "gt_flag"}
 
 
 @pytest.mark.slow
@@ -72,7 +81,7 @@ def test_every_shortcut_works_from_every_focusable_widget(
         (Qt.Key.Key_J, NO): lambda p: p == start + 1,
         (Qt.Key.Key_Left, NO): lambda p: p == start - 1,
         (Qt.Key.Key_K, NO): lambda p: p == start - 1,
-        (Qt.Key.Key_N, NO): lambda p: p == start + 1,  # nothing is reviewed
+        (Qt.Key.Key_N, SHIFT): lambda p: p == start + 1,  # nothing is reviewed
         (Qt.Key.Key_Down, NO): lambda p: p == start + cols,
         (Qt.Key.Key_Up, NO): lambda p: p == start - cols,
         (Qt.Key.Key_Home, NO): lambda p: p == 0,
@@ -81,6 +90,7 @@ def test_every_shortcut_works_from_every_focusable_widget(
         (Qt.Key.Key_PageUp, NO): lambda p: p < cols,
     }
     verdicts = {Qt.Key.Key_A: "agree", Qt.Key.Key_D: "disagree", Qt.Key.Key_U: "unsure"}
+    labels = {Qt.Key.Key_T: 1, Qt.Key.Key_N: 0}
     field_keys = {  # what a number field keeps: editing keys are its own, letters are not
         Qt.Key.Key_Right, Qt.Key.Key_Left, Qt.Key.Key_Down, Qt.Key.Key_Up,
         Qt.Key.Key_Home, Qt.Key.Key_End, Qt.Key.Key_PageDown, Qt.Key.Key_PageUp,
@@ -110,6 +120,20 @@ def test_every_shortcut_works_from_every_focusable_widget(
                 assert state_of(window, patch) == verdict, where
                 window.undo()
             assert state_of(window, patch) is None, where
+        for key, label in labels.items():
+            focus(widget)
+            patch = s.current_id
+            press(qtbot, widget, (key, NO))
+            assert label_of(window, patch) == label, where
+            assert s.current_id == patch, where
+            window.undo()
+            assert label_of(window, patch) is None and state_of(window, patch) is None, where
+        focus(widget)
+        patch = s.current_id
+        press(qtbot, widget, (Qt.Key.Key_G, NO))  # ground truth looks wrong: held for a review
+        assert s.reviews.notes.pending(patch) == ("", True), where
+        press(qtbot, widget, (Qt.Key.Key_G, NO))
+        assert s.reviews.notes.pending(patch) == ("", False), where
         for key, expected in moves.items():
             focus(widget)
             value = widget.value() if isinstance(widget, QAbstractSpinBox) else None
@@ -230,8 +254,16 @@ def test_the_reviewer_dialog_gives_the_keys_back_to_the_grid(
     patch = s.current_id
     window.sort_combo.setFocus()
     qtbot.waitUntil(window.sort_combo.hasFocus, timeout=2000)
-    qtbot.keyClick(window.sort_combo, Qt.Key.Key_A)  # asks the name, then records
-    assert s.reviewer == "Dr Asked" and state_of(window, patch) == "agree"
+    qtbot.keyClick(window.sort_combo, Qt.Key.Key_U)  # no reviewer: nothing asked, nothing kept
+    assert s.reviewer == "" and state_of(window, patch) is None
+    assert "Choose a reviewer first" in window.statusBar().currentMessage()
+    window.action_map["set_reviewer"].trigger()  # the dialog answers "Dr Asked"
+    assert s.reviewer == "Dr Asked" and window.grid.hasFocus()
+    window.sort_combo.setFocus()
+    qtbot.waitUntil(window.sort_combo.hasFocus, timeout=2000)
+    qtbot.keyClick(window.sort_combo, Qt.Key.Key_A)
+    assert state_of(window, patch) == "agree"
+    window.action_map["set_reviewer"].trigger()
     assert window.grid.hasFocus()
     qtbot.keyClick(window.grid, Qt.Key.Key_Down)  # moves in the grid, not the sort
     assert s.sort_key is SortKey.NAME and s.position == columns(window)
@@ -317,3 +349,33 @@ def test_file_dialogs_give_the_keys_back_to_the_grid(
     qtbot.waitUntil(window.truth_filter.hasFocus, timeout=2000)
     window.action_map[action].trigger()
     assert asked == [dialog] and window.grid.hasFocus()
+
+
+@pytest.mark.slow
+def test_the_filter_controls_keep_the_selection_and_give_the_keys_back(
+    qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path
+) -> None:
+    window = make_window()
+    open_and_score(qtbot, window, kaggle_folder)
+    s = window.session
+    s.folders.load_labels(kaggle_folder / "labels.csv")
+    qtbot.waitUntil(lambda: max(s.table.truth) >= 0, timeout=10000)
+    keep = next(r for r in range(len(s.table)) if s.table.truth[r] == 1)
+    assert s.select_patch(s.table.ids[keep])
+    chosen = s.current_id
+    for combo, index in ((window.truth_filter, 2), (window.review_filter, 0)):
+        combo.setFocus()
+        qtbot.waitUntil(combo.hasFocus, timeout=2000)
+        combo.setCurrentIndex(index)  # what choosing from the popup does
+        combo.activated.emit(index)
+        assert s.current_id == chosen, combo  # still shown: still selected
+        assert window.grid.currentIndex().row() == s.position
+        assert window.grid.hasFocus(), combo
+    assert s.selection.filter_spec.truth == 1
+    check = window.disagree_check
+    check.setFocus()
+    qtbot.waitUntil(check.hasFocus, timeout=2000)
+    qtbot.mouseClick(check, Qt.MouseButton.LeftButton)
+    assert check.isChecked() and window.grid.hasFocus()
+    qtbot.keyClick(window.grid, Qt.Key.Key_Home)
+    assert s.position == 0 and s.selection.filter_spec.disagreements_only

@@ -191,3 +191,19 @@ def test_folder_summary_window(qtbot: QtBot, make_window: MakeWindow, dup_folder
     assert dialog is not None and dialog.isVisible()
     text = dialog.browser.toPlainText()
     assert "Folder summary" in text and "1 group (2 patches)" in text
+
+
+def test_blind_mode_hides_the_map_and_the_similar_strip(
+    qtbot: QtBot, make_window: MakeWindow, dup_folder: Path
+) -> None:
+    window = scored_window(qtbot, make_window, dup_folder)
+    show_map(qtbot, window)
+    parts, actions = window.insight_parts, window.action_map
+    for blind in ("blind_p", "blind_truth"):
+        actions[blind].trigger()
+        assert parts.map_dock.isHidden() and parts.strip_area.isHidden()
+        assert not actions["toggle_map"].isEnabled()
+        assert not actions["folder_summary"].isEnabled()
+        actions[blind].trigger()
+        assert not parts.strip_area.isHidden()
+        assert actions["toggle_map"].isEnabled() and actions["folder_summary"].isEnabled()

@@ -8,6 +8,7 @@ import csv
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -36,6 +37,20 @@ from pathview.ui.main_window import MainWindow
 from pathview.ui.settings import Preferences
 
 COLLEAGUE = "Dr Colleague"
+
+
+@pytest.fixture
+def make_window(make_window: MakeWindow) -> MakeWindow:
+    """conftest's windows with the metrics panel opened (it starts closed): these tests look
+    at it. ``metrics=False`` leaves it as the saved layout says."""
+
+    def make(*args: Any, metrics: bool = True, **kwargs: Any) -> MainWindow:
+        window = make_window(*args, **kwargs)
+        if metrics and not window.metrics_dock.isVisible():
+            window.action_map["toggle_metrics"].trigger()
+        return window
+
+    return make
 
 
 def wait_report(
@@ -321,7 +336,7 @@ def test_metrics_dock_visibility_is_saved_with_the_layout(
     assert not window.metrics_dock.isVisible() and not window.session.evaluation_enabled
     window.close()
     assert Preferences().layout("window_state") is not None
-    again = make_window(loader=None)
+    again = make_window(loader=None, metrics=False)
     assert not again.metrics_dock.isVisible()
     assert not again.action_map["toggle_metrics"].isChecked()
     assert not again.session.evaluation_enabled  # nothing is computed for a hidden panel

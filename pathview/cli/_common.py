@@ -12,10 +12,12 @@ registering a sub-command stays cheap.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from pathview.model import Classifier
-    from pathview.scoring import ScoreProgress, ScoreResult
+    from pathview.scoring import ScoreCache, ScoreProgress, ScoreResult
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -99,6 +101,12 @@ def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tta", action="store_true", help="average the 8 flips/rotations")
     parser.add_argument("--batch-size", type=int, default=256, help="patches per batch")
     parser.add_argument("--recursive", action="store_true", help="include sub-folders")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="score every patch again instead of reusing the folder's score cache (the scores "
+        "of unchanged files from an earlier run with the same model; the cache is not updated)",
+    )
 
 
 def check_scoring_arguments(args: argparse.Namespace) -> None:
@@ -141,11 +149,61 @@ def score_args_folder(
     """Score ``args.folder`` as the scoring arguments say; with ``views`` also the P(tumour) of
     each of the 8 flips/rotations (else None), from the same pass (the TTA views); with
     ``features`` ``result.features`` holds the embeddings from the same pass; with ``quality``
-    ``result.quality`` the quality measures and hashes.
+    ``result.quality`` the quality measures and hashes. The folder's score cache answers
+    for the unchanged patches it has scores of (not with ``--no-cache``) and keeps the rest.
 
     Unreadable files are listed on stderr; no patch files, none readable, a folder error or
     Ctrl+C raise :class:`CommandFailed`.
     """
+    command = getattr(args, "command", None) or "score"
+    with _score_cache(command, args) as cache:
+        result = _score(args, classifier, views, progress, features, quality, cache)
+    if result.cached:
+        print(
+            f"{result.cached:,} of {result.total:,} patches' scores from the score cache "
+            "(--no-cache scores them again)",
+            file=sys.stderr,
+        )
+    for relpath, reason in result.failed:
+        print(printable(f"unreadable: {relpath}: {reason}"), file=sys.stderr)
+    if result.scored == 0:
+        raise CommandFailed(f"none of the {result.total} files could be read; nothing written")
+    return result, result.views if views else None
+
+
+@contextlib.contextmanager
+def _score_cache(command: str, args: argparse.Namespace) -> Iterator[ScoreCache | None]:
+    """The folder's score cache (None with ``--no-cache``); its warnings go to stderr as
+    ``pathview COMMAND: ...``."""
+    from pathview.scoring import ScoreCache, ScoreCacheWarning
+
+    if getattr(args, "no_cache", False):
+        yield None
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ScoreCacheWarning)
+        cache = ScoreCache.for_folder(args.folder) if args.folder.is_dir() else None
+        try:
+            yield cache
+        finally:
+            if cache is not None:
+                cache.close()
+    for item in caught:
+        if issubclass(item.category, ScoreCacheWarning):
+            warn(command, str(item.message))
+        else:
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+
+
+def _score(
+    args: argparse.Namespace,
+    classifier: Classifier,
+    views: bool,
+    progress: ScoreProgress | None,
+    features: bool,
+    quality: bool,
+    cache: ScoreCache | None,
+) -> ScoreResult:
     from pathview.io import FolderError
     from pathview.scoring import score_folder
 
@@ -160,6 +218,7 @@ def score_args_folder(
             views=views,
             features=features,
             quality=quality,
+            cache=cache,
         )
     except FolderError as exc:
         raise CommandFailed(str(exc)) from exc
@@ -167,11 +226,7 @@ def score_args_folder(
         raise CommandFailed("interrupted; nothing written") from exc
     if result.total == 0:
         raise CommandFailed(f"no patch files in {args.folder}")
-    for relpath, reason in result.failed:
-        print(printable(f"unreadable: {relpath}: {reason}"), file=sys.stderr)
-    if result.scored == 0:
-        raise CommandFailed(f"none of the {result.total} files could be read; nothing written")
-    return result, result.views if views else None
+    return result
 
 
 def exit_status(command: str, result: ScoreResult) -> int:

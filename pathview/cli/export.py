@@ -22,7 +22,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         help="write reviewed labels and/or the review log as CSV",
         description=(
             "Write the reviewed labels (Kaggle id,label: agree keeps the model's call, disagree "
-            "flips it, unsure is left out) and/or the full review history of a folder's store."
+            "flips it, a label key's label is kept, unsure is left out) and/or the full review "
+            "history of a folder's store (with the view and P shown, notes and ground-truth flags)."
         ),
     )
     parser.add_argument("source", type=Path, help="patch folder or review store (.sqlite)")

@@ -5,8 +5,11 @@ Writes the next N unreviewed patch ids of FOLDER, one per line, most useful firs
 scripts rely on: ids only, one a line, no header; ``--out -`` writes them to stdout.
 
 Patches already reviewed in the folder's review store (by anyone; opened read-only, never
-created) are skipped. The folder is scored with the one scoring loop, with TTA for the
-``tta`` strategy or ``--tta``, and with the embeddings for ``auto`` and ``diverse``.
+created) are skipped. The folder's cached scores are used where they are there (the score
+cache of :mod:`pathview.scoring.cache`, filled by the app, ``pathview score`` and earlier
+queues; ``--no-cache`` scores again) and the rest of the folder is scored first, with the one
+scoring loop, with TTA for the ``tta`` strategy or ``--tta``, and with the embeddings for
+``auto`` and ``diverse``.
 
 Exit status: 0 the queue was written (also when nothing is left to review: an empty file and
 the message "nothing left to review" on stderr); 1 nothing written (no patches, a count

@@ -131,7 +131,8 @@ def _score(args: argparse.Namespace) -> int:
     rate = result.scored / max(result.seconds, 1e-9)
     codec = getattr(classifier, "codec", None)
     print(
-        f"scored {result.scored} patches{' with 8-way TTA' if args.tta else ''} in "
+        f"scored {result.scored} patches{' with 8-way TTA' if args.tta else ''}"
+        f"{f' ({result.cached:,} from the score cache)' if result.cached else ''} in "
         f"{result.seconds:.1f}s ({rate:,.0f}/s) with {name} {classifier.model_id[:12]} on "
         f"{classifier.device} in {classifier.precision}"
         f"{f', inputs through {codec.describe()}' if codec else ''}; wrote {args.out}"

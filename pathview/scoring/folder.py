@@ -13,11 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from pathview.core import Cancelled, CancelToken
+from pathview.core import Cancelled, CancelToken, PatchRef
 from pathview.core.files import atomic_text_writer, csv_cell, spreadsheet_safe
 from pathview.io import iter_patches
 from pathview.quality import PatchQuality
+from pathview.scoring.cache import ScoreCache, model_key
 from pathview.scoring.loop import Predictor, Scores, concat_scores, score_patches
+from pathview.scoring.reuse import lookup_scores, record_batch
 
 #: Progress callback: (patches done, total).
 ScoreProgress = Callable[[int, int], None]
@@ -33,7 +35,8 @@ class ScoreResult:
     not be decoded; ``features`` the embeddings (N x C, see :mod:`pathview.scoring.loop`) when
     asked for, else None. ``cancelled`` is True when the run stopped early (the arrays hold what was
     done). ``quality`` holds the scored patches' :class:`pathview.quality.PatchQuality` (rows
-    aligned with ``ids``) when scored with ``quality``, else None.
+    aligned with ``ids``) when scored with ``quality``, else None. ``cached``: how many of
+    the rows came from the score cache.
     """
 
     folder: Path
@@ -49,6 +52,7 @@ class ScoreResult:
     seconds: float = 0.0
     model_id: str | None = None
     quality: PatchQuality | None = None
+    cached: int = 0  # patches whose scores came from the score cache
 
     @property
     def scored(self) -> int:
@@ -71,6 +75,7 @@ def score_folder(
     views: bool = False,
     features: bool = False,
     quality: bool = False,
+    cache: ScoreCache | None = None,
 ) -> ScoreResult:
     """Score every patch file in ``folder`` (sub-folders too with ``recursive``).
 
@@ -82,6 +87,9 @@ def score_folder(
     ``views`` alone ``p`` stays the plain score). With ``features`` ``result.features`` holds
     each patch's embedding from the same forward pass. With ``quality`` ``result.quality``
     holds the quality measures, pixel SHA-1s and perceptual hashes (computed while decoding).
+    With ``cache`` (:class:`pathview.scoring.cache.ScoreCache`) the patches it answers are
+    not scored again and what is scored is recorded there (with ``quality`` every patch is
+    decoded, for its measures, and scored again: the cache is written, not read).
     Raises :class:`pathview.io.FolderError` if the folder cannot be listed.
     """
     t0 = time.perf_counter()
@@ -95,13 +103,24 @@ def score_folder(
     if cancel is not None and cancel.cancelled:
         result.cancelled = True
         return result
+    model_id = model_key(classifier)
+    lookup = None
+    if cache is not None and model_id and not quality:
+        lookup = lookup_scores(cache, root, refs, model_id, tta, views, features)
+    todo = refs if lookup is None else [refs[int(i)] for i in lookup.misses]
+    cached = 0 if lookup is None else len(lookup.hits)
     parts: list[Scores] = []
+    rows: list[np.ndarray] = []  # listing index of each part's rows
     assessed: list[PatchQuality] = []
+    position = {r.relpath: i for i, r in enumerate(refs)}
+    if lookup is not None and cached:
+        parts.append(lookup.scores)
+        rows.append(lookup.hits)
     if progress is not None:
-        progress(0, len(refs))
+        progress(cached, len(refs))
     batches = score_patches(
         root,
-        refs,
+        todo,
         classifier,
         tta,
         views,
@@ -110,29 +129,50 @@ def score_folder(
         cancel=cancel,
         features=features,
         quality=quality,
+        fingerprints=cache is not None and bool(model_id),
     )
     try:
         for batch in batches:
             result.failed.extend((ref.relpath, reason) for ref, reason in batch.failed)
             if batch.refs:
                 parts.append(batch.scores)
+                rows.append(np.asarray([position[r.relpath] for r in batch.refs], np.int64))
                 if batch.quality is not None:
                     assessed.append(batch.quality)
-                result.ids.extend(r.id for r in batch.refs)
-                result.relpaths.extend(r.relpath for r in batch.refs)
+                if cache is not None and model_id:
+                    record_batch(cache, model_id, batch, tta)
             if progress is not None:
-                progress(batch.done, len(refs))
+                progress(cached + batch.done, len(refs))
     except Cancelled:
         result.cancelled = True
-    scores = concat_scores(parts, tta, views, features)
-    result.p = scores.p
-    result.spread = scores.spread
-    result.views = scores.views
-    result.features = scores.features
+    _collect(result, refs, parts, rows, tta, views, features)
+    result.cached = cached
     if quality:
         result.quality = PatchQuality.concat(assessed)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _collect(
+    result: ScoreResult,
+    refs: list[PatchRef],
+    parts: list[Scores],
+    rows: list[np.ndarray],
+    tta: bool,
+    views: bool,
+    features: bool,
+) -> None:
+    """Put the scored rows (cache hits and scored batches) in listing order."""
+    scores = concat_scores(parts, tta, views, features)
+    at = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    order = np.argsort(at, kind="stable")
+    picked = at[order]
+    result.ids = [refs[int(i)].id for i in picked]
+    result.relpaths = [refs[int(i)].relpath for i in picked]
+    result.p = scores.p[order]
+    result.spread = None if scores.spread is None else scores.spread[order]
+    result.views = None if scores.views is None else scores.views[order]
+    result.features = None if scores.features is None else scores.features[order]
 
 
 def write_scores_csv(

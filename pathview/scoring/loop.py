@@ -2,9 +2,10 @@
 
 Every caller that scores patch files goes through :func:`score_patches`: ``pathview score``
 and ``pathview report`` (via :func:`pathview.scoring.score_folder`), the app's scoring child
-process and model thread (via :func:`iter_score_batches`) and training's evaluation
-(``pathview.training.evaluate``). Patches already decoded into memory (training's data sets)
-go through :func:`score_pixels`, the same per-batch step without the decoding.
+process and model thread (via :func:`pathview.scoring.reuse.iter_score_batches`) and
+training's evaluation (``pathview.training.evaluate``). Patches already decoded into memory
+(training's data sets) go through :func:`score_pixels`, the same per-batch step without the
+decoding.
 
 Decoding (TIFF/PNG/JPEG parsing, mostly outside the GIL) runs on a small thread pool a few
 batches ahead of the model, so the model never waits for the disk on the critical path.
@@ -20,6 +21,10 @@ identity, scored exactly as without TTA.
 Asking for ``features`` also returns each patch's embedding: the network's penultimate-layer
 features from the same forward pass (``Classifier.predict(..., features=True)``; the mean over
 the 8 views with TTA). It is off by default, and P(tumour) is bit for bit the same with it on.
+
+With ``fingerprints`` each scored file's size and mtime (taken just before it was read) and
+pixel SHA-1 come back too (``ScoredBatch.files``): what the score cache
+(:mod:`pathview.scoring.cache`) keys its rows by.
 
 With ``quality`` each decoded batch is also measured (:mod:`pathview.quality`: the quality
 flags' measures, the pixel SHA-1 and the 8-view perceptual hash) in the decoding thread that
@@ -42,6 +47,7 @@ import numpy as np
 from pathview.core import N_VIEWS, CancelToken, PatchRef
 from pathview.io import pixel_sha1, read_patch
 from pathview.quality import PatchQuality
+from pathview.scoring.cache import FileKey, stat_key
 
 
 class ScoredPrediction(Protocol):
@@ -94,6 +100,7 @@ class ScoredBatch:
     done: int
     total: int
     quality: PatchQuality | None = None
+    files: list[FileKey] | None = None
 
 
 def default_workers() -> int:
@@ -222,7 +229,13 @@ def concat_scores(
     return Scores(np.concatenate([s.p for s in parts]), spread, all_views, all_features)
 
 
-_Decoded = tuple[list[PatchRef], list[np.ndarray], list[tuple[PatchRef, str]], PatchQuality | None]
+_Decoded = tuple[
+    list[PatchRef],
+    list[np.ndarray],
+    list[tuple[PatchRef, str]],
+    PatchQuality | None,
+    list[FileKey] | None,
+]
 
 
 def assess_arrays(arrays: Sequence[np.ndarray]) -> PatchQuality:
@@ -230,18 +243,29 @@ def assess_arrays(arrays: Sequence[np.ndarray]) -> PatchQuality:
     return PatchQuality.of_arrays(arrays, [pixel_sha1(a) for a in arrays])
 
 
-def _decode_chunk(root: Path, refs: Sequence[PatchRef], quality: bool = False) -> _Decoded:
+def _decode_chunk(
+    root: Path, refs: Sequence[PatchRef], quality: bool = False, fingerprints: bool = False
+) -> _Decoded:
     ok_refs: list[PatchRef] = []
     arrays: list[np.ndarray] = []
     failed: list[tuple[PatchRef, str]] = []
+    stats: list[tuple[int, int]] = []
     for ref in refs:
-        decoded = read_patch(ref.path(root))
+        path = ref.path(root)
+        seen = stat_key(path) if fingerprints else None
+        decoded = read_patch(path)
         if decoded.pixels is None:
             failed.append((ref, str(decoded.error)))
         else:
             ok_refs.append(ref)
             arrays.append(decoded.pixels)
-    return ok_refs, arrays, failed, assess_arrays(arrays) if quality else None
+            stats.append(seen if seen is not None else (-1, -1))
+    assessed = assess_arrays(arrays) if quality else None
+    files = None
+    if fingerprints:
+        sha1 = assessed.sha1 if assessed is not None else [pixel_sha1(a) for a in arrays]
+        files = [FileKey(size, mtime, h) for (size, mtime), h in zip(stats, sha1, strict=True)]
+    return ok_refs, arrays, failed, assessed, files
 
 
 def score_patches(
@@ -255,6 +279,7 @@ def score_patches(
     cancel: CancelToken | None = None,
     features: bool = False,
     quality: bool = False,
+    fingerprints: bool = False,
 ) -> Iterator[ScoredBatch]:
     """Score the patch files ``refs`` under ``root`` batch by batch (see the module docstring).
 
@@ -264,7 +289,7 @@ def score_patches(
     :class:`pathview.core.Cancelled` before the next batch is scored. With ``features``
     each batch's :class:`Scores` carry the embeddings too.
     With ``quality`` each batch carries the :class:`pathview.quality.PatchQuality` of its
-    scored patches.
+    scored patches; with ``fingerprints`` each batch's ``files`` their :class:`FileKey`.
     """
     total = len(refs)
     step = max(1, batch_size)
@@ -281,16 +306,18 @@ def score_patches(
                     if start is None:
                         break
                     pending.append(
-                        pool.submit(_decode_chunk, root, refs[start : start + step], quality)
+                        pool.submit(
+                            _decode_chunk, root, refs[start : start + step], quality, fingerprints
+                        )
                     )
                 if not pending:
                     return
                 if cancel is not None:
                     cancel.raise_if_cancelled()
-                ok_refs, arrays, failed, assessed = pending.popleft().result()
+                ok_refs, arrays, failed, assessed, files = pending.popleft().result()
                 scores = predict_arrays(classifier, arrays, tta, views, batch_size, features)
                 done += len(ok_refs) + len(failed)
-                yield ScoredBatch(ok_refs, scores, failed, done, total, assessed)
+                yield ScoredBatch(ok_refs, scores, failed, done, total, assessed, files)
         finally:
             for future in pending:
                 future.cancel()
@@ -345,31 +372,3 @@ def gives_features(classifier: object) -> bool:
         return "features" in inspect.signature(predict).parameters
     except (TypeError, ValueError):
         return False
-
-
-def iter_score_batches(
-    root: Path,
-    refs: Sequence[PatchRef],
-    classifier: Predictor,
-    tta: bool = False,
-    batch_size: int = 128,
-    cancel: CancelToken | None = None,
-    quality: bool = False,
-    features: bool = False,
-) -> Iterator[ScoreBatch]:
-    """:func:`score_patches` for the app: batches as :class:`ScoreBatch`. Unreadable files
-    are reported, not raised; ``cancel`` raises :class:`pathview.core.Cancelled` between
-    batches. With ``quality`` and ``features`` (where the classifier gives them, see
-    :func:`gives_features`) the batches carry the quality rows and the embeddings."""
-    features = features and gives_features(classifier)
-    for batch in score_patches(
-        root,
-        refs,
-        classifier,
-        tta,
-        batch_size=batch_size,
-        cancel=cancel,
-        features=features,
-        quality=quality,
-    ):
-        yield ScoreBatch.of(batch)

@@ -13,7 +13,7 @@ Requests on stdin::
 
     {"op": "load", "model_dir": str | null, "device": "auto"}
     {"op": "score", "id": int, "root": str, "ids": [...], "relpaths": [...], "tta": bool,
-     "more": bool, "insight": bool}
+     "more": bool, "insight": bool, "cache": str | null}
     {"op": "refs", "id": int, "ids": [...], "relpaths": [...], "more": bool}
     {"op": "cancel", "id": int}
     {"op": "stop"}                  (end of input stops as well)
@@ -26,14 +26,17 @@ Events on stdout::
      "failed": {id: reason}, "done": int, "total": int, "views": [[8 floats], ...] | null,
      "quality": {"measures": [[5 floats], ...], "sha1": [...], "hashes": [[8 hex], ...]}
      | null, "features": {"shape": [n, c], "f32": base64} | null}
-
-With ``insight`` the batches carry the quality rows (:mod:`pathview.quality`) and the
-embeddings (little-endian float32, base64: 128 patches of 128 features are 87 KB of text).
     {"ev": "ended", "id": int, "outcome": "done" | "cancelled" | error text}
+
+With ``insight`` the scored batches carry the quality rows (:mod:`pathview.quality`) and the
+embeddings (little-endian float32, base64: 128 patches of 128 features are 87 KB of text).
 
 A long list of patches comes in parts (``more`` true: ``refs`` messages follow, the last
 with ``more`` false), so the app never encodes a whole 220,025-patch folder in one go. A new
-``score`` or ``load`` ends the running scoring job ("cancelled") before it starts.
+``score`` or ``load`` ends the running scoring job ("cancelled") before it starts. With a
+``cache`` (a score cache file, :mod:`pathview.scoring.cache`) the patches it answers come
+first and what is scored is recorded there; with ``insight`` as well, a patch is answered
+only where its embedding is cached, and without quality rows (the cache keeps none).
 Anything a library prints goes to stderr: stdout carries the protocol only.
 """
 
@@ -57,7 +60,8 @@ import numpy as np
 from pathview.core import N_VIEWS, Cancelled, CancelToken, RefSequence
 from pathview.quality import MEASURES, PatchQuality, QualityMeasures
 from pathview.quality.duplicates import N_HASH_VIEWS
-from pathview.scoring.loop import ScoreBatch, iter_score_batches
+from pathview.scoring.loop import ScoreBatch
+from pathview.scoring.reuse import iter_score_batches
 
 #: Nice increment of the scoring process: the GUI process wins the CPU when both want it.
 PROCESS_NICE = 10
@@ -245,6 +249,7 @@ class Server:
                 tta=bool(msg.get("tta", False)),
                 batch_size=self._batch_size,
                 cancel=token,
+                cache=Path(msg["cache"]) if msg.get("cache") else None,
                 quality=bool(msg.get("insight", False)),
                 features=bool(msg.get("insight", False)),
             )
@@ -282,7 +287,12 @@ class Server:
 
 
 def _read_requests(stream: IO[bytes], out: queue.Queue[Message | None]) -> None:
+    """Parse request lines into ``out``, then None at the end of input. A last line without
+    its newline is a message the app did not finish writing (it closed or died meanwhile):
+    the end of input, not a request."""
     for line in stream:
+        if not line.endswith(b"\n"):
+            break
         line = line.strip()
         if not line:
             continue

@@ -16,6 +16,7 @@ class ReviewCounts:
     agree: int
     disagree: int
     unsure: int
+    labelled: int = 0  # labels given with a label key and no model (no verdict)
 
     @property
     def agreement_rate(self) -> float | None:
@@ -25,9 +26,11 @@ class ReviewCounts:
     def summary(self) -> str:
         rate = self.agreement_rate
         rate_text = "agreement n/a" if rate is None else f"agreement {rate:.0%}"
+        labelled = f", {self.labelled:,} labelled" if self.labelled else ""
         return (
             f"reviewed {self.reviewed:,} / {self.total:,} · {rate_text} "
-            f"({self.agree:,} agree, {self.disagree:,} disagree, {self.unsure:,} unsure)"
+            f"({self.agree:,} agree, {self.disagree:,} disagree, {self.unsure:,} unsure"
+            f"{labelled})"
         )
 
 
@@ -36,7 +39,9 @@ def review_counts(table: PatchTable) -> ReviewCounts:
     agree = int(np.count_nonzero(review == ReviewCode.AGREE))
     disagree = int(np.count_nonzero(review == ReviewCode.DISAGREE))
     unsure = int(np.count_nonzero(review == ReviewCode.UNSURE))
-    return ReviewCounts(len(table), agree + disagree + unsure, agree, disagree, unsure)
+    labelled = int(np.count_nonzero(review == ReviewCode.LABELLED))
+    reviewed = agree + disagree + unsure + labelled
+    return ReviewCounts(len(table), reviewed, agree, disagree, unsure, labelled)
 
 
 @dataclass
@@ -58,6 +63,7 @@ def histogram_by(table: PatchTable, by: str = "verdict", bins: int = 20) -> Hist
             "agree": review == ReviewCode.AGREE,
             "disagree": review == ReviewCode.DISAGREE,
             "unsure": review == ReviewCode.UNSURE,
+            "labelled": review == ReviewCode.LABELLED,  # a label key with no P shown
         }
     elif by == "truth":
         groups = {"truth unknown": truth < 0, "truth 0": truth == 0, "truth 1": truth == 1}

@@ -26,17 +26,33 @@ class ReviewCode(enum.IntEnum):
     AGREE = 1
     DISAGREE = 2
     UNSURE = 3
+    LABELLED = 4  # a label given with a label key and no model: no verdict
 
     @classmethod
-    def from_verdict(cls, verdict: Verdict | str | None) -> ReviewCode:
+    def from_verdict(cls, verdict: Verdict | str | None, label: int | None = None) -> ReviewCode:
+        """The code of a review with ``verdict`` (None with a ``label``: labelled, else none)."""
         if verdict is None:
-            return cls.UNREVIEWED
+            return cls.UNREVIEWED if label is None else cls.LABELLED
         return {"agree": cls.AGREE, "disagree": cls.DISAGREE, "unsure": cls.UNSURE}[
             Verdict(verdict).value
         ]
 
 
+#: A review in the table: its verdict (None: a label given with no model) and the label it
+#: fixed when it was made (None: unsure).
+ReviewMark = tuple[Verdict | str | None, int | None]
+
+
 _UNREVIEWED = int(ReviewCode.UNREVIEWED)
+
+
+def _mark(value: Verdict | str | ReviewMark | None) -> ReviewMark:
+    """A (verdict, label) mark from a bare verdict (no label known) or a mark."""
+    if isinstance(value, tuple):
+        return value
+    return (value, None)
+
+
 _UNKNOWN = int(FileStatus.UNKNOWN)
 
 
@@ -59,12 +75,16 @@ class PatchTable:
         # Plain ints, not the enum members: numpy converts a list of ints about 4x faster,
         # which a 220,025-row histogram refresh feels.
         self.review: list[int] = []  # ReviewCode values
+        # The label each review fixed when it was made: -1 none (unreviewed or unsure), 0, 1.
+        # Never derived again from the current P, so re-scoring cannot flip it.
+        self.review_label: list[int] = []
         self.status: list[int] = []  # FileStatus values
         self.reasons: dict[int, str] = {}
         self._row_of: dict[str, int] = {}
         self._name_rank: np.ndarray | None = None
         self._pending_truth: dict[str, int] = {}
         self._pending_review: dict[str, int] = {}
+        self._pending_label: dict[str, int] = {}
         # numpy copies of p, spread, truth and review, kept in step by every setter (capacity
         # grows geometrically): sorting, filtering and the histogram read them without
         # converting 220,025-element lists on every refresh.
@@ -120,6 +140,7 @@ class PatchTable:
             self.spread.append(math.nan)
             self.truth.append(self._pending_truth.get(ref.id, -1))
             self.review.append(self._pending_review.get(ref.id, _UNREVIEWED))
+            self.review_label.append(self._pending_label.get(ref.id, -1))
             self.status.append(_UNKNOWN)
         self._name_rank = None
         n = len(self.ids)
@@ -148,24 +169,34 @@ class PatchTable:
         changed in place, by ``set_truth``: a snapshot can be read on another thread."""
         return self._pending_truth
 
-    def set_reviews(self, verdicts: Mapping[str, Verdict | str | None]) -> list[int]:
-        """Replace every review state (e.g. from the store on open); returns changed rows."""
-        self._pending_review = {k: int(ReviewCode.from_verdict(v)) for k, v in verdicts.items()}
+    def set_reviews(self, reviews: Mapping[str, Verdict | str | ReviewMark | None]) -> list[int]:
+        """Replace every review state (e.g. from the store on open): patch id -> a verdict or
+        a (verdict, label) :data:`ReviewMark`; returns the changed rows."""
+        marks = {k: _mark(v) for k, v in reviews.items()}
+        self._pending_review = {k: int(ReviewCode.from_verdict(*m)) for k, m in marks.items()}
+        self._pending_label = {k: -1 if m[1] is None else int(m[1]) for k, m in marks.items()}
         changed = []
         for row, pid in enumerate(self.ids):
             code = self._pending_review.get(pid, _UNREVIEWED)
-            if self.review[row] != code:
+            label = self._pending_label.get(pid, -1)
+            if self.review[row] != code or self.review_label[row] != label:
                 self.review[row] = code
+                self.review_label[row] = label
                 changed.append(row)
         self._np_review[: len(self.ids)] = self.review
         return changed
 
-    def set_review(self, patch_id: str, verdict: Verdict | str | None) -> int | None:
-        code = int(ReviewCode.from_verdict(verdict))
+    def set_review(
+        self, patch_id: str, verdict: Verdict | str | None, label: int | None = None
+    ) -> int | None:
+        """One patch's review: its verdict and the label it fixed (see ``review_label``)."""
+        code = int(ReviewCode.from_verdict(verdict, label))
         self._pending_review[patch_id] = code
+        self._pending_label[patch_id] = -1 if label is None else int(label)
         row = self._row_of.get(patch_id)
         if row is not None:
             self.review[row] = code
+            self.review_label[row] = self._pending_label[patch_id]
             self._np_review[row] = code
         return row
 

@@ -17,12 +17,15 @@ from superqt.utils import qthrottled
 
 from pathview.core import IMAGE_EXTENSIONS, PatchRef
 from pathview.io import LabelsError, LabelTable, find_labels_csv, read_labels
+from pathview.scoring import cache_path_for_folder
 from pathview.store import ReviewStore, StoreError, open_store_for_folder
 from pathview.triage import PatchTable
 from pathview.ui.models import PatchListModel, ThumbnailCache
 from pathview.workers import FolderLister, ThumbnailLoader
 from pathview.workers.tasks import TaskPool
 
+#: Environment variable: "0" turns the score cache off (every open scores the folder again).
+SCORE_CACHE_ENV = "PATHVIEW_SCORE_CACHE"
 THUMBNAIL_CACHE = 1024  # 96x96 RGB QImages: ~28 MB at most
 REPAINT_MS = 100
 
@@ -68,6 +71,8 @@ class FolderController(QObject):
         self.folder: Path | None = None
         self.store: ReviewStore | None = None
         self.labels_path: Path | None = None
+        #: The folder's score cache file (None: scores are not cached for this folder).
+        self.score_cache: Path | None = None
         self.listing_done = False
         self.generation = 0  # bumped by every close: late callbacks check it
         self._dirty_rows: set[int] = set()
@@ -92,6 +97,7 @@ class FolderController(QObject):
             self.store = None
             self.message.emit(f"Reviews cannot be saved: {exc}")
         self.store_opened.emit()
+        self.score_cache = _score_cache_path(folder)
         labels = find_labels_csv(folder)
         if labels is not None:
             self.load_labels(labels)
@@ -106,6 +112,7 @@ class FolderController(QObject):
             self.store = None
         self.folder = None
         self.labels_path = None
+        self.score_cache = None
         self.listing_done = False
         self.generation += 1
         self.table = PatchTable()
@@ -188,6 +195,17 @@ class FolderController(QObject):
         if self.store is not None:
             self.store.close()
             self.store = None
+
+
+def _score_cache_path(folder: Path) -> Path | None:
+    """Where the folder's scores are cached; None when ``PATHVIEW_SCORE_CACHE=0`` or there is
+    nowhere to put it."""
+    if os.environ.get(SCORE_CACHE_ENV, "1") == "0":
+        return None
+    try:
+        return cache_path_for_folder(folder)
+    except OSError:
+        return None
 
 
 def _empty_folder_reason(folder: Path) -> str:

@@ -18,7 +18,7 @@ from superqt.utils import qdebounced
 
 from pathview.quality import THRESHOLDS
 from pathview.triage import ANY_FLAG, DUPLICATES, NEEDS_TTA, FilterSpec, ReviewFilter, SortKey
-from pathview.ui.delegate import TILE, PatchDelegate
+from pathview.ui.delegate import TILE, TILE_SIZES, PatchDelegate, tile_size
 
 FILTER_DEBOUNCE_MS = 400  # the P range applies when typing pauses
 
@@ -40,9 +40,33 @@ class PatchGrid(QListView):
         self.setSelectionMode(QListView.SelectionMode.SingleSelection)
         self.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
         self.verticalScrollBar().setSingleStep(TILE.height() // 3)
-        self.setItemDelegate(PatchDelegate(self))
+        self.delegate = PatchDelegate(self)
+        self.setItemDelegate(self.delegate)
         self.setStyleSheet("QListView { background: #1e1e22; }")
         self.setMinimumWidth(TILE.width() * 3 + 30)
+
+    @property
+    def thumb(self) -> int:
+        """The thumbnail size of the tiles, in px."""
+        return self.delegate.thumb
+
+    def set_look(self, thumb: int, centre_box: bool) -> None:
+        """Tiles of ``thumb`` px (one of ``TILE_SIZES``; others snap to the nearest), with or
+        without the centre box; the current tile stays in view."""
+        thumb = min(TILE_SIZES, key=lambda t: abs(t - thumb))
+        self.delegate.set_look(thumb, centre_box)
+        size = tile_size(thumb)
+        self.setGridSize(size)
+        self.verticalScrollBar().setSingleStep(size.height() // 3)
+        self.scheduleDelayedItemsLayout()
+        self.viewport().update()
+        if self.currentIndex().isValid():
+            self.scrollTo(self.currentIndex())
+
+    def step_tile_size(self, steps: int) -> int:
+        """The tile size ``steps`` sizes larger (negative: smaller), within ``TILE_SIZES``."""
+        at = TILE_SIZES.index(self.thumb) if self.thumb in TILE_SIZES else 1
+        return TILE_SIZES[max(0, min(len(TILE_SIZES) - 1, at + steps))]
 
     def step(self, move: QAbstractItemView.CursorAction) -> None:
         """Move the current tile as the grid's own keys do (a row down, a page, home ...)."""
@@ -141,6 +165,10 @@ class FilterBar(QWidget):
         bar2.addWidget(self.p_max)
         bar2.addWidget(self.truth_filter)
         bar2.addStretch(1)
+        self.shown_label = QLabel("")
+        self.shown_label.setObjectName("shownCount")
+        self.shown_label.setToolTip("Patches the current sort and filter show, of the folder's")
+        bar2.addWidget(self.shown_label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar1)
@@ -164,6 +192,31 @@ class FilterBar(QWidget):
             combo.activated.connect(lambda _i: self.done.emit())
         self.disagree_check.clicked.connect(lambda _c: self.done.emit())
 
+    def set_blind(self, hide_p: bool, hide_truth: bool) -> None:
+        """Blind mode: the orders and filters that would show P (every order but name) or the
+        ground truth are set back to neutral and disabled until blind mode ends."""
+        items = self.sort_combo.model()
+        for i in range(self.sort_combo.count()):
+            key = SortKey(self.sort_combo.itemData(i))
+            shows = (hide_p and key is not SortKey.NAME) or (
+                hide_truth and key is SortKey.DISAGREEMENT
+            )
+            items.item(i).setEnabled(not shows)  # type: ignore[attr-defined]
+        if not items.item(self.sort_combo.currentIndex()).isEnabled():  # type: ignore[attr-defined]
+            self.sort_combo.setCurrentIndex(0)  # name
+        if hide_p:
+            self.p_min.setValue(0.0)
+            self.p_max.setValue(1.0)
+        if hide_truth:
+            self.truth_filter.setCurrentIndex(0)  # any truth
+        if hide_p or hide_truth:  # model call vs truth: both
+            self.disagree_check.setChecked(False)
+        self.p_min.setEnabled(not hide_p)
+        self.p_max.setEnabled(not hide_p)
+        self.truth_filter.setEnabled(not hide_truth)
+        self.disagree_check.setEnabled(not (hide_p or hide_truth))
+        self._emit_filter()
+
     def _emit_filter(self) -> None:
         self._emit_filter_soon.cancel()
         self.filter_edited.emit(self.filter_spec())
@@ -176,6 +229,45 @@ class FilterBar(QWidget):
     def flush(self) -> None:
         """Apply a P range still waiting for typing to pause."""
         self._emit_filter_soon.flush(restart_timer=False)
+
+    def show_count(self, shown: int, total: int) -> None:
+        """Say how many patches the filter shows (all of them: just the count)."""
+        self.shown_label.setText(f"{total:,}" if shown == total else f"{shown:,} of {total:,}")
+
+    def show_choice(self, key: SortKey, spec: FilterSpec) -> None:
+        """Show a sort key and filter chosen elsewhere (a resumed folder), emitting nothing."""
+        widgets = (
+            self.sort_combo,
+            self.review_filter,
+            self.truth_filter,
+            self.quality_filter,
+            self.disagree_check,
+            self.p_min,
+            self.p_max,
+        )
+        for w in widgets:
+            w.blockSignals(True)
+        try:
+            self.sort_combo.setCurrentIndex(max(0, self.sort_combo.findData(key)))
+            self.review_filter.setCurrentIndex(max(0, self.review_filter.findData(spec.review)))
+            truth = -1 if spec.truth is None else spec.truth
+            self.truth_filter.setCurrentIndex(max(0, self.truth_filter.findData(truth)))
+            quality = self.quality_filter.findData(spec.quality)
+            self.quality_filter.setCurrentIndex(max(0, quality))
+            self.disagree_check.setChecked(spec.disagreements_only)
+            self.p_min.setValue(spec.p_min)
+            self.p_max.setValue(spec.p_max)
+        finally:
+            for w in widgets:
+                w.blockSignals(False)
+
+    def set_p_range(self, p_min: float, p_max: float) -> None:
+        """Filter to P(tumour) in [p_min, p_max] now (a histogram bar was clicked)."""
+        for box, value in ((self.p_min, p_min), (self.p_max, p_max)):
+            box.blockSignals(True)
+            box.setValue(value)
+            box.blockSignals(False)
+        self._emit_filter()
 
     def filter_spec(self) -> FilterSpec:
         """The filter the widgets show."""

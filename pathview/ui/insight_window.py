@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QBoxLayout, QDockWidget, QFrame, QScrollArea, QWidget
 
+from pathview.ui.docks import show_dock
 from pathview.ui.map_view import MapPanel
 from pathview.ui.similar import Neighbour
 from pathview.ui.similar_strip import STRIP_HEIGHT, SimilarStrip
@@ -16,6 +17,9 @@ from pathview.ui.summary_dialog import SummaryDialog, SummaryRunner
 
 if TYPE_CHECKING:
     from pathview.ui.main_window import MainWindow
+
+#: The map's width where it opens as a window of its own (a small screen).
+MAP_DOCK_WIDTH = 520
 
 
 class InsightParts(QObject):
@@ -30,7 +34,6 @@ class InsightParts(QObject):
         self.map_dock.setObjectName("map_dock")  # saveState/restoreState key
         self.map_dock.setWidget(self.map_panel)
         w.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.map_dock)
-        w.tabifyDockWidget(w.metrics_dock, self.map_dock)  # one column of docks, not two
         self.map_dock.hide()
         self.strip = SimilarStrip(s.similar, s.folders)
         self.summary = SummaryRunner(s, self)
@@ -66,9 +69,21 @@ class InsightParts(QObject):
         )
 
     def set_map_visible(self, on: bool) -> None:
-        self.map_dock.setVisible(on)
+        metrics = self._w.metrics_dock
+        if on and metrics.isVisible() and not metrics.isFloating():
+            # One column of docks, not two. Tabified only now: two hidden docks tabified at
+            # start leave an empty tab bar in the window's layout.
+            self._w.tabifyDockWidget(metrics, self.map_dock)
+        show_dock(self._w, self.map_dock, on, MAP_DOCK_WIDTH)
         if on:
-            self.map_dock.raise_()  # in front of the metrics dock it shares a column with
+            self.map_dock.raise_()  # in front of the metrics dock it may share a column with
+
+    def set_blind(self, blind: bool) -> None:
+        """Blind mode: the map (coloured by P or truth) and the similar strip (captioned with
+        P and truth) are hidden until it ends; the map stays closed after it."""
+        if blind:
+            self.map_dock.hide()
+        self.strip_area.setVisible(not blind)
 
     def show_summary(self) -> SummaryDialog:
         """View ▸ Folder summary: compute and show it."""

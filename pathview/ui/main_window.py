@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from pathview.core import Verdict
 from pathview.core.resources import demo_folder
+from pathview.ui.activity import InputActivity
 from pathview.ui.file_actions import FileActions
 from pathview.ui.grid import FilterBar, PatchGrid
 from pathview.ui.heat_legend import HeatLegend
@@ -40,17 +41,20 @@ from pathview.ui.keyboard import KeyRouter
 from pathview.ui.metrics_panel import MetricsPanel
 from pathview.ui.model_verdict import VerdictMenuEntry
 from pathview.ui.patch_view import PatchView
+from pathview.ui.resume import ResumeController
 from pathview.ui.review_panel import ReviewPanel
 from pathview.ui.session import TriageSession
 from pathview.ui.settings import Preferences
 from pathview.ui.status import StatusWidgets
 from pathview.ui.view_binding import bind_view_state, options_from_preferences
+from pathview.ui.view_state import ViewOptions
 from pathview.ui.window_layout import (
     build_actions,
     build_widgets,
     rebuild_recent_menu,
     restore_layout,
     save_layout,
+    show_metrics,
 )
 from pathview.workers import ModelInfo
 
@@ -60,13 +64,20 @@ if TYPE_CHECKING:  # what qthrottled returns; superqt does not export the type
 DEMO_FOLDER = demo_folder()
 
 AskReviewer = Callable[[QWidget, str], str | None]
+AskNote = Callable[[QWidget, str, str], str | None]  # parent, patch id, current note
 
 
 def ask_reviewer_dialog(parent: QWidget, current: str) -> str | None:
     name, ok = QInputDialog.getText(
-        parent, "Reviewer", "Your name (recorded with every verdict):", text=current
+        parent, "Reviewer", "Your name (recorded with every review):", text=current
     )
     return name.strip() if ok and name.strip() else None
+
+
+def ask_note_dialog(parent: QWidget, patch_id: str, current: str) -> str | None:
+    """The note on one patch (None: cancelled; "" clears it)."""
+    text, ok = QInputDialog.getText(parent, "Note", f"Note on {patch_id}:", text=current)
+    return text if ok else None
 
 
 class MainWindow(QMainWindow):
@@ -110,6 +121,7 @@ class MainWindow(QMainWindow):
         session: TriageSession | None = None,
         prefs: Preferences | None = None,
         ask_reviewer: AskReviewer = ask_reviewer_dialog,
+        ask_note: AskNote = ask_note_dialog,
     ) -> None:
         super().__init__()
         self.setWindowTitle("pathview")
@@ -118,6 +130,7 @@ class MainWindow(QMainWindow):
             self.session.setParent(self)
         self.prefs = prefs if prefs is not None else Preferences()
         self._ask_reviewer = ask_reviewer
+        self._ask_note = ask_note
         self.session.reviewer = self.prefs.reviewer
         self.session.view.update(**vars(options_from_preferences(self.prefs)))
         self.action_map: dict[str, QAction] = {}
@@ -126,7 +139,10 @@ class MainWindow(QMainWindow):
         build_widgets(self)
         build_actions(self)
         self._bind_session()
+        self.resume = ResumeController(self.session, self.prefs, self.filter_bar, self.histogram)
         restore_layout(self)
+        # Dwell time leaves out stretches with no input (the clock sees every input).
+        self.activity = InputActivity(self.session.reviews.clock.touch, self)
         self.setAcceptDrops(True)
         self.grid.setFocus()  # the keys belong to the grid from the start
 
@@ -156,11 +172,19 @@ class MainWindow(QMainWindow):
         self.filter_bar.sort_chosen.connect(s.selection.set_sort)
         self.filter_bar.filter_edited.connect(s.selection.set_filter)
         self.filter_bar.done.connect(self.keys.focus_grid)
+        self.filter_bar.filter_edited.connect(
+            lambda spec: self.histogram.follow_range(spec.p_min, spec.p_max)
+        )
+        self.histogram.bin_clicked.connect(self.filter_bar.set_p_range)
+        s.order_changed.connect(self._show_count)
+        s.listing_progressed.connect(lambda _n: self._show_count())
+        s.folder_opened.connect(lambda _f: self._show_count())
         self.review_panel.done.connect(self.keys.focus_grid)
         bind_view_state(
             s.view,
             self.action_map["toggle_box"],
             self.action_map["toggle_heatmap"],
+            (self.action_map["blind_p"], self.action_map["blind_truth"]),
             self.review_panel,
             self.patch_view,
             self.prefs,
@@ -168,6 +192,8 @@ class MainWindow(QMainWindow):
             self.action_map["toggle_contours"],
         )
         s.explanations.explanation_changed.connect(self.heat_legend.show_explanation)
+        s.view.changed.connect(self._on_blind_changed)
+        self._on_blind_changed(s.view.options, s.view.options)
         self.metrics_panel.bind(s.evaluation.state, self._adjudicate)
         self.metrics_panel.patch_activated.connect(self.select_listed_patch)
         dock = self.metrics_dock
@@ -241,6 +267,23 @@ class MainWindow(QMainWindow):
         self.histogram.set_table(self.session.table, refresh=False)
         self._refresh_histogram_soon()
 
+    def _on_blind_changed(self, new: ViewOptions, _old: ViewOptions) -> None:
+        # Blind mode: the histogram shows where P lies and the metrics the ground truth.
+        blind = new.hide_p or new.hide_truth
+        self.filter_bar.set_blind(new.hide_p, new.hide_truth)
+        self.histogram.setVisible(not new.hide_p)
+        if blind:
+            self.metrics_dock.hide()
+        self.action_map["toggle_metrics"].setEnabled(not blind)
+        # The map, the similar strip's captions and the folder summary show P and the truth.
+        self.insight_parts.set_blind(blind)
+        for name in ("toggle_map", "folder_summary"):
+            self.action_map[name].setEnabled(not blind)
+
+    def _show_count(self) -> None:
+        s = self.session
+        self.filter_bar.show_count(s.model.rowCount(), len(s.table))
+
     def _on_model_loaded(self, info: ModelInfo) -> None:
         options = self.session.view.options
         self.review_panel.set_choices(
@@ -263,7 +306,7 @@ class MainWindow(QMainWindow):
         return self.files.import_reviews(source)
 
     def _adjudicate(self, patch_id: str, label: int | None) -> bool:
-        return self.ensure_reviewer() and self.session.reviews.adjudicate(patch_id, label)
+        return self.session.reviews.adjudicate(patch_id, label)
 
     def select_listed_patch(self, patch_id: str) -> None:
         """Select a patch chosen in the metrics panel's lists in the grid."""
@@ -275,10 +318,11 @@ class MainWindow(QMainWindow):
             text = f"{patch_id} is hidden by the current filter (Show: all shows it)"
         self.statusBar().showMessage(text, 8000)
 
-    def ensure_reviewer(self) -> bool:
-        if self.session.reviewer:
-            return True
-        return self.change_reviewer()
+    def ask_reviewer_at_start(self) -> bool:
+        """On the first run (no reviewer remembered) ask who reviews; later runs use the
+        remembered name, switchable with Review ▸ Change reviewer. Never asked by a verdict
+        key: a key pressed by accident records nothing."""
+        return bool(self.session.reviewer) or self.change_reviewer()
 
     def change_reviewer(self) -> bool:
         name = self._ask_reviewer(self, self.session.reviewer)
@@ -290,8 +334,7 @@ class MainWindow(QMainWindow):
         return True
 
     def _verdict(self, verdict: Verdict) -> None:
-        if self.ensure_reviewer():
-            self.session.record(verdict)
+        self.session.record(verdict)
 
     def agree(self) -> None:
         self._verdict(Verdict.AGREE)
@@ -301,6 +344,32 @@ class MainWindow(QMainWindow):
 
     def unsure(self) -> None:
         self._verdict(Verdict.UNSURE)
+
+    def label_tumour(self) -> None:
+        self.session.record_label(1)
+
+    def label_normal(self) -> None:
+        self.session.record_label(0)
+
+    def toggle_truth_flag(self) -> None:
+        self.session.reviews.notes.toggle_truth_flag()
+
+    def edit_note(self) -> None:
+        s = self.session
+        patch_id = s.current_id
+        if patch_id is None:
+            return
+        current = s.reviews.notes.note_of(patch_id)
+        note = self._ask_note(self, patch_id, current)
+        self.keys.focus_grid()
+        if note is not None and note.strip() != current:
+            s.reviews.notes.set_note(note)
+
+    def set_blind_p(self, on: bool) -> None:
+        self.session.view.update(hide_p=on)
+
+    def set_blind_truth(self, on: bool) -> None:
+        self.session.view.update(hide_truth=on)
 
     def undo(self) -> None:
         self.session.reviews.undo()
@@ -331,7 +400,22 @@ class MainWindow(QMainWindow):
         self.session.view.update(heat_style="contours" if on else "blend")
 
     def set_metrics_visible(self, on: bool) -> None:
-        self.metrics_dock.setVisible(on)
+        show_metrics(self, on)
+
+    def set_tile_box_visible(self, on: bool) -> None:
+        self.grid.set_look(self.grid.thumb, on)
+        self.prefs.set_flag("tile_box", on)
+
+    def larger_tiles(self) -> None:
+        self._set_tile_size(self.grid.step_tile_size(1))
+
+    def smaller_tiles(self) -> None:
+        self._set_tile_size(self.grid.step_tile_size(-1))
+
+    def _set_tile_size(self, thumb: int) -> None:
+        self.grid.set_look(thumb, self.action_map["toggle_tile_box"].isChecked())
+        self.prefs.tile_size = self.grid.thumb
+        self.statusBar().showMessage(f"Tiles of {self.grid.thumb} px", 3000)
 
     def apply_order(self) -> None:
         self.session.selection.apply_order()
@@ -379,6 +463,7 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.resume.save()
         save_layout(self)
         self._refresh_histogram_soon.cancel()
         self.insight_parts.shutdown()
@@ -386,4 +471,4 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-__all__ = ["DEMO_FOLDER", "MainWindow", "PatchGrid", "ask_reviewer_dialog"]
+__all__ = ["DEMO_FOLDER", "MainWindow", "PatchGrid", "ask_note_dialog", "ask_reviewer_dialog"]

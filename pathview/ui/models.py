@@ -25,15 +25,19 @@ ReviewRole = Qt.ItemDataRole.UserRole + 5  # ReviewCode value (int)
 FileStatusRole = Qt.ItemDataRole.UserRole + 6  # FileStatus value (int)
 StatusReasonRole = Qt.ItemDataRole.UserRole + 7  # str ("" when fine)
 TableRowRole = Qt.ItemDataRole.UserRole + 8  # int, the row in the PatchTable
+#: The label the patch's review fixed when it was made: 0 / 1, or None (unreviewed, unsure).
+ReviewLabelRole = Qt.ItemDataRole.UserRole + 20
 #: str: the tile's quality marks (ui/quality_facts.py: one letter per flag, "=" duplicate)
-QualityRole = Qt.ItemDataRole.UserRole + 20
+QualityRole = Qt.ItemDataRole.UserRole + 21
 
 _REVIEW_TEXT = {
     ReviewCode.UNREVIEWED: "unreviewed",
     ReviewCode.AGREE: "agreed",
     ReviewCode.DISAGREE: "disagreed",
     ReviewCode.UNSURE: "unsure",
+    ReviewCode.LABELLED: "labelled (no model)",
 }
+_LABEL_TEXT = {0: "label normal", 1: "label tumour"}
 
 
 class ThumbnailCache:
@@ -78,6 +82,8 @@ class PatchListModel(QAbstractListModel):
         self._thumbs = thumbnails
         self._rows: list[int] = []
         self._pos_of_row = np.full(0, -1, dtype=np.int64)
+        self._hide_p = False  # blind mode: P(tumour) and/or the ground truth not shown
+        self._hide_truth = False
 
     # -- binding -----------------------------------------------------------------------------
     @property
@@ -94,6 +100,15 @@ class PatchListModel(QAbstractListModel):
         self._rows = []
         self._pos_of_row = np.full(0, -1, dtype=np.int64)
         self.endResetModel()
+
+    def set_hidden(self, p: bool, truth: bool) -> None:
+        """Blind mode: leave P(tumour) (and its spread) and/or the ground truth out of every
+        tile and tooltip."""
+        if (p, truth) == (self._hide_p, self._hide_truth):
+            return
+        self._hide_p, self._hide_truth = p, truth
+        if self._rows:
+            self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1))
 
     def set_rows(self, rows: Sequence[int]) -> None:
         """Show ``rows`` (table row indices) in this order."""
@@ -181,14 +196,17 @@ class PatchListModel(QAbstractListModel):
             return self._thumbs.get(PatchRef(t.ids[row], t.relpaths[row]))
         if role == ProbabilityRole:
             p = t.p[row]
-            return None if math.isnan(p) else p
+            return None if math.isnan(p) or self._hide_p else p
         if role == SpreadRole:
             s = t.spread[row]
-            return None if math.isnan(s) else s
+            return None if math.isnan(s) or self._hide_p else s
         if role == TruthRole:
-            return None if t.truth[row] < 0 else t.truth[row]
+            return None if t.truth[row] < 0 or self._hide_truth else t.truth[row]
         if role == ReviewRole:
             return int(t.review[row])
+        if role == ReviewLabelRole:
+            label = t.review_label[row]
+            return None if label < 0 else label
         if role == FileStatusRole:
             return int(t.status[row])
         if role == StatusReasonRole:
@@ -205,12 +223,15 @@ class PatchListModel(QAbstractListModel):
         t = self._table
         parts = [t.relpaths[row]]
         p = t.p[row]
-        parts.append("not scored" if math.isnan(p) else f"P(tumour) {p:.3f}")
-        if not math.isnan(t.spread[row]):
-            parts[-1] += f" ± {t.spread[row]:.3f} (TTA)"
-        if t.truth[row] >= 0:
+        if not self._hide_p:
+            parts.append("not scored" if math.isnan(p) else f"P(tumour) {p:.3f}")
+            if not math.isnan(t.spread[row]):
+                parts[-1] += f" ± {t.spread[row]:.3f} (TTA)"
+        if t.truth[row] >= 0 and not self._hide_truth:
             parts.append(f"ground truth {t.truth[row]}")
         parts.append(_REVIEW_TEXT[ReviewCode(t.review[row])])
+        if t.review_label[row] >= 0:
+            parts[-1] += f", {_LABEL_TEXT[t.review_label[row]]}"
         if t.status[row] not in (FileStatus.OK, FileStatus.UNKNOWN):
             parts.append(t.reasons.get(row, FileStatus(t.status[row]).name.lower()))
         flags = t.insight.flags_of(row)

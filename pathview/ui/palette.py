@@ -14,10 +14,19 @@ REVIEW_COLOURS = {
     ReviewCode.AGREE: QColor(46, 170, 80),
     ReviewCode.DISAGREE: QColor(220, 60, 60),
     ReviewCode.UNSURE: QColor(235, 170, 30),
+    ReviewCode.LABELLED: QColor(120, 110, 220),
 }
-REVIEW_GLYPHS = {ReviewCode.AGREE: "✓", ReviewCode.DISAGREE: "✗", ReviewCode.UNSURE: "?"}
+REVIEW_GLYPHS = {
+    ReviewCode.AGREE: "✓",
+    ReviewCode.DISAGREE: "✗",
+    ReviewCode.UNSURE: "?",
+    ReviewCode.LABELLED: "L",
+}
 
 TRUTH_COLOURS = {0: QColor(60, 140, 220), 1: QColor(200, 50, 160)}
+#: The label a review fixed, as the tiles and the panel name it (None: unsure).
+LABEL_NAMES = {1: "tumour", 0: "normal", None: "unsure"}
+LABEL_COLOURS = {1: TRUTH_COLOURS[1], 0: TRUTH_COLOURS[0], None: REVIEW_COLOURS[ReviewCode.UNSURE]}
 ALTERED_COLOUR = QColor(255, 140, 0)
 UNREADABLE_COLOUR = QColor(150, 20, 20)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -12,13 +13,14 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QSlider,
     QVBoxLayout,
     QWidget,
 )
 
 from pathview.ui.facts import PatchFacts
-from pathview.ui.palette import probability_colour
+from pathview.ui.palette import LABEL_COLOURS, LABEL_NAMES, probability_colour
 from pathview.ui.patch_view import HEAT_STYLES
 
 
@@ -37,6 +39,35 @@ def _name_key(combo: QComboBox) -> None:
     behind the readable one ("Block 2 of 3, 12×12")."""
     data = combo.currentData()
     combo.setToolTip(f"{combo.currentText()}: {data}" if data else "")
+
+
+_LABEL_OF_NAME = {name: label for label, name in LABEL_NAMES.items()}
+
+FACT_MIN_WIDTH = 120
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that shows as much of its text as fits, eliding the middle (a long
+    file name keeps its start and its extension); the whole text is its tooltip."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.full_text = text
+        self.setText(text)
+
+    def setText(self, text: str) -> None:
+        self.full_text = text
+        self.setToolTip(text)
+        self._elide()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = max(1, self.contentsRect().width())
+        shown = self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideMiddle, width)
+        super().setText(shown)
 
 
 class ReviewPanel(QWidget):
@@ -61,19 +92,26 @@ class ReviewPanel(QWidget):
             ("probability", "P(tumour)"),
             ("centre_focus", "Centre focus"),
             ("truth", "Ground truth"),
+            ("label", "Label"),
             ("review", "Review"),
+            ("note", "Note"),
             ("file", "Size"),
             ("integrity", "Integrity"),
             ("explanation", "Heat map"),
             ("quality", "Quality"),
             ("duplicates", "Duplicates"),
         ):
-            label = QLabel("—")
+            label = ElidedLabel("—") if key == "name" else QLabel("—")
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            label.setWordWrap(True)
+            label.setWordWrap(key != "name")  # the name is one line, elided to fit
+            # The pane keeps its width whatever a patch's facts say (a long file name wraps
+            # or is cut, never pushes the splitter): the panes hold still between patches.
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            label.setMinimumWidth(FACT_MIN_WIDTH)
             self._labels[key] = label
             form.addRow(title + ":", label)
         self._labels["probability"].setObjectName("probabilityLabel")
+        self._labels["label"].setObjectName("reviewLabel")
 
         overlay = QGroupBox("Overlay")
         grid = QFormLayout(overlay)
@@ -141,8 +179,19 @@ class ReviewPanel(QWidget):
                 " border-radius: 3px; font-weight: bold; }"
             )
 
+        label = self._labels["label"]
+        if facts.label in _LABEL_OF_NAME:
+            colour = LABEL_COLOURS[_LABEL_OF_NAME[facts.label]]
+            label.setStyleSheet(
+                f"QLabel {{ background: {colour.name()}; color: white; padding: 1px 4px;"
+                " border-radius: 3px; font-weight: bold; }"
+            )
+        else:
+            label.setStyleSheet("")
+
     def fact(self, key: str) -> str:
-        return self._labels[key].text()
+        label = self._labels[key]
+        return label.full_text if isinstance(label, ElidedLabel) else label.text()
 
     def set_choices(
         self, methods: Mapping[str, str], layers: Mapping[str, str], method: str, layer: str

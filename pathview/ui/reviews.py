@@ -1,4 +1,5 @@
-"""ReviewController: verdicts, undo, final verdicts, imports and exports.
+"""ReviewController: verdicts and labels, undo, final verdicts, imports and exports (notes and
+ground-truth flags: its :class:`~pathview.ui.notes.PatchNotes`).
 
 The review store is the one owner of review state. The table's review column (what the grid
 paints, sorts and filters by) is a projection of it, written by one refresh path only,
@@ -17,10 +18,11 @@ from typing import TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
-from pathview.core import Verdict
+from pathview.core import VIEW_SINGLE, VIEW_TTA, Verdict
 from pathview.scoring import write_scores_csv
 from pathview.store import (
     ImportResult,
+    PatchState,
     ReviewInput,
     ReviewStore,
     StoreError,
@@ -32,14 +34,24 @@ from pathview.store import (
 from pathview.triage import DwellClock
 from pathview.ui.explanations import ExplanationController
 from pathview.ui.folder import FolderController
+from pathview.ui.notes import PatchNotes
 from pathview.ui.selection import SelectionController
 from pathview.workers import ModelInfo
 from pathview.workers.tasks import TaskPool
 
 R = TypeVar("R")
-NO_REVIEWER_TEXT = "Set a reviewer name first (Review ▸ Change reviewer)."
+NO_REVIEWER_TEXT = "Choose a reviewer first (Review ▸ Change reviewer): nothing was recorded."
 #: Agree/disagree are relative to the model's call: without a model they imply no label.
-NO_MODEL_VERDICT_TEXT = "No model: agree/disagree need the model's call (Unsure still works)."
+NO_MODEL_VERDICT_TEXT = (
+    "No model: agree/disagree need the model's call. Label keys T (tumour) and N (normal) "
+    "and U (unsure) still work."
+)
+#: In blind mode the P (and so the model's call) is hidden: there is no call to agree with.
+BLIND_VERDICT_TEXT = (
+    "Blind mode hides the model's call: give the label with T (tumour) or N (normal), "
+    "or U (unsure)."
+)
+NOT_SCORED_VERDICT_TEXT = "This patch is not scored yet: no call to agree with (T/N label it)."
 
 
 class ReviewController(QObject):
@@ -63,20 +75,35 @@ class ReviewController(QObject):
         model: Callable[[], ModelInfo | None],
         now: Callable[[], float] = time.monotonic,
         parent: QObject | None = None,
+        p_hidden: Callable[[], bool] = lambda: False,
     ) -> None:
         super().__init__(parent)
         self._folder = folder
         self._selection = selection
         self._explanations = explanations
         self._model = model
+        self._p_hidden = p_hidden  # blind mode: the reviewer is not shown P
         self.clock = DwellClock(now)
         self._reviewer = ""
         self.auto_advance = False
+        self.notes = PatchNotes(
+            lambda: self._selection.current_id,
+            lambda: self._reviewer,
+            lambda: self.store,
+            self._can_write,
+            self.refresh,
+            self,
+        )
+        self.notes.message.connect(self.message)
         self._jobs = TaskPool("reviews", 1, self)
         self._running = 0
-        folder.store_opened.connect(lambda: self.refresh(None))
+        folder.store_opened.connect(self._on_store_opened)
         folder.closing.connect(self.wait)  # an import or export still uses the store
         selection.patch_changed.connect(lambda: self.clock.start(self._selection.current_id))
+
+    def _on_store_opened(self) -> None:
+        self.notes.clear()  # held for the patches of the folder before
+        self.refresh(None)
 
     @property
     def reviewer(self) -> str:
@@ -99,12 +126,16 @@ class ReviewController(QObject):
         store, table = self.store, self._folder.table
         if patch_ids is None:
             states = {} if store is None else store.current_states()
-            rows = table.set_reviews({pid: s.verdict for pid, s in states.items()})
+            rows = table.set_reviews({pid: (s.verdict, s.label) for pid, s in states.items()})
         else:
             rows = []
             for pid in patch_ids:
                 state = None if store is None else store.current_state(pid)
-                row = table.set_review(pid, None if state is None else state.verdict)
+                row = (
+                    table.set_review(pid, None)
+                    if state is None
+                    else table.set_review(pid, state.verdict, state.label)
+                )
                 if row is not None:
                     rows.append(row)
         self._folder.model.rows_changed(rows)
@@ -114,6 +145,23 @@ class ReviewController(QObject):
         if row is None or math.isnan(self._folder.table.p[row]):
             return None
         return float(self._folder.table.p[row])
+
+    def _shown(self, row: int) -> tuple[float | None, str]:
+        """The P the reviewer sees on ``row`` and its view ('single' or 'tta'), or (None, "")
+        when none is shown (not scored, or hidden in blind mode)."""
+        p = self._p_of(row)
+        if p is None or self._p_hidden():
+            return None, ""
+        return p, VIEW_SINGLE if math.isnan(self._folder.table.spread[row]) else VIEW_TTA
+
+    def state_of(self, patch_id: str | None) -> PatchState | None:
+        """The review in effect on ``patch_id`` (anyone's latest, as the grid shows it)."""
+        if patch_id is None or self.store is None:
+            return None
+        try:
+            return self.store.current_state(patch_id)
+        except StoreError:
+            return None
 
     def _can_write(self, what: str) -> ReviewStore | None:
         if self.store is None:
@@ -125,26 +173,51 @@ class ReviewController(QObject):
         return self.store
 
     # ------------------------------------------------------------------ verdicts
+    def verdict_refusal(self, verdict: Verdict) -> str:
+        """Why ``verdict`` cannot be given on the current patch now ("" when it can)."""
+        if Verdict(verdict) is Verdict.UNSURE:
+            return ""
+        if self._model() is None:
+            return NO_MODEL_VERDICT_TEXT
+        if self._p_hidden():
+            return BLIND_VERDICT_TEXT
+        row = self._selection.current_row
+        if row is not None and self._p_of(row) is None:
+            return NOT_SCORED_VERDICT_TEXT
+        return ""
+
     def record(self, verdict: Verdict) -> bool:
-        """Write ``verdict`` on the current patch to the store at once."""
+        """Write ``verdict`` on the current patch to the store at once; the label it implies
+        at the P shown is fixed then."""
+        refusal = self.verdict_refusal(verdict)
+        if refusal:
+            self.message.emit(refusal)
+            return False
+        return self._record(Verdict(verdict), None)
+
+    def record_label(self, label: int) -> bool:
+        """Write a label given directly (1 tumour, 0 normal) on the current patch: works with
+        no model, or in blind mode; with a P shown it is stored with the verdict it amounts to."""
+        return self._record(None, int(label))
+
+    def _record(self, verdict: Verdict | None, label: int | None) -> bool:
         row = self._selection.current_row
         if row is None:
             return False
-        if Verdict(verdict) is not Verdict.UNSURE and self._model() is None:
-            self.message.emit(NO_MODEL_VERDICT_TEXT)
-            return False
-        store = self._can_write("verdict")
+        store = self._can_write("verdict" if verdict is not None else "label")
         if store is None:
             return False
         t = self._folder.table
-        p = self._p_of(row)
+        patch_id = t.ids[row]
+        p, view = self._shown(row)
         info = self._selection.current_info
         shown = self._explanations.shown
         model = self._model()
+        note, flag = self.notes.carried(store, patch_id)
         try:
             store.record(
                 ReviewInput(
-                    patch_id=t.ids[row],
+                    patch_id=patch_id,
                     verdict=verdict,
                     reviewer=self.reviewer,
                     pixel_sha1=(info.sha1 or "") if info is not None else "",
@@ -155,15 +228,19 @@ class ReviewController(QObject):
                     explanation_method=shown.method if shown is not None else "",
                     explanation_layer=shown.layer if shown is not None else "",
                     centre_focus=shown.centre_focus if shown is not None else None,
+                    note=note,
+                    label=label,
+                    view=view,
+                    gt_flag=flag,
                 )
             )
         except (StoreError, ValueError) as exc:  # locked past the timeout, or refused
-            self.message.emit(f"The verdict was not saved: {exc}")
+            self.message.emit(f"The review was not saved: {exc}")
             return False
-        patch_id = t.ids[row]
+        self.notes.written(patch_id)
         self.clock.restart()
         self.refresh([patch_id])
-        self.review_recorded.emit(patch_id, Verdict(verdict).value)
+        self.review_recorded.emit(patch_id, "" if verdict is None else verdict.value)
         if self.auto_advance:
             self._selection.next_unreviewed()
         return True
@@ -186,9 +263,8 @@ class ReviewController(QObject):
             self._selection.select_row_if_shown(row)
         self.refresh([patch_id])
         state = self.store.current_state(patch_id)
-        self.review_recorded.emit(
-            patch_id, "" if state is None or state.verdict is None else state.verdict.value
-        )
+        verdict = None if state is None else state.verdict
+        self.review_recorded.emit(patch_id, "" if verdict is None else verdict.value)
         self.message.emit(f"Undid the verdict on {patch_id}")
         return patch_id
 

@@ -2,7 +2,8 @@
 
 Scores stream in from the model worker into the folder's table; the grid repaints them through
 the folder's throttle. Opening a folder with a model, or loading a model with a folder open,
-scores the folder.
+scores the folder: the folder's score cache answers first for the files it has scored with
+this model (:mod:`pathview.scoring.cache`), and only new or changed files are scored.
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ class ScoringController(QObject):
         # The grid's order first (what the reviewer sees fills in first), then hidden rows.
         refs = folder.table.refs_in_order(folder.model.rows)
         # Quality rows and embeddings come from the same pass (the map, flags, duplicates).
-        self.worker.score(folder.folder, refs, tta=tta, insight=True)
+        self.worker.score(folder.folder, refs, tta=tta, cache=folder.score_cache, insight=True)
         self.scoring_progressed.emit(0, len(refs))
         return True
 

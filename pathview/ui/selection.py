@@ -87,6 +87,12 @@ class SelectionController(QObject):
         return -1 if pos is None else pos
 
     @property
+    def chosen_by_app(self) -> bool:
+        """Whether the current patch is the one the app opened the folder at (the user has
+        not chosen another yet, or none is shown)."""
+        return self._chosen_by_app or self._row is None
+
+    @property
     def current_id(self) -> str | None:
         return None if self._row is None else self._folder.table.ids[self._row]
 
@@ -166,8 +172,9 @@ class SelectionController(QObject):
             self._select_row(first)
         elif self._row is not None and model.position_of(self._row) is not None:
             self.current_changed.emit(self.position)  # same patch, new place in the grid
-        else:
+        else:  # the current patch is hidden: the app picks the first tile
             self._select_row(model.table_row(0) if model.rowCount() else None)
+            self._chosen_by_app = True
 
     # ------------------------------------------------------------------ navigation
     def select_position(self, position: int) -> None:
@@ -309,7 +316,9 @@ class SelectionController(QObject):
 
     def _on_listing_finished(self, _count: int) -> None:
         # The grid is now in its order: the first tile is selected unless the user moved on.
-        self.apply_order(to_top=self._chosen_by_app)
+        by_app = self._chosen_by_app
+        self.apply_order(to_top=by_app)
+        self._chosen_by_app = by_app  # still the app's choice, not the user's
 
     def _on_patch_loaded(self, patch_id: str, info: PatchInfo) -> None:
         folder = self._folder

@@ -93,7 +93,13 @@ class TriageSession(QObject):
             self.selection, self.view, self.scoring.worker, self
         )
         self.reviews = ReviewController(
-            self.folders, self.selection, self.explanations, lambda: self.scoring.info, now, self
+            self.folders,
+            self.selection,
+            self.explanations,
+            lambda: self.scoring.info,
+            now,
+            self,
+            p_hidden=lambda: self.view.options.hide_p,
         )
         self.insight = InsightController(self.folders, self.scoring, self.selection, self)
         self.map = MapController(
@@ -217,6 +223,7 @@ class TriageSession(QObject):
     def current_facts(self) -> PatchFacts:
         row, t = self.current_row, self.table
         info = self.model_info
+        options = self.view.options
         facts = format_patch_facts(
             None
             if row is None
@@ -224,9 +231,13 @@ class TriageSession(QObject):
             self.current_info,
             self.explanation,
             has_model=info is not None,
-            heatmap_enabled=self.view.options.heatmap,
+            heatmap_enabled=options.heatmap,
             method_names=info.methods if info is not None else None,
             layer_names=info.layer_names if info is not None else None,
+            review=self.reviews.state_of(self.current_id),
+            held=self.reviews.notes.pending(self.current_id),
+            hide_p=options.hide_p,
+            hide_truth=options.hide_truth,
         )
         if row is None:
             return facts
@@ -252,6 +263,9 @@ class TriageSession(QObject):
 
     def record(self, verdict: Verdict) -> bool:
         return self.reviews.record(verdict)
+
+    def record_label(self, label: int) -> bool:
+        return self.reviews.record_label(label)
 
     def undo(self) -> str | None:
         return self.reviews.undo()
@@ -295,6 +309,11 @@ class TriageSession(QObject):
             self.score(tta=self.scoring.auto_score_tta)
 
     def _on_labels_applied(self, _rows: list[int]) -> None:
+        sel = self.selection
+        spec = sel.filter_spec
+        uses_truth = spec.truth is not None or spec.disagreements_only
+        if self.folders.listing_done and (uses_truth or sel.sort_key is SortKey.DISAGREEMENT):
+            sel.apply_order()  # labels read after the listing (a resumed truth filter)
         self.table_changed.emit()
         self.current_updated.emit()
 
@@ -327,5 +346,7 @@ class TriageSession(QObject):
         self.current_updated.emit()
 
     def _on_view_changed(self, new: ViewOptions, old: ViewOptions) -> None:
-        if new.heatmap != old.heatmap:
+        if (new.heatmap, new.hide_p, new.hide_truth) != (old.heatmap, old.hide_p, old.hide_truth):
             self.current_updated.emit()  # the facts say "hidden"
+        if (new.hide_p, new.hide_truth) != (old.hide_p, old.hide_truth):
+            self.model.set_hidden(p=new.hide_p, truth=new.hide_truth)

@@ -14,6 +14,8 @@ from PySide6.QtCore import QByteArray, QSettings
 ORGANISATION = "pathview"
 APPLICATION = "pathview"
 MAX_RECENT = 8
+#: Folders whose work state (:class:`pathview.triage.resume.FolderResume`) is remembered.
+MAX_RESUMED = 200
 
 
 def make_settings() -> QSettings:
@@ -84,6 +86,18 @@ class Preferences:
     def overlay_opacity(self, value: float) -> None:
         self._s.setValue("view/overlay_opacity", float(value))
 
+    @property
+    def tile_size(self) -> int:
+        """The grid's thumbnail size in px (96: drawn 1:1)."""
+        try:
+            return int(str(self._s.value("view/tile_size", 96)))
+        except (TypeError, ValueError):
+            return 96
+
+    @tile_size.setter
+    def tile_size(self, value: int) -> None:
+        self._s.setValue("view/tile_size", int(value))
+
     def flag(self, key: str, default: bool) -> bool:
         return self._get_bool(f"view/{key}", default)
 
@@ -96,3 +110,22 @@ class Preferences:
 
     def set_layout(self, key: str, value: QByteArray) -> None:
         self._s.setValue(f"layout/{key}", value)
+
+    def folder_state(self, key: str) -> str:
+        """The remembered work state (JSON) of the folder with ``key``, "" for none."""
+        return self._get_str(f"resume/{key}")
+
+    def set_folder_state(self, key: str, text: str) -> None:
+        """Remember a folder's work state; the oldest beyond ``MAX_RESUMED`` are forgotten."""
+        order = self._s.value("resume_order", [])
+        if isinstance(order, str):
+            keys = [order]
+        elif isinstance(order, (list, tuple)):
+            keys = [str(k) for k in order]
+        else:
+            keys = []
+        keys = [key, *(k for k in keys if k and k != key)]
+        for old in keys[MAX_RESUMED:]:
+            self._s.remove(f"resume/{old}")
+        self._s.setValue("resume_order", keys[:MAX_RESUMED])
+        self._s.setValue(f"resume/{key}", text)

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton
 from superqt.utils import qthrottled
 
 from pathview.triage import ReviewCounts
-from pathview.ui.reviews import NO_MODEL_VERDICT_TEXT
+from pathview.ui.reviews import BLIND_VERDICT_TEXT, NO_MODEL_VERDICT_TEXT
 from pathview.ui.scoring import ModelState, ModelStatus
 
 PROGRESS_INTERVAL_MS = 250
@@ -26,6 +26,7 @@ WARNING_BANNER_STYLE = (
     "font-weight: bold; }"
 )
 WARNING_LABEL_STYLE = "QLabel { background: #7a1f1f; color: #ffe0e0; padding: 0 4px; }"
+LOADING_MODEL = "Loading the model…"
 
 
 class StatusWidgets(QObject):
@@ -59,7 +60,7 @@ class StatusWidgets(QObject):
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_button)
         bar.addPermanentWidget(self.model_label)
-        self._busy = ""  # what a background job (import, export) is doing
+        self._busy = ""  # what a background job (model loading, import, export) is doing
         # QProgressBar.setValue repaints synchronously: a few times a second is plenty.
         self._show_scoring = qthrottled(self._draw_scoring, PROGRESS_INTERVAL_MS, parent=self)
         self.show_model(status)
@@ -74,6 +75,10 @@ class StatusWidgets(QObject):
         self.auto_advance_label.setVisible(on)
 
     def show_model(self, status: ModelStatus) -> None:
+        if status.state is ModelState.LOADING:
+            self.show_busy(LOADING_MODEL)  # a moving bar: the app is not stuck
+        elif self._busy == LOADING_MODEL:
+            self.show_busy("")
         text = status.text
         verdict = status.verdict
         if verdict is not None and len(text) >= 60:  # the verdict must stay readable
@@ -133,13 +138,18 @@ class StatusWidgets(QObject):
         self.cancel_button.hide()
 
 
-def enable_model_verdicts(actions: Sequence[QAction], status: ModelStatus) -> None:
-    """Agree and disagree are relative to the model's call: without a ready model they are
-    disabled, and their status tip says why (Unsure stays available)."""
+def enable_model_verdicts(
+    actions: Sequence[QAction], status: ModelStatus, blind: bool = False
+) -> None:
+    """Agree and disagree are relative to the model's call: without a ready model, or in blind
+    mode (the call hidden), they are disabled and their status tip says why (Unsure and the
+    label keys stay available)."""
     ready = status.state is ModelState.READY and status.info is not None
     tip = "" if ready else NO_MODEL_VERDICT_TEXT
     if status.state is ModelState.LOADING:
         tip = tip.replace("No model:", "The model is still loading:")
+    if ready and blind:
+        tip = BLIND_VERDICT_TEXT
     for action in actions:
-        action.setEnabled(ready)
+        action.setEnabled(ready and not blind)
         action.setStatusTip(tip)

@@ -23,6 +23,8 @@ def options_from_preferences(prefs: Preferences) -> ViewOptions:
         heatmap=prefs.flag("show_heatmap", True),
         opacity=prefs.overlay_opacity,
         heat_style="contours" if prefs.flag("heat_contours", False) else "blend",
+        hide_p=prefs.flag("blind_p", False),
+        hide_truth=prefs.flag("blind_truth", False),
     )
 
 
@@ -30,6 +32,7 @@ def bind_view_state(
     view: ViewState,
     box_action: QAction,
     heatmap_action: QAction,
+    blind_actions: tuple[QAction, QAction],
     panel: ReviewPanel,
     patch_view: PatchView,
     prefs: Preferences,
@@ -45,6 +48,10 @@ def bind_view_state(
     def show(new: ViewOptions, old: ViewOptions | None = None) -> None:
         box_action.setChecked(new.box)
         heatmap_action.setChecked(new.heatmap)
+        blind_actions[0].setChecked(new.hide_p)
+        blind_actions[1].setChecked(new.hide_truth)
+        prefs.set_flag("blind_p", new.hide_p)
+        prefs.set_flag("blind_truth", new.hide_truth)
         panel.box_check.setChecked(new.box)
         panel.heat_check.setChecked(new.heatmap)
         panel.set_opacity(new.opacity)

@@ -18,7 +18,8 @@ from PySide6.QtCore import QObject, Signal
 class ViewOptions:
     """The overlay options of the patch view (``method``/``layer``: explanation keys, "" for
     the model's default; ``heat_style``: "blend" or "contours", see
-    :data:`pathview.ui.patch_view.HEAT_STYLES`)."""
+    :data:`pathview.ui.patch_view.HEAT_STYLES`) and blind mode (``hide_p``, ``hide_truth``:
+    P(tumour) and the ground truth are not shown anywhere while reviewing)."""
 
     box: bool = True
     heatmap: bool = True
@@ -26,6 +27,8 @@ class ViewOptions:
     method: str = ""
     layer: str = ""
     heat_style: str = "blend"
+    hide_p: bool = False
+    hide_truth: bool = False
 
 
 class ViewState(QObject):

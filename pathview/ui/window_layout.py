@@ -11,9 +11,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMenu,
+    QScrollArea,
     QSplitter,
     QStackedWidget,
     QVBoxLayout,
@@ -22,6 +24,7 @@ from PySide6.QtWidgets import (
 from superqt.utils import qthrottled
 
 from pathview.ui.actions import ACTIONS, MENUS, ActionSpec
+from pathview.ui.docks import show_dock
 from pathview.ui.grid import FilterBar, PatchGrid
 from pathview.ui.heat_legend import HeatLegend
 from pathview.ui.histogram import HistogramPanel
@@ -39,6 +42,8 @@ if TYPE_CHECKING:
 HISTOGRAM_THROTTLE_MS = 500
 MODEL_VERDICTS = ("agree", "disagree")  # relative to the model's call: disabled without one
 METRICS_DOCK_WIDTH = 560
+DEFAULT_SIZE = (1500, 950)
+GRID_CHROME = 34  # the left pane's margins, the grid's frame and its scroll bar, in px
 
 
 def build_widgets(w: MainWindow) -> None:
@@ -85,8 +90,9 @@ def build_widgets(w: MainWindow) -> None:
     top_layout.addWidget(w.model_banner)
     top_layout.addLayout(patch_with_legend(w.patch_view, w.heat_legend), 1)
     w.bottom_split = QSplitter(Qt.Orientation.Horizontal)
-    w.bottom_split.addWidget(w.review_panel)
+    w.bottom_split.addWidget(scrolled(w.review_panel))
     w.bottom_split.addWidget(w.histogram)
+    w.bottom_split.setChildrenCollapsible(False)
     w.right_split = QSplitter(Qt.Orientation.Vertical)
     w.right_split.addWidget(top)
     w.right_split.addWidget(w.bottom_split)
@@ -95,6 +101,8 @@ def build_widgets(w: MainWindow) -> None:
     w.main_split = QSplitter(Qt.Orientation.Horizontal)
     w.main_split.addWidget(left)
     w.main_split.addWidget(w.right_split)
+    w.main_split.setChildrenCollapsible(False)
+    w.right_split.setChildrenCollapsible(False)
     w.main_split.setStretchFactor(0, 1)
     w.main_split.setStretchFactor(1, 1)
     w.setCentralWidget(w.main_split)
@@ -122,6 +130,20 @@ def patch_with_legend(view: QWidget, legend: QWidget) -> QHBoxLayout:
     row.addWidget(view, 1)
     row.addWidget(legend)
     return row
+
+
+def scrolled(panel: QWidget) -> QScrollArea:
+    """``panel`` in a vertical scroll area: a patch whose facts take more lines scrolls the
+    panel instead of pushing the panes around it (they hold still between patches)."""
+    area = QScrollArea()
+    area.setObjectName(f"{type(panel).__name__}Scroll")
+    area.setWidget(panel)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    bar = area.verticalScrollBar().sizeHint().width()
+    area.setMinimumWidth(panel.minimumSizeHint().width() + bar)
+    return area
 
 
 def build_actions(w: MainWindow) -> None:
@@ -152,8 +174,14 @@ def build_actions(w: MainWindow) -> None:
     w.keys = KeyRouter(w, w.grid, [w.action_map[s.name] for s in ACTIONS if s.anywhere])
     w.keys.refused.connect(w.status.show_refused)
     verdicts = [w.action_map[name] for name in MODEL_VERDICTS]
-    enable_model_verdicts(verdicts, w.session.model_status)
-    w.session.model_changed.connect(lambda status: enable_model_verdicts(verdicts, status))
+    s = w.session
+
+    def enable_verdicts() -> None:
+        enable_model_verdicts(verdicts, s.model_status, s.view.options.hide_p)
+
+    enable_verdicts()
+    s.model_changed.connect(lambda _status: enable_verdicts())
+    s.view.changed.connect(lambda _new, _old: enable_verdicts())
     w.verdict_entry = VerdictMenuEntry(menus["&Model"])
     w.session.model_changed.connect(lambda status: w.verdict_entry.show(status.verdict))
 
@@ -186,27 +214,60 @@ def restore_layout(w: MainWindow) -> None:
     p = w.prefs
     w.action_map["auto_advance"].setChecked(p.flag("auto_advance", False))
     w.session.reviews.auto_advance = w.action_map["auto_advance"].isChecked()
+    tile_box = p.flag("tile_box", True)
+    w.action_map["toggle_tile_box"].setChecked(tile_box)
+    w.grid.set_look(p.tile_size, tile_box)
     geometry = p.layout("geometry")
     if geometry is not None:
         w.restoreGeometry(geometry)
-    else:
-        w.resize(1500, 950)
+    width, height = default_size(w)
+    if geometry is None:
+        w.resize(width, height)
     for key, splitter in splitters(w).items():
         state = p.layout(key)
         if state is not None:
             splitter.restoreState(state)
-        elif key == "main_split":
-            splitter.setSizes([760, 740])
+        elif key == "main_split":  # the grid gets whole columns of tiles, about 45%
+            left = grid_width(w, round(width * 0.45))
+            splitter.setSizes([left, width - left])
         elif key == "right_split":
-            splitter.setSizes([560, 360])
+            splitter.setSizes([round(height * 0.58), round(height * 0.42)])
+        elif key == "bottom_split":
+            splitter.setSizes([600, 400])
     state = p.layout("window_state")  # docks: where, how big, shown or not
     if state is not None:
         w.restoreState(state)
-    else:  # wide enough for the summary table's eight columns
+    else:  # closed the first time: the grid and the patch get the window
         w.resizeDocks([w.metrics_dock], [METRICS_DOCK_WIDTH], Qt.Orientation.Horizontal)
+        w.metrics_dock.hide()
     w.action_map["toggle_metrics"].setChecked(not w.metrics_dock.isHidden())
     w.action_map["toggle_map"].setChecked(not w.insight_parts.map_dock.isHidden())
     rebuild_recent_menu(w)
+
+
+def grid_width(w: MainWindow, about: int) -> int:
+    """The left pane's width for as many whole columns of tiles as fit in ``about`` px
+    (at least the grid's minimum)."""
+    tile = w.grid.gridSize().width()
+    chrome = GRID_CHROME
+    columns = max(1, (about - chrome) // max(1, tile))
+    return max(w.grid.minimumWidth(), columns * tile + chrome)
+
+
+def default_size(w: MainWindow) -> tuple[int, int]:
+    """The window's first size: 1500 x 950, or what the screen has room for."""
+    screen = w.screen()
+    if screen is None:
+        return DEFAULT_SIZE
+    room = screen.availableGeometry()
+    # The frame (title bar, borders) is not part of the size asked for.
+    return min(DEFAULT_SIZE[0], room.width() - 16), min(DEFAULT_SIZE[1], room.height() - 48)
+
+
+def show_metrics(w: MainWindow, on: bool) -> None:
+    """Show or hide the metrics dock. Docked beside the panes it would force the window wider
+    than it is (a 1024 px screen): then it opens as a window of its own instead."""
+    show_dock(w, w.metrics_dock, on, METRICS_DOCK_WIDTH)
 
 
 def save_layout(w: MainWindow) -> None:

@@ -208,7 +208,7 @@ class _ModelRunner(QObject):
         self._classifier = classifier
         self.model_loaded.emit(describe_model(classifier))
 
-    @Slot(int, object, object, bool, object, bool)
+    @Slot(int, object, object, bool, object, object, bool)
     def score(
         self,
         request_id: int,
@@ -216,6 +216,7 @@ class _ModelRunner(QObject):
         refs: Sequence[PatchRef],
         tta: bool,
         token: CancelToken,
+        cache: Path | None = None,
         insight: bool = False,
     ) -> None:
         if self._job is not None:
@@ -226,7 +227,14 @@ class _ModelRunner(QObject):
             self.scoring_ended.emit(request_id, "no model loaded")
             return
         batches = iter_score_batches(
-            root, refs, self._classifier, tta=tta, cancel=token, quality=insight, features=insight
+            root,
+            refs,
+            self._classifier,
+            tta=tta,
+            cancel=token,
+            cache=cache,
+            quality=insight,
+            features=insight,
         )
         self._job = (request_id, batches, token)
         self._step_requested.emit()
@@ -289,7 +297,7 @@ class ModelWorker(QObject):
     prefetch_failed = Signal(int)  # an explain_ahead request's id: it gave no explanation
 
     _load_requested = Signal(object, str)
-    _score_requested = Signal(int, object, object, bool, object, bool)
+    _score_requested = Signal(int, object, object, bool, object, object, bool)
     _explain_requested = Signal(int, str, object, str, str)
 
     def __init__(
@@ -331,7 +339,7 @@ class ModelWorker(QObject):
         self._process: ScoringProcess | None = None
         self._process_usable = False
         self._on_process = False  # the running request was sent to the child
-        self._score_args: tuple[Path, Sequence[PatchRef], bool, bool] | None = None
+        self._score_args: tuple[Path, Sequence[PatchRef], bool, Path | None, bool] | None = None
         if scoring_process:
             self._process = ScoringProcess(self)
             self._process.batch_scored.connect(self._on_batch)
@@ -360,24 +368,31 @@ class ModelWorker(QObject):
             self._process.load(model_dir, device)
 
     def score(
-        self, root: Path, refs: Sequence[PatchRef], tta: bool = False, insight: bool = False
+        self,
+        root: Path,
+        refs: Sequence[PatchRef],
+        tta: bool = False,
+        cache: Path | None = None,
+        insight: bool = False,
     ) -> int:
         """Score ``refs`` (a new request replaces the running one); returns the request id.
-        With ``insight`` the batches also carry quality rows and embeddings
-        (``ScoreBatch.quality``, ``ScoreBatch.features``)."""
+        With ``cache`` (a score cache file) the patches it answers come first, unscored,
+        and what is scored is recorded there. With ``insight`` the batches also carry
+        quality rows and embeddings (``ScoreBatch.quality``, ``ScoreBatch.features``); a
+        patch answered from the cache then carries its cached embedding but no quality rows."""
         self.cancel_scoring()
         self._score_token = CancelToken()
         self._score_id = next_request_id()
         self._score_total = len(refs)
         # A list is copied (the caller may change it); a RefSequence is already a snapshot.
         snapshot = refs if isinstance(refs, RefSequence) else list(refs)
-        self._score_args = (Path(root), snapshot, tta, insight)
+        self._score_args = (Path(root), snapshot, tta, cache, insight)
         self._on_process = self.scoring_in_process
         if self._process is not None and self._on_process:
-            self._process.score(self._score_id, Path(root), snapshot, tta, insight)
+            self._process.score(self._score_id, Path(root), snapshot, tta, cache, insight)
         else:
             self._score_requested.emit(
-                self._score_id, Path(root), snapshot, tta, self._score_token, insight
+                self._score_id, Path(root), snapshot, tta, self._score_token, cache, insight
             )
         return self._score_id
 
@@ -456,8 +471,10 @@ class ModelWorker(QObject):
         self._process_usable = False
         if self._score_id and self._on_process and self._score_args is not None:
             self._on_process = False
-            root, refs, tta, insight = self._score_args
-            self._score_requested.emit(self._score_id, root, refs, tta, self._score_token, insight)
+            root, refs, tta, cache, insight = self._score_args
+            self._score_requested.emit(
+                self._score_id, root, refs, tta, self._score_token, cache, insight
+            )
 
     def _on_explained(self, request_id: int, patch_id: str, explanation: Explanation) -> None:
         if request_id in self._ahead:

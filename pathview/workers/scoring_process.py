@@ -85,9 +85,11 @@ class ScoringProcess(QObject):
         root: Path,
         refs: Sequence[PatchRef],
         tta: bool,
+        cache: Path | None = None,
         insight: bool = False,
     ) -> None:
         """Score ``refs`` under ``root``; a new request ends the running one in the child.
+        With ``cache`` the child answers from that score cache first and records there.
         With ``insight`` the batches carry quality rows and embeddings."""
         if not self._ensure_started(with_model=True):
             self.scoring_ended.emit(request_id, "the scoring process could not start")
@@ -105,6 +107,7 @@ class ScoringProcess(QObject):
                 "relpaths": relpaths,
                 "tta": bool(tta),
                 "more": more,
+                "cache": None if cache is None else str(cache),
                 "insight": bool(insight),
             }
         )
@@ -139,7 +142,9 @@ class ScoringProcess(QObject):
         self._feed_timer.stop()
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
-        """Stop the child (asks, then waits, then kills)."""
+        """Stop the child: ask it to stop and wait (then kill it), or, while a request is
+        still being sent (a long list of patches), kill it at once: the child has nothing to
+        save (its score cache writes are transactions) and it never reads half a message."""
         p = self._process
         self._process = None
         self._running.clear()
@@ -150,8 +155,11 @@ class ScoringProcess(QObject):
         p.finished.disconnect(self._on_finished)
         p.errorOccurred.disconnect(self._on_error)
         if p.state() != QProcess.ProcessState.NotRunning:
-            p.write(encode({"op": "stop"}))
-            p.closeWriteChannel()
+            if p.bytesToWrite() > 0:
+                p.kill()
+            else:
+                p.write(encode({"op": "stop"}))
+                p.closeWriteChannel()
             if not p.waitForFinished(timeout_ms):
                 p.kill()
                 p.waitForFinished(timeout_ms)
