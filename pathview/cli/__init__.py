@@ -1,7 +1,7 @@
 """The ``pathview`` command: opens the app, or runs a headless sub-command.
 
 ``pathview [FOLDER] [--demo] [--model DIR] [--device ...]`` opens the app;
-``pathview score|report|queue|export|import ...`` run without a window (see
+``pathview score|report|queue|export|import|export-patches ...`` run without a window (see
 ``pathview COMMAND --help``).
 A folder that happens to be named like a sub-command can be opened as ``./score``.
 """
@@ -24,6 +24,7 @@ SUBCOMMANDS = {
     "import": "import_reviews",
     "report": "report",
     "queue": "queue",
+    "export-patches": "export_patches",
 }
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
