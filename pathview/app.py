@@ -73,7 +73,9 @@ def run_slide_app(
     app.setOrganizationName("pathview")
     session = SlideSession(loader=lambda: load_model(model_dir, device=device))
     window = SlideWindow(session)
-    window.resize(1280, 800)
+    screen = app.primaryScreen().availableGeometry()
+    # Leave room for the window frame, so the status bar stays on a small screen.
+    window.resize(min(1440, screen.width() - 16), min(900, screen.height() - 40))
     window.show()
     spec = tile_spec_for(read_metadata(model_dir or bundled_model_dir()))
     QTimer.singleShot(0, lambda: session.open(Path(slide), spec))

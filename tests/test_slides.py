@@ -208,3 +208,9 @@ def test_is_slide_path_takes_slide_files_only(tmp_path: Path) -> None:
     assert is_slide_path(tmp_path / "a.svs")
     assert not is_slide_path(tmp_path)
     assert not is_slide_path(tmp_path / "b.svs")
+
+
+def test_a_picture_full_of_tissue_is_all_tissue_rather_than_split_by_otsu() -> None:
+    rng = np.random.default_rng(1)
+    full = np.clip(np.array([200, 110, 170]) + rng.integers(-20, 20, (200, 200, 1)), 0, 255)
+    assert tissue_mask(full.astype(np.uint8)).mean() > 0.99

@@ -3,8 +3,11 @@
 The rule (one, documented): convert the overview to HSV, blur the saturation channel (5 x 5
 Gaussian) and threshold it with Otsu's method; the threshold is never below
 :data:`MIN_SATURATION`, so a slide that is almost all glass does not have its background split
-in two. H&E-stained tissue is saturated (pink and purple), glass and white background are not;
-pen marks are saturated too and count as tissue (the quality flags catch ink on a tile).
+in two; and when even the less saturated of Otsu's two classes is above that floor on
+average, there is no glass in the picture (tissue fills it) and the floor alone is the
+threshold, rather than Otsu splitting the tissue itself in two. H&E-stained tissue is
+saturated (pink and purple), glass and white background are not; pen marks are saturated too
+and count as tissue (the quality flags catch ink on a tile).
 A tile is kept when at least :data:`MIN_TISSUE_FRACTION` of its area is tissue.
 """
 
@@ -25,6 +28,9 @@ def tissue_mask(rgb: np.ndarray) -> np.ndarray:
     hsv = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2HSV)
     saturation = cv2.GaussianBlur(hsv[..., 1], (5, 5), 0)
     otsu, _ = cv2.threshold(saturation, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    below = saturation[saturation <= otsu]
+    if below.size and float(below.mean()) > MIN_SATURATION:
+        return saturation > MIN_SATURATION  # no glass to separate from: tissue everywhere
     return saturation > max(float(otsu), MIN_SATURATION)
 
 

@@ -4,15 +4,24 @@ The scene is in level-0 pixels. The overview read at opening is stretched over t
 slide; when the view is zoomed in past the overview's resolution, the visible part is read
 again from the pyramid level that matches the zoom (never the full resolution of the whole
 slide) and laid over it, once the view has rested (debounced). P(tumour) is drawn as one
-translucent cell per tile (the heat map, inferno colours), and the current tile is outlined.
-A click on a tile emits ``tile_clicked`` with its row.
+translucent cell per tile (the heat map, inferno colours, more opaque as P grows), and the
+current tile is outlined. A click on a tile emits ``tile_clicked`` with its row.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen, QPixmap, QWheelEvent
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QPixmap,
+    QResizeEvent,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import (
     QGraphicsPixmapItem,
     QGraphicsRectItem,
@@ -24,8 +33,12 @@ from PySide6.QtWidgets import (
 from pathview.explain.overlay import colormap_lut
 from pathview.slide import Slide, SlideError, TileGrid
 
-#: Heat map opacity over the tissue (0-255).
-HEAT_ALPHA = 130
+#: Longer side of the picture drawn for the whole slide: painting a 2048-pixel pixmap smoothly
+#: costs tens of milliseconds a frame; zoomed in, the pyramid gives the detail.
+BASE_SIDE = 1024
+#: Heat map opacity over a tile of P(tumour) 1 and of P 0 (0-255).
+HEAT_ALPHA = 170
+HEAT_ALPHA_MIN = 40
 
 
 def rgb_image(pixels: np.ndarray) -> QImage:
@@ -33,6 +46,17 @@ def rgb_image(pixels: np.ndarray) -> QImage:
     data = np.ascontiguousarray(pixels)
     h, w = data.shape[:2]
     return QImage(data.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def _shrunk(pixels: np.ndarray, side: int) -> np.ndarray:
+    import cv2
+
+    h, w = pixels.shape[:2]
+    factor = side / max(h, w)
+    if factor >= 1:
+        return pixels
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
 
 
 def heat_cells(grid: TileGrid, p: np.ndarray) -> QImage:
@@ -46,7 +70,10 @@ def heat_cells(grid: TileGrid, p: np.ndarray) -> QImage:
         lut = colormap_lut("inferno")
         cx, cy = grid.xs[scored] // grid.side, grid.ys[scored] // grid.side
         rgba[cy, cx, :3] = lut[np.clip(p[scored] * 255, 0, 255).astype(np.int64)]
-        rgba[cy, cx, 3] = HEAT_ALPHA
+        # Opacity grows with P: normal tissue stays visible under a faint tint.
+        rgba[cy, cx, 3] = (HEAT_ALPHA_MIN + (HEAT_ALPHA - HEAT_ALPHA_MIN) * p[scored]).astype(
+            np.uint8
+        )
     return QImage(rgba.data, cols, rows, 4 * cols, QImage.Format.Format_RGBA8888).copy()
 
 
@@ -75,6 +102,7 @@ class SlideOverview(QGraphicsView):
         for item in (self._base, self._detail, self._heat, self._outline):
             self.scene().addItem(item)
         self._base_scale = 1.0
+        self._fitted = True
         self._press: QPointF | None = None
         self._rest = QTimer(self, singleShot=True, interval=150)
         self._rest.timeout.connect(self._read_detail)
@@ -82,16 +110,28 @@ class SlideOverview(QGraphicsView):
 
     def show_slide(self, slide: Slide, overview: np.ndarray, scale: float, grid: TileGrid) -> None:
         """Show ``slide`` from its ``overview`` (``scale`` level-0 pixels per overview pixel)."""
-        self._slide, self._grid, self._base_scale = slide, grid, scale
-        self._base.setPixmap(QPixmap.fromImage(rgb_image(overview)))
-        self._base.setScale(scale)
+        self._slide, self._grid = slide, grid
+        base = _shrunk(overview, BASE_SIDE)
+        self._base_scale = scale * overview.shape[1] / base.shape[1]
+        self._base.setPixmap(QPixmap.fromImage(rgb_image(base)))
+        self._base.setScale(self._base_scale)
         self._detail.setPixmap(QPixmap())
         self.detail_level = None
         width, height = slide.dimensions
         self.scene().setSceneRect(QRectF(0, 0, width, height))
         self.set_scores(np.full(len(grid), np.nan, np.float32))
         self._outline.setRect(QRectF())
+        self.fit()
+
+    def fit(self) -> None:
+        """Show the whole slide; kept fitted as the view resizes until the user zooms."""
+        self._fitted = True
         self.fitInView(self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self._fitted:
+            self.fitInView(self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
 
     def set_scores(self, p: np.ndarray) -> None:
         """Redraw the heat map from every tile's P(tumour) (NaN: not scored yet)."""
@@ -112,6 +152,7 @@ class SlideOverview(QGraphicsView):
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         factor = 1.25 if event.angleDelta().y() > 0 else 0.8
+        self._fitted = False
         self.scale(factor, factor)
         self._rest.start()
 

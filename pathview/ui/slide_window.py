@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QModelIndex, QSize, Qt
+from PySide6.QtCore import QModelIndex, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QKeySequence, QPainter, QPen, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -34,6 +34,8 @@ from pathview.ui.slide_session import OpenedSlide, SlideSession
 from pathview.ui.slide_tiles import ORDERS, THUMBNAIL_SIDE, TileListModel
 from pathview.ui.slide_view import SlideOverview, rgb_image
 
+#: Scores arriving batch by batch are drawn at most this often (milliseconds).
+REDRAW_MS = 200
 #: How much larger than the model's input the current tile is drawn.
 TILE_ZOOM = 3
 
@@ -93,6 +95,9 @@ class SlideWindow(QMainWindow):
         self.grid.setGridSize(QSize(THUMBNAIL_SIDE + 12, THUMBNAIL_SIDE + 24))
         self.grid.setResizeMode(QListView.ResizeMode.Adjust)
         self.grid.setUniformItemSizes(True)
+        # Laid out in batches between events: 50,000 tiles at once would stall for 200 ms.
+        self.grid.setLayoutMode(QListView.LayoutMode.Batched)
+        self.grid.setBatchSize(2000)
         self.grid.setModel(self.tiles)
         self.sort = QComboBox()
         self.sort.addItems(ORDERS)
@@ -100,6 +105,8 @@ class SlideWindow(QMainWindow):
         self.tile_view.setFixedSize(96 * TILE_ZOOM, 96 * TILE_ZOOM)
         self.facts = QLabel("Opening the slide...")
         self.facts.setWordWrap(True)
+        self._redraw = QTimer(self, singleShot=True, interval=REDRAW_MS)
+        self._redraw.timeout.connect(self._redraw_scores)
         self._layout()
         self._connect()
 
@@ -130,7 +137,7 @@ class SlideWindow(QMainWindow):
         s.failed.connect(lambda reason: self.statusBar().showMessage(reason))
         s.mpp_needed.connect(self._on_mpp_needed)
         s.scores_arrived.connect(self._on_scores)
-        s.scoring_finished.connect(lambda how: self.statusBar().showMessage(f"scoring: {how}"))
+        s.scoring_finished.connect(self._on_scoring_finished)
         s.current_changed.connect(self._on_current)
         s.review_recorded.connect(self._on_reviewed)
         self.overview.tile_clicked.connect(s.select)
@@ -170,10 +177,22 @@ class SlideWindow(QMainWindow):
         self.session.answer_mpp(answer)
 
     def _on_scores(self, _rows: np.ndarray, _p: np.ndarray) -> None:
+        if not self._redraw.isActive():  # at most one redraw per interval, however many batches
+            self._redraw.start()
+
+    def _redraw_scores(self) -> None:
         self.overview.set_scores(self.session.p)
         self.tiles.set_scores(self.session.p)
+        self.grid.viewport().update()
         if self.session.current >= 0:
             self._show_facts(self.session.current)
+
+    def _on_scoring_finished(self, how: str) -> None:
+        self._redraw.stop()
+        self._redraw_scores()
+        if self.tiles.order_name != "position":  # sorted on partial scores: sort again
+            self._on_sort(self.tiles.order_name)
+        self.statusBar().showMessage(f"scoring: {how}")
 
     def _on_current(self, row: int) -> None:
         self.overview.set_current(row)
