@@ -4,6 +4,7 @@ review keys writing tiles with slide, coordinates and um/pixel, the one-time mpp
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from pathview.model import Classifier
 from pathview.scoring.slide import tile_spec_for
 from pathview.slide import parse_tile_relpath, recorded_mpp
 from pathview.store import ReviewStore, store_path_for_folder
+from pathview.ui.main_window import MainWindow
 from pathview.ui.settings import Preferences
 from pathview.ui.slide_session import SlideSession
 from pathview.ui.slide_tiles import tile_order
@@ -165,3 +167,33 @@ def test_pathview_opens_a_slide_file_from_the_command_line(
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     assert main([str(slide_copy)]) == 0
     assert calls and calls[0][0] == slide_copy
+
+
+def test_the_folder_window_opens_a_slide_from_its_file_menu_and_a_drop(
+    qtbot: QtBot, make_window: Callable[..., MainWindow], slide_copy: Path
+) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    window = make_window(loader=None)
+    assert "open_slide" in window.action_map
+    assert window.action_map["open_slide"].text().startswith("Open &slide")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(slide_copy))])
+    drop = QDropEvent(
+        QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )  # fmt: skip
+    opened: list[SlideWindow] = []
+    original = window.open_slide
+    window.open_slide = lambda path: opened.append(original(path)) or opened[-1]  # type: ignore[method-assign]
+    window.dropEvent(drop)
+    assert len(opened) == 1
+    slide_window = opened[0]
+    assert isinstance(slide_window, SlideWindow)
+    qtbot.waitUntil(lambda: slide_window.session.state is not None, timeout=30_000)
+    assert slide_window.session.state is not None
+    assert slide_window.session.state.slide.name == "cmu.svs"
+    # The bundled model scores it on the slide session's own thread.
+    qtbot.waitUntil(lambda: not np.isnan(slide_window.session.p).any(), timeout=60_000)
+    slide_window.close()
