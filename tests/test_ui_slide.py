@@ -197,3 +197,19 @@ def test_the_folder_window_opens_a_slide_from_its_file_menu_and_a_drop(
     # The bundled model scores it on the slide session's own thread.
     qtbot.waitUntil(lambda: not np.isnan(slide_window.session.p).any(), timeout=60_000)
     slide_window.close()
+
+
+def test_g_shows_the_current_tiles_grad_cam_between_scoring_batches(
+    qtbot: QtBot, slide_copy: Path, tiny: Classifier
+) -> None:
+    window = open_window(qtbot, slide_copy, tiny)
+    session = window.session
+    before = window.tile_view.pixmap().toImage()
+    with qtbot.waitSignal(session.explained, timeout=30_000) as explained:
+        qtbot.keyClick(window.grid, Qt.Key.Key_G)
+    row, explanation = explained.args
+    assert row == session.current and explanation.layer == "stages.0"
+    assert "Grad-CAM (stages.0)" in window.facts.text()
+    if explanation.ok:
+        assert window.tile_view.pixmap().toImage() != before  # the map is drawn over the tile
+    window.close()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +82,7 @@ def iter_tile_batches(
     batch_size: int = 256,
     workers: int | None = None,
     cancel: CancelToken | None = None,
-) -> Iterator[TileBatch]:
+) -> Generator[TileBatch, None, None]:
     """The tiles ``rows`` (default: all) in batches, read ``workers`` batches ahead."""
     order = list(range(len(grid))) if rows is None else list(rows)
     step = max(1, batch_size)

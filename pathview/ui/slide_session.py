@@ -1,9 +1,11 @@
 """SlideSession: one open slide in the app, its tiles, their scores, the current tile and reviews.
 
 The slide is opened, its overview read and its tiles listed on a pool thread
-(:class:`pathview.workers.TaskPool`); the model is loaded and the tiles scored on another, batch
-by batch, each batch arriving as ``scores_arrived``. A slide that does not record its microns
-per pixel emits ``mpp_needed``; :meth:`answer_mpp` records the user's answer beside the slide
+(:class:`pathview.workers.TaskPool`). The model is loaded and the tiles scored on another, the
+model thread, one batch per task, each batch arriving as ``scores_arrived``, so that the
+current tile's Grad-CAM (:meth:`SlideSession.explain`) runs between two batches on the same
+thread. A slide that does not record its microns per pixel emits ``mpp_needed``;
+:meth:`SlideSession.answer_mpp` records the user's answer beside the slide
 (:func:`pathview.slide.record_mpp`) and opens it again. Reviews go to the review store of the
 slide's folder, recorded as the folder view records them, with the tile's id, its relative path
 ``SLIDE#x=..,y=..,size=..,mpp=..`` (slide, level-0 coordinates, um/pixel) and the SHA-1 of the
@@ -12,7 +14,7 @@ pixels shown, so ``pathview export-patches`` can write them out for retraining.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,10 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from pathview.core import Verdict
+from pathview.explain import Explanation, explain_patch
 from pathview.io import pixel_sha1
-from pathview.scoring.slide import iter_tile_batches, tile_spec_for
+from pathview.scoring.loop import predict_arrays
+from pathview.scoring.slide import TileBatch, iter_tile_batches, tile_spec_for
 from pathview.slide import (
     MissingMppError,
     Slide,
@@ -66,6 +70,16 @@ def _open(path: Path, spec: TileSpec) -> OpenedSlide | str:
     return OpenedSlide(slide, overview, scale, grid)
 
 
+def _next_batch(
+    classifier: Any, batches: Generator[TileBatch, None, None] | None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Score the next batch of tiles (rows, P), or None when there are no more."""
+    batch = next(batches, None) if batches is not None else None
+    if batch is None:
+        return None
+    return np.asarray(batch.rows, np.int64), predict_arrays(classifier, batch.pixels).p
+
+
 class SlideSession(QObject):
     """State and behaviour of the slide view (see the module docstring)."""
 
@@ -76,13 +90,18 @@ class SlideSession(QObject):
     scoring_finished = Signal(str)  # "done" or the reason
     current_changed = Signal(int)  # tile row, -1 for none
     review_recorded = Signal(int, str)  # tile row, verdict
+    explained = Signal(int, Explanation)  # tile row, its Grad-CAM
 
     def __init__(
         self, loader: Callable[[], Any] | None = None, parent: QObject | None = None
     ) -> None:
         super().__init__(parent)
         self._loader = loader
-        self._pool = TaskPool("slide", threads=2, parent=self)
+        self._pool = TaskPool("slide", threads=1, parent=self)
+        # Scoring batches and Grad-CAM share one thread: the hooks must not see a scoring pass.
+        self._model_pool = TaskPool("slide-model", threads=1, parent=self)
+        self._classifier: Any = None
+        self._batches: Generator[TileBatch, None, None] | None = None
         self.path: Path | None = None
         self.state: OpenedSlide | None = None
         self.p: np.ndarray = np.zeros(0, np.float32)
@@ -132,32 +151,59 @@ class SlideSession(QObject):
         self.score()
 
     def score(self) -> None:
-        """Load the model (once) and score every tile, batch by batch."""
-        state, loader, generation = self.state, self._loader, self._generation
-        if state is None or loader is None:
+        """Load the model (once) and score every tile, one batch per task on the model
+        thread, so a Grad-CAM request (:meth:`explain`) runs between two batches."""
+        state, generation = self.state, self._generation
+        if state is None or self._loader is None:
             return
 
-        def work(emit: Callable[[tuple[np.ndarray, np.ndarray]], None]) -> str:
-            from pathview.scoring.loop import predict_arrays
-
-            classifier = loader()
-            self.model_id = classifier.model_id
+        def start(classifier: Any) -> None:
+            if generation != self._generation:
+                return
             if tile_spec_for(classifier.metadata) != state.grid.spec:
-                return "the model's tile scale differs from the slide's grid; reopen the slide"
-            for batch in iter_tile_batches(state.slide, state.grid, batch_size=64):
-                if generation != self._generation:
-                    return "cancelled"
-                scores = predict_arrays(classifier, batch.pixels)
-                emit((np.asarray(batch.rows, np.int64), scores.p))
-            return "done"
+                self.scoring_finished.emit("the model's tile scale differs from the grid's")
+                return
+            batches = iter_tile_batches(state.slide, state.grid, batch_size=64)
+            self._batches = batches
+            self._model_pool.start(lambda _emit: _next_batch(classifier, batches), step)
 
-        def arrived(value: tuple[np.ndarray, np.ndarray]) -> None:
-            if generation == self._generation:
-                rows, p = value
-                self.p[rows] = p
-                self.scores_arrived.emit(rows, p)
+        def step(result: tuple[np.ndarray, np.ndarray] | None) -> None:
+            if generation != self._generation:
+                return
+            if result is None:
+                self.scoring_finished.emit("done")
+                return
+            rows, p = result
+            self.p[rows] = p
+            self.scores_arrived.emit(rows, p)
+            classifier, batches = self._classifier, self._batches
+            self._model_pool.start(lambda _emit: _next_batch(classifier, batches), step)
 
-        self._pool.start(work, self.scoring_finished.emit, self.scoring_finished.emit, arrived)
+        def loaded(classifier: Any) -> None:
+            self._classifier = classifier
+            self.model_id = classifier.model_id
+            start(classifier)
+
+        self._batches = None
+        if self._classifier is not None:
+            start(self._classifier)
+        else:
+            loader = self._loader
+            self._model_pool.start(lambda _emit: loader(), loaded, self.scoring_finished.emit)
+
+    def explain(self, row: int) -> None:
+        """Grad-CAM of tile ``row`` on the model thread; ``explained`` follows (dropped if
+        another tile is current by then)."""
+        state, classifier, generation = self.state, self._classifier, self._generation
+        pixels = self.tile_pixels(row)
+        if state is None or classifier is None or pixels is None:
+            return
+
+        def done(explanation: Explanation) -> None:
+            if generation == self._generation and row == self.current:
+                self.explained.emit(row, explanation)
+
+        self._model_pool.start(lambda _emit: explain_patch(classifier, pixels), done)
 
     def select(self, row: int) -> None:
         """Make tile ``row`` the current one."""
@@ -204,10 +250,15 @@ class SlideSession(QObject):
         """Forget the open slide (late results of its tasks are dropped)."""
         self._generation += 1
         self._pool.clear()
+        self._model_pool.clear()
         if self.state is not None:
             state = self.state
             self.state = None
             self._pool.wait()
+            self._model_pool.wait()
+            if self._batches is not None:  # its reading threads stop before the file closes
+                self._batches.close()
+                self._batches = None
             state.slide.close()
         self.p = np.zeros(0, np.float32)
         self.current = -1
@@ -217,3 +268,4 @@ class SlideSession(QObject):
         """Stop background work and close the slide (the window is closing)."""
         self.close()
         self._pool.wait()
+        self._model_pool.wait()

@@ -4,8 +4,9 @@ current tile, linked both ways, with the review keys of the folder view.
 A click on a tile in the overview selects it in the grid and shows it; selecting in the grid
 centres the overview on it. A / D / U record agree / disagree / unsure on the current tile
 (the reviewer name of the preferences), J / K or the arrow keys step through the grid in its
-sort order. The tile panel shows the tile at the model's scale, 3x, with its centre 32 x 32
-box (the region PatchCamelyon's label is about).
+sort order, G shows the current tile's Grad-CAM (the model's default layer). The tile panel
+shows the tile at the model's scale, 3x, with its centre 32 x 32 box (the region
+PatchCamelyon's label is about).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from pathview.core import CENTRE_BOX, Verdict
+from pathview.explain import Explanation, blend, overlay_rgba
 from pathview.ui.main_window import AskReviewer, ask_reviewer_dialog
 from pathview.ui.settings import Preferences
 from pathview.ui.slide_session import OpenedSlide, SlideSession
@@ -105,6 +107,8 @@ class SlideWindow(QMainWindow):
         self.tile_view.setFixedSize(96 * TILE_ZOOM, 96 * TILE_ZOOM)
         self.facts = QLabel("Opening the slide...")
         self.facts.setWordWrap(True)
+        self.cam_shown = False  # G: Grad-CAM over the current tile
+        self.cam_text = ""
         self._redraw = QTimer(self, singleShot=True, interval=REDRAW_MS)
         self._redraw.timeout.connect(self._redraw_scores)
         self._layout()
@@ -140,6 +144,7 @@ class SlideWindow(QMainWindow):
         s.scoring_finished.connect(self._on_scoring_finished)
         s.current_changed.connect(self._on_current)
         s.review_recorded.connect(self._on_reviewed)
+        s.explained.connect(self._on_explained)
         self.overview.tile_clicked.connect(s.select)
         self.grid.selectionModel().currentChanged.connect(self._on_grid_current)
         self.sort.currentTextChanged.connect(self._on_sort)
@@ -150,6 +155,7 @@ class SlideWindow(QMainWindow):
             "J": lambda: self._step(1),
             "Right": lambda: self._step(1),
             "K": lambda: self._step(-1),
+            "G": self._toggle_cam,
             "Left": lambda: self._step(-1),
         }
         for key, slot in keys.items():
@@ -202,6 +208,25 @@ class SlideWindow(QMainWindow):
         pixels = self.session.tile_pixels(row) if row >= 0 else None
         self.tile_view.setPixmap(QPixmap() if pixels is None else tile_picture(pixels))
         self._show_facts(row)
+        if self.cam_shown and row >= 0:
+            self.session.explain(row)
+
+    def _toggle_cam(self) -> None:
+        self.cam_shown = not self.cam_shown
+        self._on_current(self.session.current)
+
+    def _on_explained(self, row: int, explanation: Explanation) -> None:
+        pixels = self.session.tile_pixels(row)
+        if not self.cam_shown or pixels is None:
+            return
+        if explanation.ok and explanation.map is not None:
+            pixels = blend(pixels, overlay_rgba(explanation.map))
+        self.tile_view.setPixmap(tile_picture(pixels))
+        focus = explanation.centre_focus
+        self.cam_text = f"Grad-CAM ({explanation.layer}): " + (
+            f"{focus:.0%} in the centre box" if focus is not None else explanation.reason
+        )
+        self._show_facts(row)
 
     def _show_facts(self, row: int) -> None:
         state = self.session.state
@@ -215,6 +240,7 @@ class SlideWindow(QMainWindow):
             f"x {int(grid.xs[row])}, y {int(grid.ys[row])} (level 0), {grid.side} px<br>"
             f"{state.slide.mpp:g} um/px; tile {grid.spec.mpp:g} um/px<br>"
             f"tissue {float(grid.tissue[row]):.0%}<br>review: {verdict}"
+            + (f"<br>{self.cam_text}" if self.cam_shown and self.cam_text else "")
         )
 
     def _on_grid_current(self, index: QModelIndex, _previous: QModelIndex) -> None:
