@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from pathview.core import Verdict
+from pathview.core import VIEW_SINGLE, Verdict
 from pathview.explain import Explanation, explain_patch
 from pathview.io import pixel_sha1
 from pathview.scoring.loop import predict_arrays
@@ -239,6 +239,7 @@ class SlideSession(QObject):
             state.grid.relpath(row),
             model_id=self.model_id,
             p_tumour=None if np.isnan(p) else p,
+            view="" if np.isnan(p) else VIEW_SINGLE,  # the slide view shows the plain score
         )
         with ReviewStore(store_path_for_folder(self.path.parent)) as store:
             store.record(review)
