@@ -51,4 +51,38 @@ def run_app(
     return int(app.exec())
 
 
-__all__ = ["run_app"]
+def run_slide_app(
+    slide: Path,
+    model_dir: Path | None = None,
+    device: str = "auto",
+    quit_after_ms: int | None = None,
+) -> int:
+    """Show the slide window on ``slide`` (``pathview SLIDE.svs``): the overview with its heat
+    map, the tile grid and the current tile; returns the exit status."""
+    from pathview.core.resources import bundled_model_dir
+    from pathview.model import load_model
+    from pathview.model.bundle import read_metadata
+    from pathview.scoring.slide import tile_spec_for
+    from pathview.ui.slide_session import SlideSession
+    from pathview.ui.slide_window import SlideWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("pathview")
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName("pathview")
+    session = SlideSession(loader=lambda: load_model(model_dir, device=device))
+    window = SlideWindow(session)
+    screen = app.primaryScreen().availableGeometry()
+    # Leave room for the window frame, so the status bar stays on a small screen.
+    window.resize(min(1440, screen.width() - 16), min(900, screen.height() - 40))
+    window.show()
+    spec = tile_spec_for(read_metadata(model_dir or bundled_model_dir()))
+    QTimer.singleShot(0, lambda: session.open(Path(slide), spec))
+    if quit_after_ms is not None:
+        QTimer.singleShot(quit_after_ms, window.close)
+        QTimer.singleShot(quit_after_ms, app.quit)
+    return int(app.exec())
+
+
+__all__ = ["run_app", "run_slide_app"]

@@ -120,6 +120,7 @@ else
 fi
 # torch and torchvision resolve together, so they always come as a matching pair.
 say "installing pathview and its test tools into $venv (pip shows each package as it comes)"
-"${pip[@]}" install -e ".[test]"
+# The cluster extra (Ray) too: its test scores two slides on a local Ray of 2 workers.
+"${pip[@]}" install -e ".[test,cluster]"
 echo "$want" >"$stamp"
 say "ready ($venv, installed in $(($(date +%s) - started))s; $(du -sh "$venv" | cut -f1) on disk)"

@@ -1,7 +1,8 @@
 """The ``pathview`` command: opens the app, or runs a headless sub-command.
 
-``pathview [FOLDER] [--demo] [--model DIR] [--device ...]`` opens the app;
-``pathview score|report|queue|export|import ...`` run without a window (see
+``pathview [FOLDER] [--demo] [--model DIR] [--device ...]`` opens the app (``pathview
+SLIDE.svs`` its slide window);
+``pathview score|report|queue|export|import|export-patches ...`` run without a window (see
 ``pathview COMMAND --help``).
 A folder that happens to be named like a sub-command can be opened as ``./score``.
 """
@@ -16,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pathview.core.resources import demo_folder
+from pathview.slide.reader import is_slide_path
 
 #: Sub-command name -> module under pathview.cli with add_parser(subparsers) and run(args).
 SUBCOMMANDS = {
@@ -24,6 +26,7 @@ SUBCOMMANDS = {
     "import": "import_reviews",
     "report": "report",
     "queue": "queue",
+    "export-patches": "export_patches",
 }
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
@@ -45,7 +48,9 @@ def _app_parser() -> argparse.ArgumentParser:
             " (pathview-train --help), then open the new model with --model DIR."
         ),
     )
-    parser.add_argument("folder", nargs="?", type=Path, help="patch folder to open")
+    parser.add_argument(
+        "folder", nargs="?", type=Path, help="patch folder to open, or a slide (SLIDE.svs, ...)"
+    )
     parser.add_argument("--demo", action="store_true", help="open the bundled demo patches")
     parser.add_argument("--model", type=Path, default=None, help="model directory to use")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_HELP)
@@ -108,7 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("pathview: give either FOLDER or --demo, not both", file=sys.stderr)
         return 2
     folder = demo_folder() if args.demo else args.folder
-    if folder is not None and not folder.is_dir():
+    slide = folder is not None and not folder.is_dir() and is_slide_path(folder)
+    if folder is not None and not folder.is_dir() and not slide:
         print(f"pathview: not a folder: {folder}", file=sys.stderr)
         return 2
     if args.quit_after_ms is not None and args.quit_after_ms < 0:
@@ -118,6 +124,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem is not None:
         print(problem, file=sys.stderr)
         return 2
+    if slide:
+        from pathview.app import run_slide_app
+
+        assert folder is not None
+        return int(run_slide_app(folder, args.model, args.device, args.quit_after_ms))
     from pathview.app import run_app
 
     return int(run_app(folder, args.model, args.device, quit_after_ms=args.quit_after_ms))

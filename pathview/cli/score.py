@@ -12,6 +12,9 @@ With ground truth (``--labels``, else the folder's own labels CSV) it prints AUC
 ECE. Exit status: 0 all patches scored; 1 nothing written (bad folder, model, labels or output
 path; no patches; cancelled); 3 the CSV was written but some files could not be read (listed on
 stderr).
+
+``pathview score SLIDE [SLIDE ...] --out tiles.csv`` scores slides instead (see
+:mod:`pathview.cli.score_slides`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from pathview.cli._common import (
     run_command,
     score_args_folder,
 )
+from pathview.cli.score_slides import add_slide_arguments, score_slides_command, wants_slides
 
 if TYPE_CHECKING:
     from pathview.quality import PatchQuality
@@ -55,14 +59,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     """Register the ``score`` sub-command."""
     parser = subparsers.add_parser(
         "score",
-        help="score every patch of a folder with the model, write id,label CSV",
+        help="score every patch of a folder (or every tissue tile of slides), write a CSV",
         description=(
             "Score every patch in FOLDER headlessly and write the Kaggle submission format "
-            "(id,label with label = calibrated P(tumour)). Exit status: 0 ok, 1 failure (nothing "
-            "written), 3 written but some files were unreadable."
+            "(id,label with label = calibrated P(tumour)). Given slides instead (SLIDE.svs ...), "
+            "score their tissue tiles at the model's scale and write id,label,slide,x,y,size,"
+            "level,mpp. Exit status: 0 ok, 1 failure (nothing written), 3 written but some "
+            "files, slides or tiles were unreadable."
         ),
     )
-    parser.add_argument("folder", type=Path, help="folder of patch files (.tif, .png, .jpg, ...)")
+    parser.add_argument(
+        "folder",
+        type=Path,
+        help="folder of patch files (.tif, .png, .jpg, ...), or a slide (see 'slides' below)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="CSV to write (id,label)")
     parser.add_argument(
         "--details",
@@ -78,6 +88,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "labels.csv or train_labels.csv, as the app and `pathview report` use)",
     )
     add_scoring_arguments(parser)
+    add_slide_arguments(parser)
 
 
 def quality_summary(quality: PatchQuality) -> str:
@@ -101,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
+    if wants_slides(args):
+        return score_slides_command(args)
     from pathview.io import find_labels_csv
     from pathview.scoring import write_details_csv, write_scores_csv
     from pathview.stats import accuracy, expected_calibration_error, roc_auc

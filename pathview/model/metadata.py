@@ -13,10 +13,10 @@ the file had it as ``null`` or the field is always written (``parent_model``); a
 file lacked is not added while its value is the one parsing gave it.
 
 The records, top down: :class:`ModelMetadata` holds the architecture
-(:class:`Architecture`), input (``input_size``, ``resize_policy``, :class:`Normalisation`,
-the input codec in a :class:`CodecRecord`), output (``classes``, ``temperature``),
-:class:`Calibration` (with its :class:`PriorShift`), :class:`CamLayers`, the weights
-(:class:`WeightsRecord`) and int8 weights (:class:`Int8Record`, with its
+(:class:`Architecture`), input (``input_size``, ``microns_per_pixel``, ``resize_policy``,
+:class:`Normalisation`, the input codec in a :class:`CodecRecord`), output (``classes``,
+``temperature``), :class:`Calibration` (with its :class:`PriorShift`), :class:`CamLayers`, the
+weights (:class:`WeightsRecord`) and int8 weights (:class:`Int8Record`, with its
 :class:`Int8Sample`), the :class:`ParentModel`, training provenance (:class:`TrainingRecord`:
 :class:`DataRecord` sources, :class:`InitialisedFrom`, :class:`TeacherRecord` of
 :class:`TeacherModel`), validation (:class:`ValidationBlock` of :class:`Metrics`, with
@@ -866,6 +866,9 @@ class ModelMetadata(Record):
     created: str | None = None
     architecture: Architecture = field(default_factory=Architecture)
     input_size: int = 96
+    #: The training patches' scale in microns per pixel (PatchCamelyon's: 0.972), what slide
+    #: tiles are cut at; None when not recorded (``pathview.slide`` then uses PCam's).
+    microns_per_pixel: float | None = None
     resize_policy: str = "centre_crop"
     resize_policy_note: str | None = None
     normalisation: Normalisation = field(default_factory=Normalisation)
@@ -905,6 +908,7 @@ class ModelMetadata(Record):
             "name": r.get("name", _str),
             "created": r.get("created", _str),
             "resize_policy_note": r.get("resize_policy_note", _str),
+            "microns_per_pixel": r.get("microns_per_pixel", _positive),
             "output": r.get("output", _str),
             "calibration": r.record("calibration", Calibration),
             "parent_model": r.record("parent_model", ParentModel),

@@ -30,6 +30,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     # File
     ActionSpec("open_folder", "&Open folder…", "&File", "files.open_folder_dialog", ("Ctrl+O",)),
     ActionSpec("open_demo", "Open &demo patches", "&File", "open_demo"),
+    ActionSpec("open_slide", "Open &slide…", "&File", "open_slide_dialog"),
     ActionSpec(
         "load_labels", "Load &labels CSV…", "&File", "files.load_labels_dialog", ("Ctrl+L",)
     ),

@@ -45,6 +45,7 @@ from pathview.ui.resume import ResumeController
 from pathview.ui.review_panel import ReviewPanel
 from pathview.ui.session import TriageSession
 from pathview.ui.settings import Preferences
+from pathview.ui.slide_launch import ask_slide_path, dropped_slide, open_slide_window
 from pathview.ui.status import StatusWidgets
 from pathview.ui.view_binding import bind_view_state, options_from_preferences
 from pathview.ui.view_state import ViewOptions
@@ -444,12 +445,21 @@ class MainWindow(QMainWindow):
     def export_submission(self, out: Path | None = None) -> bool:
         return self.files.export("submission", out)
 
+    def open_slide_dialog(self) -> None:
+        path = ask_slide_path(self, self.prefs.last_folder)
+        if path is not None:
+            self.open_slide(path)
+
+    def open_slide(self, path: Path) -> QWidget:
+        """Open a slide in its own slide window (the bundled model scores it)."""
+        return open_slide_window(path, parent=self)
+
     # ------------------------------------------------------------------ Qt events
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         urls = event.mimeData().urls()
         if urls and urls[0].isLocalFile():
             path = Path(urls[0].toLocalFile())
-            if path.is_dir() or path.suffix.lower() == ".csv":
+            if path.is_dir() or path.suffix.lower() == ".csv" or dropped_slide(path):
                 event.acceptProposedAction()
                 return
         event.ignore()
@@ -460,6 +470,8 @@ class MainWindow(QMainWindow):
             self.open_folder(path)
         elif path.suffix.lower() == ".csv":
             self.session.folders.load_labels(path)
+        elif dropped_slide(path):
+            self.open_slide(path)
         event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:
