@@ -109,6 +109,8 @@ def test_the_label_stays_fixed_when_scoring_again_with_tta(
         facts = s.current_facts()
         assert facts.label == ("tumour" if label else "normal")
         assert f"disagreed at P {p:.3f} (single view)" in facts.review
+        # The model's call is named as such, never where the label would be read.
+        assert f"the model's call: {'tumour' if p >= 0.5 else 'normal'}" in facts.review
         assert "Dr Test" in facts.review
     s.select_patch(flipped[0])
     shown = window.review_panel.fact("label")

@@ -154,7 +154,7 @@ def _review_text(state: PatchState | None, hide_p: bool) -> tuple[str, str]:
     elif not hide_p:
         call = "tumour" if state.p_tumour >= 0.5 else "normal"
         view = " (TTA)" if state.view == VIEW_TTA else " (single view)" if state.view else ""
-        how += f" at P {state.p_tumour:.3f}{view} → {call}"
+        how += f" at P {state.p_tumour:.3f}{view}, the model's call: {call}"
     return label, f"{how} · {state.reviewer}"
 
 
