@@ -23,12 +23,11 @@ category :class:`ScoreCacheWarning`), never an exception.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -37,6 +36,7 @@ import numpy as np
 
 from pathview.core import N_VIEWS, PatchRef
 from pathview.store import store_path_for_folder
+from pathview.store.schema import immediate_transaction
 
 CACHE_FILE_NAME = "scores.sqlite"
 #: Version of the cache's tables; a cache with a higher one is not used.
@@ -173,7 +173,7 @@ class ScoreCache:
             if version is not None and version > CACHE_VERSION:
                 raise _NewerCache(f"version {version}, this pathview reads {CACHE_VERSION}")
             if version is None:
-                with _transaction(conn):
+                with immediate_transaction(conn):
                     for statement in _SCHEMA.split(";"):
                         if statement.strip():
                             conn.execute(statement)
@@ -309,7 +309,7 @@ class ScoreCache:
         if not rows:
             return
         try:
-            with _transaction(self._conn):
+            with immediate_transaction(self._conn):
                 self._conn.executemany(sql, rows)
         except sqlite3.Error as exc:
             _warn(f"score cache {self.path} cannot be written ({exc}); these scores not kept")
@@ -321,17 +321,6 @@ class _NewerCache(Exception):
 
 def _warn(text: str) -> None:
     warnings.warn(text, ScoreCacheWarning, stacklevel=3)
-
-
-@contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def _read_version(conn: sqlite3.Connection) -> int | None:

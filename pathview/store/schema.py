@@ -89,7 +89,9 @@ def check_version(current: int, where: object = "review store") -> None:
 
 
 @contextlib.contextmanager
-def _plain_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+def immediate_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT on ``conn`` (isolation_level None), rolled back on any
+    exception: the plain transaction of the review store's migrations and the score cache."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
@@ -111,7 +113,7 @@ def migrate(
     processes opening one old store migrate it once. A store already at ``target`` is only
     read: no write lock is taken.
     """
-    begin = transaction or (lambda: _plain_transaction(conn))
+    begin = transaction or (lambda: immediate_transaction(conn))
     current = schema_version(conn)
     check_version(current)
     while current < target:
