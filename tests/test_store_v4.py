@@ -155,16 +155,18 @@ def test_a_log_round_trips_label_keys_flags_and_batches(tmp_path: Path) -> None:
     with ReviewStore(tmp_path / "a.sqlite") as store:
         store.record(ReviewInput("a", None, "ann", label=1, gt_flag=True, note="fold"))
         store.record(ReviewInput("b", None, "ann", label=0, p_tumour=0.9, view="tta"))
-        store.record(ReviewInput("c", Verdict.AGREE, "ann", p_tumour=0.9, batch_id="bulk-7"))
-        store.record(ReviewInput("d", Verdict.AGREE, "ann", p_tumour=0.9, batch_id="bulk-7"))
-        store.undo("ann")
+        store.record_batch(
+            [ReviewInput(pid, Verdict.AGREE, "ann", p_tumour=0.9) for pid in ("c", "d")]
+        )
+        store.record(ReviewInput("e", Verdict.AGREE, "ann", p_tumour=0.9))
+        store.undo("ann")  # e only: the batch before it stays
         write_log_csv(store, tmp_path / "log.csv")
         original = store.events()
     with ReviewStore(tmp_path / "b.sqlite") as other:
         result = import_reviews(other, tmp_path / "log.csv")
-        assert result.added == len(original) == 5
+        assert result.added == len(original) == 6
         imported = other.events()
-        assert write_labels_csv(other, tmp_path / "labels.csv") == 3
+        assert write_labels_csv(other, tmp_path / "labels.csv") == 4
     for before, after in zip(original, imported, strict=True):
         assert (before.view, before.given_as, before.gt_flag, before.batch_id) == (
             after.view,
@@ -177,11 +179,14 @@ def test_a_log_round_trips_label_keys_flags_and_batches(tmp_path: Path) -> None:
             after.label,
             after.note,
         )
-    assert imported[-1].kind == "retract" and imported[-1].batch_id == "bulk-7"
+    batch = original[2].batch_id
+    assert batch and original[3].batch_id == batch and original[4].batch_id == ""
+    assert imported[-1].kind == "retract" and imported[-1].patch_id == "e"
     assert _rows(tmp_path / "labels.csv") == [
         {"id": "a", "label": "1"},
         {"id": "b", "label": "0"},
         {"id": "c", "label": "1"},
+        {"id": "d", "label": "1"},
     ]
 
 
@@ -239,3 +244,43 @@ def test_bad_new_columns_refuse_the_log(
         with pytest.raises(StoreError, match=reason):
             import_reviews(store, log)
         assert store.events() == []
+
+
+def test_a_bulk_review_is_one_event_per_patch_and_undoes_as_one_step(tmp_path: Path) -> None:
+    with ReviewStore(tmp_path / "r.sqlite") as store:
+        store.record(ReviewInput("before", None, "ann", label=0))
+        events = store.record_batch(
+            [ReviewInput(pid, None, "ann", label=1, p_tumour=0.3) for pid in ("a", "b", "c")]
+        )
+        assert [e.patch_id for e in events] == ["a", "b", "c"]
+        assert len({e.batch_id for e in events}) == 1 and events[0].batch_id
+        assert [e.label for e in events] == [1, 1, 1]
+        assert [e.verdict for e in events] == [Verdict.DISAGREE] * 3  # P 0.3 called normal
+        assert set(store.current_states()) == {"before", "a", "b", "c"}
+        undone = store.undo_step("ann")
+        assert sorted(e.patch_id for e in undone) == ["a", "b", "c"]
+        assert all(e.kind == "retract" and e.batch_id == events[0].batch_id for e in undone)
+        assert set(store.current_states()) == {"before"}
+        assert [e.patch_id for e in store.undo_step("ann")] == ["before"]
+        assert store.undo_step("ann") == []
+
+
+def test_a_bulk_review_with_one_invalid_review_stores_nothing(tmp_path: Path) -> None:
+    with ReviewStore(tmp_path / "r.sqlite") as store:
+        reviews = [ReviewInput("a", None, "ann", label=1), ReviewInput("", None, "ann", label=1)]
+        with pytest.raises(ValueError, match="patch id"):
+            store.record_batch(reviews)
+        assert store.events() == []
+        assert store.record_batch([]) == []
+
+
+def test_undo_of_a_batch_leaves_a_later_single_review_of_the_same_patch_for_later(
+    tmp_path: Path,
+) -> None:
+    with ReviewStore(tmp_path / "r.sqlite") as store:
+        store.record_batch([ReviewInput(pid, None, "ann", label=1) for pid in ("a", "b")])
+        store.record(ReviewInput("a", None, "ann", label=0))  # a second look at a
+        assert [e.patch_id for e in store.undo_step("ann")] == ["a"]
+        assert store.current_state("a", "ann").label == 1  # the batch's review again
+        assert sorted(e.patch_id for e in store.undo_step("ann")) == ["a", "b"]
+        assert store.current_states() == {}

@@ -26,8 +26,8 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -247,6 +247,87 @@ def _verdict_and_label(review: ReviewInput) -> tuple[Verdict | None, int | None,
     if review.label is not None and review.label != label:
         raise ValueError(f"label {review.label} contradicts {verdict.value} at P {review.p_tumour}")
     return verdict, label, GIVEN_AS_VERDICT
+
+
+_INSERT_REVIEW = """INSERT INTO events (event_uid, kind, target_uid, patch_id, pixel_sha1,
+       relpath, verdict, label, reviewer, created_utc, seconds_spent, model_id, p_tumour,
+       explanation_method, explanation_layer, centre_focus, note, origin, role, view,
+       given_as, gt_flag, batch_id)
+   VALUES (?, 'review', NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?)"""
+
+
+def _insert_values(review: ReviewInput) -> tuple[Any, ...]:
+    """The checked values of ``review``'s row (ValueError when it is invalid; nothing is
+    written then): a new event uid, the verdict and label to store, the time now."""
+    if not review.patch_id:
+        raise ValueError("a review needs a patch id")
+    if not review.reviewer.strip():
+        raise ValueError("a review needs a reviewer name")
+    verdict, label, given_as = _verdict_and_label(review)
+    if review.view not in VIEWS:
+        raise ValueError(f"unknown view {review.view!r}")
+    if review.role not in (REVIEWER, ADJUDICATOR):
+        raise ValueError(f"unknown role {review.role!r}")
+    if review.p_tumour is not None and not 0.0 <= review.p_tumour <= 1.0:
+        raise ValueError(f"P(tumour) {review.p_tumour} is outside [0, 1]")
+    check_relpath(review.relpath)
+    check_text_fields(
+        {
+            f.name: getattr(review, f.name)
+            for f in fields(review)
+            if isinstance(getattr(review, f.name), str)
+        }
+    )
+    return (
+        uuid.uuid4().hex,
+        review.patch_id,
+        review.pixel_sha1,
+        review.relpath,
+        None if verdict is None else verdict.value,
+        label,
+        review.reviewer.strip(),
+        utc_now(),
+        review.seconds_spent,
+        review.model_id,
+        review.p_tumour,
+        review.explanation_method,
+        review.explanation_layer,
+        review.centre_focus,
+        review.note,
+        review.role,
+        review.view,
+        given_as,
+        int(bool(review.gt_flag)),
+        review.batch_id,
+    )
+
+
+def _insert_review(conn: sqlite3.Connection, values: tuple[Any, ...]) -> int:
+    """Insert one review row (:func:`_insert_values`) inside a transaction; its event id."""
+    return int(conn.execute(_INSERT_REVIEW, values).lastrowid or 0)
+
+
+def _insert_retract(conn: sqlite3.Connection, target: sqlite3.Row, reviewer: str) -> int:
+    """Insert the retraction of the review ``target`` by ``reviewer``; its event id."""
+    cur = conn.execute(
+        """INSERT INTO events (event_uid, kind, target_uid, patch_id, pixel_sha1,
+               relpath, verdict, label, reviewer, created_utc, model_id, origin,
+               role, batch_id)
+           VALUES (?, 'retract', ?, ?, ?, ?, NULL, NULL, ?, ?, ?, '', ?, ?)""",
+        (
+            uuid.uuid4().hex,
+            target["event_uid"],
+            target["patch_id"],
+            target["pixel_sha1"],
+            target["relpath"],
+            reviewer,
+            utc_now(),
+            target["model_id"],
+            target["role"],
+            target["batch_id"],
+        ),
+    )
+    return int(cur.lastrowid or 0)
 
 
 def _state_from_row(row: sqlite3.Row) -> PatchState:
@@ -478,59 +559,34 @@ class ReviewStore:
         Raises ValueError for an invalid review (nothing stored) and StoreError (StoreBusy
         when another process held the lock past the busy timeout) when it cannot be stored.
         """
-        if not review.patch_id:
-            raise ValueError("a review needs a patch id")
-        if not review.reviewer.strip():
-            raise ValueError("a review needs a reviewer name")
-        verdict, label, given_as = _verdict_and_label(review)
-        if review.view not in VIEWS:
-            raise ValueError(f"unknown view {review.view!r}")
-        if review.role not in (REVIEWER, ADJUDICATOR):
-            raise ValueError(f"unknown role {review.role!r}")
-        if review.p_tumour is not None and not 0.0 <= review.p_tumour <= 1.0:
-            raise ValueError(f"P(tumour) {review.p_tumour} is outside [0, 1]")
-        check_relpath(review.relpath)
-        check_text_fields(
-            {
-                f.name: getattr(review, f.name)
-                for f in fields(review)
-                if isinstance(getattr(review, f.name), str)
-            }
-        )
-        uid = uuid.uuid4().hex
+        row = _insert_values(review)
         with self._transaction("recording a review") as conn:
-            cur = conn.execute(
-                """INSERT INTO events (event_uid, kind, target_uid, patch_id, pixel_sha1,
-                       relpath, verdict, label, reviewer, created_utc, seconds_spent,
-                       model_id, p_tumour, explanation_method, explanation_layer,
-                       centre_focus, note, origin, role, view, given_as, gt_flag, batch_id)
-                   VALUES (?, 'review', NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?,
-                           ?, ?, ?, ?)""",
-                (
-                    uid,
-                    review.patch_id,
-                    review.pixel_sha1,
-                    review.relpath,
-                    None if verdict is None else verdict.value,
-                    label,
-                    review.reviewer.strip(),
-                    utc_now(),
-                    review.seconds_spent,
-                    review.model_id,
-                    review.p_tumour,
-                    review.explanation_method,
-                    review.explanation_layer,
-                    review.centre_focus,
-                    review.note,
-                    review.role,
-                    review.view,
-                    given_as,
-                    int(bool(review.gt_flag)),
-                    review.batch_id,
-                ),
+            event_id = _insert_review(conn, row)
+        return self._event(event_id)
+
+    def record_batch(self, reviews: Sequence[ReviewInput]) -> list[ReviewEvent]:
+        """Append the reviews of one bulk action in one transaction: all are stored or none.
+
+        Each review is its own event (one per patch); they share one new batch id (any
+        ``batch_id`` the inputs carry is replaced), so :meth:`undo_step` withdraws them as one
+        step. Every review is checked before anything is written: ValueError names the first
+        invalid one. Returns the stored events in the input's order.
+        """
+        if not reviews:
+            return []
+        batch_id = uuid.uuid4().hex
+        rows = [_insert_values(replace(r, batch_id=batch_id)) for r in reviews]
+        with self._transaction(f"recording {len(rows)} reviews") as conn:
+            first = _insert_review(conn, rows[0])
+            for row in rows[1:]:
+                _insert_review(conn, row)
+        return [
+            _row_to_event(row)
+            for row in self._query(
+                "SELECT * FROM events WHERE event_id >= ? AND batch_id = ? ORDER BY event_id",
+                (first, batch_id),
             )
-            event_id = cur.lastrowid
-        return self._event(int(event_id or 0))
+        ]
 
     def amend(
         self,
@@ -571,10 +627,18 @@ class ReviewStore:
         )
 
     def undo(self, reviewer: str | None = None) -> ReviewEvent | None:
-        """Retract the latest review still in effect (of ``reviewer`` if given).
+        """Retract the latest review still in effect (of ``reviewer`` if given): one step of
+        :meth:`undo_step`. Returns the retraction of that latest review (with a bulk review,
+        the whole batch is withdrawn), or None when there is nothing left to undo."""
+        events = self.undo_step(reviewer)
+        return events[-1] if events else None
 
-        Appends a 'retract' event and returns it, or returns None when there is nothing left to
-        undo. Calling it again undoes the review before, and so on.
+    def undo_step(self, reviewer: str | None = None) -> list[ReviewEvent]:
+        """Undo one step: retract the latest review still in effect (of ``reviewer`` if given)
+        and, when it belongs to a bulk review (a batch id), every review of that batch still in
+        effect, in one transaction. Appends one 'retract' event per review withdrawn and
+        returns them (the latest review's last); empty when there is nothing left to undo.
+        Calling it again undoes the step before, and so on.
         """
         with self._transaction("undoing a review") as conn:
             # Only this store's own reviews: imported ones are colleagues' history.
@@ -587,27 +651,18 @@ class ReviewStore:
                 params = (reviewer,)
             target = conn.execute(query + " ORDER BY e.event_id DESC LIMIT 1", params).fetchone()
             if target is None:
-                return None
-            cur = conn.execute(
-                """INSERT INTO events (event_uid, kind, target_uid, patch_id, pixel_sha1,
-                       relpath, verdict, label, reviewer, created_utc, model_id, origin,
-                       role, batch_id)
-                   VALUES (?, 'retract', ?, ?, ?, ?, NULL, NULL, ?, ?, ?, '', ?, ?)""",
-                (
-                    uuid.uuid4().hex,
-                    target["event_uid"],
-                    target["patch_id"],
-                    target["pixel_sha1"],
-                    target["relpath"],
-                    reviewer if reviewer is not None else target["reviewer"],
-                    utc_now(),
-                    target["model_id"],
-                    target["role"],
-                    target["batch_id"],
-                ),
-            )
-            event_id = cur.lastrowid
-        return self._event(int(event_id or 0))
+                return []
+            targets = [target]
+            if target["batch_id"]:
+                targets = conn.execute(
+                    query + " AND e.batch_id = ? ORDER BY e.event_id",
+                    (*params, target["batch_id"]),
+                ).fetchall()
+            ids = [
+                _insert_retract(conn, row, reviewer if reviewer is not None else row["reviewer"])
+                for row in targets
+            ]
+        return [self._event(event_id) for event_id in ids]
 
     def add_events(self, events: Iterable[ReviewEvent], origin: str) -> int:
         """Insert events from another store or log, keeping their uids; returns how many were new.

@@ -248,6 +248,10 @@ class InsightColumns:
             if (v < t.value if t.below else v > t.value)
         ]
 
+    def sha1_of(self, row: int) -> str:
+        """The pixel SHA-1 of one row ("" when its quality was not measured)."""
+        return self._sha1[row] if row < len(self._sha1) else ""
+
     def measures_of(self, row: int) -> dict[str, float] | None:
         """Measure name -> value of one row (None when not measured)."""
         self._grow(row + 1)

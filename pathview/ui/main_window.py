@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from pathview.core import Verdict
 from pathview.core.resources import demo_folder
 from pathview.ui.activity import InputActivity
+from pathview.ui.bulk_review import BulkReview, ConfirmBulk, confirm_bulk_dialog
 from pathview.ui.file_actions import FileActions
 from pathview.ui.grid import FilterBar, PatchGrid
 from pathview.ui.heat_legend import HeatLegend
@@ -123,6 +124,7 @@ class MainWindow(QMainWindow):
         prefs: Preferences | None = None,
         ask_reviewer: AskReviewer = ask_reviewer_dialog,
         ask_note: AskNote = ask_note_dialog,
+        confirm_bulk: ConfirmBulk = confirm_bulk_dialog,
     ) -> None:
         super().__init__()
         self.setWindowTitle("pathview")
@@ -137,6 +139,9 @@ class MainWindow(QMainWindow):
         self.action_map: dict[str, QAction] = {}
         self.files = FileActions(self, self.session, self.prefs, lambda: self.keys.focus_grid())
 
+        self.bulk = BulkReview(
+            self, self.session, confirm_bulk, lambda text: self.statusBar().showMessage(text, 8000)
+        )
         build_widgets(self)
         build_actions(self)
         self._bind_session()

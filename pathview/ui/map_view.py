@@ -171,6 +171,7 @@ class MapPanel(QWidget):
         picking.addLayout(modes)
         picking.addStretch(1)
         picking.addWidget(self.clear_button)
+        self._picking = picking
         preview = QHBoxLayout()
         preview.addWidget(self.preview_image)
         side = QVBoxLayout()
@@ -208,6 +209,10 @@ class MapPanel(QWidget):
         scene.sigMouseMoved.connect(lambda pos: self._hover_soon(pos))
         scene.sigMouseClicked.connect(self._on_click)
         self._show_legend()
+
+    def add_picking_widget(self, widget: QWidget) -> None:
+        """Put ``widget`` (the bulk review button) before "Clear selection"."""
+        self._picking.insertWidget(self._picking.indexOf(self.clear_button), widget)
 
     # ------------------------------------------------------------------ drawing
     def _on_projection(self) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from pathview.core import VIEW_SINGLE, VIEW_TTA, Verdict
@@ -32,6 +33,7 @@ from pathview.store import (
     write_log_csv,
 )
 from pathview.triage import DwellClock
+from pathview.triage.bulk import BulkAction, BulkPlan, plan_bulk
 from pathview.ui.explanations import ExplanationController
 from pathview.ui.folder import FolderController
 from pathview.ui.notes import PatchNotes
@@ -246,27 +248,99 @@ class ReviewController(QObject):
         return True
 
     def undo(self) -> str | None:
-        """Retract this reviewer's latest verdict; selects the patch it was about."""
+        """Retract this reviewer's latest verdict (a bulk review: all of it, as one step);
+        selects the patch it was about."""
         if self.store is None:
             return None
         try:
-            event = self.store.undo(self.reviewer or None)
+            events = self.store.undo_step(self.reviewer or None)
         except StoreError as exc:  # locked past the timeout
             self.message.emit(f"Nothing was undone: {exc}")
             return None
-        if event is None:
+        if not events:
             self.message.emit("Nothing to undo.")
             return None
-        patch_id = event.patch_id
+        patch_id = events[-1].patch_id
         row = self._folder.table.row_of(patch_id)
         if row is not None:
             self._selection.select_row_if_shown(row)
-        self.refresh([patch_id])
+        self.refresh([e.patch_id for e in events])
         state = self.store.current_state(patch_id)
         verdict = None if state is None else state.verdict
         self.review_recorded.emit(patch_id, "" if verdict is None else verdict.value)
-        self.message.emit(f"Undid the verdict on {patch_id}")
+        if len(events) > 1:
+            self.message.emit(f"Undid the bulk review of {len(events):,} patches")
+        else:
+            self.message.emit(f"Undid the verdict on {patch_id}")
         return patch_id
+
+    # ------------------------------------------------------------------ bulk review
+    def plan_bulk(self, rows: Sequence[int], action: BulkAction) -> BulkPlan:
+        """What ``action`` on table ``rows`` would record now (see
+        :func:`pathview.triage.bulk.plan_bulk`): patches this reviewer has reviewed are left
+        as they are; agree/disagree need the model's call on each patch."""
+        t = self._folder.table
+        reviewed = np.zeros(len(t), bool)
+        store = self.store
+        if store is not None and self.reviewer:
+            try:
+                mine = store.current_states(self.reviewer)
+            except StoreError:
+                mine = {}
+            for pid in mine:
+                row = t.row_of(pid)
+                if row is not None:
+                    reviewed[row] = True
+        calls_hidden = ""
+        if self._model() is None:
+            calls_hidden = NO_MODEL_VERDICT_TEXT
+        elif self._p_hidden():
+            calls_hidden = BLIND_VERDICT_TEXT
+        p = np.asarray(t.p[: len(t)], np.float64)
+        return plan_bulk(np.asarray(rows, np.int64), action, p, reviewed, calls_hidden)
+
+    def record_bulk(self, plan: BulkPlan) -> int:
+        """Record ``plan`` (from :meth:`plan_bulk`) as one bulk review: one review per patch,
+        one batch id, one transaction (all or nothing); returns how many were recorded."""
+        if plan.refusal or not len(plan):
+            self.message.emit(plan.refusal or "Nothing to record.")
+            return 0
+        store = self._can_write("bulk review")
+        if store is None:
+            return 0
+        t = self._folder.table
+        model = self._model()
+        inputs = []
+        for row in plan.rows.tolist():
+            p, view = self._shown(row)
+            inputs.append(
+                ReviewInput(
+                    patch_id=t.ids[row],
+                    verdict=plan.action.verdict,
+                    reviewer=self.reviewer,
+                    pixel_sha1=t.insight.sha1_of(row),
+                    relpath=t.relpaths[row],
+                    model_id=model.model_id if (model is not None and p is not None) else "",
+                    p_tumour=p,
+                    label=plan.action.label,
+                    view=view,
+                )
+            )
+        try:
+            events = store.record_batch(inputs)
+        except (StoreError, ValueError) as exc:
+            self.message.emit(f"The bulk review was not saved (nothing was recorded): {exc}")
+            return 0
+        ids = [e.patch_id for e in events]
+        self.refresh(ids)
+        self.review_recorded.emit(
+            ids[-1], "" if plan.action.verdict is None else plan.action.verdict.value
+        )
+        self.message.emit(
+            f"Recorded “{plan.action.describe()}” on {len(ids):,} patches as one bulk review "
+            "(Ctrl+Z undoes it)"
+        )
+        return len(ids)
 
     def adjudicate(self, patch_id: str, label: int | None) -> bool:
         """Record a final verdict (1 tumour, 0 normal, None unsure) on ``patch_id`` as the

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from superqt.utils import qthrottled
 
 from pathview.ui.actions import ACTIONS, MENUS, ActionSpec
+from pathview.ui.bulk_review import BULK_ACTION_NAMES, enable_bulk_actions, selection_button
 from pathview.ui.docks import show_dock
 from pathview.ui.grid import FilterBar, PatchGrid
 from pathview.ui.heat_legend import HeatLegend
@@ -182,6 +183,10 @@ def build_actions(w: MainWindow) -> None:
     enable_verdicts()
     s.model_changed.connect(lambda _status: enable_verdicts())
     s.view.changed.connect(lambda _new, _old: enable_verdicts())
+    bulk = [w.action_map[name] for name in BULK_ACTION_NAMES]
+    enable_bulk_actions(bulk, -1)
+    s.selection.subset_changed.connect(lambda picked: enable_bulk_actions(bulk, picked))
+    w.insight_parts.map_panel.add_picking_widget(selection_button(bulk))
     w.verdict_entry = VerdictMenuEntry(menus["&Model"])
     w.session.model_changed.connect(lambda status: w.verdict_entry.show(status.verdict))
 
