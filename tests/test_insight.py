@@ -210,9 +210,7 @@ def test_scoring_pass_carries_quality_and_embeddings(tmp_path: Path, data_dir: P
     assert only.features is None and only.quality is not None
 
 
-def test_cached_scoring_pass_answers_embeddings_but_no_quality(
-    tmp_path: Path, data_dir: Path
-) -> None:
+def test_cached_scoring_pass_answers_embeddings_and_quality(tmp_path: Path, data_dir: Path) -> None:
     folder = tmp_path / "f"
     folder.mkdir()
     for f in sorted((data_dir / "kaggle").glob("*.tif"))[:4]:
@@ -225,13 +223,18 @@ def test_cached_scoring_pass_answers_embeddings_but_no_quality(
     scored = list(iter_score_batches(folder, refs, model, cache=cache, quality=True, features=True))
     assert model.calls == 1 and len(scored) == 1
     assert scored[0].quality is not None and scored[0].features is not None
-    # Now the embeddings are cached: every patch is answered without the model, with its
-    # embedding (kept as float16) and no quality rows (the cache keeps none).
+    # Now the embeddings and quality rows are cached: every patch is answered without the
+    # model, with its embedding (kept as float16) and its quality rows.
     again = FeaturesFakeClassifier()
     (hit,) = iter_score_batches(folder, refs, again, cache=cache, quality=True, features=True)
     assert again.calls == 0 and hit.ids == scored[0].ids
-    assert hit.quality is None and hit.features is not None
+    assert hit.quality is not None and hit.features is not None
     assert np.allclose(hit.features, scored[0].features, atol=1e-2)
+    assert hit.quality.sha1 == scored[0].quality.sha1
+    np.testing.assert_array_equal(hit.quality.hashes, scored[0].quality.hashes)
+    np.testing.assert_array_equal(
+        hit.quality.measures.measure("sharpness"), scored[0].quality.measures.measure("sharpness")
+    )
 
 
 def test_flipped_and_copied_patches_group_in_the_table(data_dir: Path) -> None:

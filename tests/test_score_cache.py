@@ -258,3 +258,72 @@ def test_queue_uses_the_cached_scores(
     cached_ids = out.read_text()
     assert run_cli(*args, "--strategy", "uncertainty", "--no-cache") == 0
     assert out.read_text() == cached_ids
+
+
+def test_quality_rows_are_cached_and_answer_a_details_run(folder: Path, tmp_path: Path) -> None:
+    refs = list_patches(folder)
+    with open_cache(tmp_path / "c.sqlite") as cache:
+        model = FakeClassifier(model_id="m")
+        first = score_folder(folder, model, cache=cache, quality=True)
+        assert first.cached == 0 and first.quality is not None
+        # A details run again: every patch from the cache, quality rows included, in order.
+        again = score_folder(folder, FakeClassifier(model_id="m"), cache=cache, quality=True)
+        assert again.cached == len(refs) == again.scored
+        assert again.quality is not None and again.quality.sha1 == first.quality.sha1
+        assert again.ids == first.ids
+        for name in ("tissue_fraction", "sharpness", "brightness"):
+            np.testing.assert_array_equal(
+                again.quality.measures.measure(name), first.quality.measures.measure(name)
+            )
+        np.testing.assert_array_equal(again.quality.hashes, first.quality.hashes)
+        # Scores cached without quality rows (a plain run) are not enough for a details run.
+        other = score_folder(folder, FakeClassifier(model_id="n"), cache=cache)
+        assert other.cached == 0
+        conn = sqlite3.connect(tmp_path / "c.sqlite")
+        conn.execute("DELETE FROM quality")
+        conn.commit()
+        conn.close()
+        third = score_folder(folder, FakeClassifier(model_id="m"), cache=cache, quality=True)
+        assert third.cached == 0 and third.quality is not None and len(third.quality) == len(refs)
+
+
+def test_app_batches_from_the_cache_carry_their_quality_rows(folder: Path, tmp_path: Path) -> None:
+    refs = list_patches(folder)
+    cache_file = tmp_path / "c.sqlite"
+    scored = list(
+        iter_score_batches(folder, refs, FakeClassifier(), cache=cache_file, quality=True)
+    )
+    model = FakeClassifier()
+    hits = list(iter_score_batches(folder, refs, model, cache=cache_file, quality=True))
+    assert model.calls == 0
+    assert [pid for b in hits for pid in b.ids] == [pid for b in scored for pid in b.ids]
+    for got, want in zip(hits, scored, strict=True):
+        assert got.quality is not None and want.quality is not None
+        assert got.quality.sha1 == want.quality.sha1
+        np.testing.assert_array_equal(got.quality.hashes, want.quality.hashes)
+
+
+def test_a_version_1_cache_gains_the_quality_table(folder: Path, tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    with open_cache(path) as cache:
+        score_folder(folder, FakeClassifier(model_id="m"), cache=cache)
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE quality")
+    conn.execute("UPDATE meta SET value = '1' WHERE key = 'version'")
+    conn.commit()
+    conn.close()
+    with open_cache(path) as cache:  # the scores stay, the new table is there
+        assert score_folder(folder, FakeClassifier(model_id="m"), cache=cache).cached == 8
+        assert (
+            score_folder(folder, FakeClassifier(model_id="m"), cache=cache, quality=True).cached
+            == 0
+        )
+        assert (
+            score_folder(folder, FakeClassifier(model_id="m"), cache=cache, quality=True).cached
+            == 8
+        )
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0] == str(
+        CACHE_VERSION
+    )
+    conn.close()

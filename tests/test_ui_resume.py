@@ -102,6 +102,11 @@ def test_reopening_shows_the_cached_scores_without_scoring(
     # Nothing scored: the corrupt file (never cached) is tried again but cannot be decoded.
     assert loader.made[0].calls == 0
     assert again.session.scores() == pytest.approx(scored)
+    # The quality rows come back with the scores: flags and values without measuring again.
+    table = again.session.table
+    assert int(table.insight.known(len(table)).sum()) == 12
+    again.session.select_patch(next(iter(scored)))
+    qtbot.waitUntil(lambda: "sharpness" in again.review_panel.fact("quality"))
 
 
 @pytest.mark.slow

@@ -60,6 +60,13 @@ class PatchQuality:
             np.concatenate([p.hashes for p in parts]),
         )
 
+    def take(self, rows: Sequence[int] | np.ndarray) -> PatchQuality:
+        """The rows ``rows`` (indices), in that order."""
+        at = np.asarray(rows, np.int64).reshape(-1)
+        return PatchQuality(
+            self.measures.take(at), [self.sha1[i] for i in at.tolist()], self.hashes[at]
+        )
+
     def exact_groups(self) -> np.ndarray:
         """Exact-duplicate group per row (0 = unique), see :func:`exact_groups`."""
         return exact_groups(self.sha1)

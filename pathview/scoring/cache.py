@@ -5,14 +5,17 @@ files that are new or changed.
 One SQLite file per folder, ``scores.sqlite`` beside the folder's review store (in the
 folder's ``.pathview/``, or in the user's data folder for a read-only or bundled folder: the
 rule of :func:`pathview.store.store_path_for_folder`). A model is keyed by :func:`model_key`
-(its model id, number format and input codec). The cache holds three tables:
+(its model id, number format and input codec). The cache holds four tables:
 
 - ``files``: relative path -> (size, mtime in ns, pixel SHA-1): a file whose size and mtime
   are unchanged is not decoded again to learn its pixels;
 - ``scores``: (model key, pixel SHA-1) -> single-view P(tumour), TTA P(tumour) with its spread
   and the 8 views' P(tumour), each where computed (a TTA run fills the single-view P too:
   view 0 is the identity, scored exactly as without TTA);
-- ``embeddings``: (model key, pixel SHA-1) -> the penultimate-layer features as float16.
+- ``embeddings``: (model key, pixel SHA-1) -> the penultimate-layer features as float16;
+- ``quality``: pixel SHA-1 -> the quality measures (float32, in the order of
+  :data:`pathview.quality.MEASURES`) and the 8-view perceptual hashes (uint64): they depend on
+  the pixels only, not on the model (added in version 2; a version 1 cache gains the table).
 
 Keys are the decoded pixels, so a renamed or copied file keeps its scores and a file whose
 pixels changed is scored again. Every write is one transaction (a crash leaves the cache as
@@ -35,12 +38,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from pathview.core import N_VIEWS, PatchRef
+from pathview.quality import MEASURES, PatchQuality, QualityMeasures
+from pathview.quality.duplicates import N_HASH_VIEWS
 from pathview.store import store_path_for_folder
 from pathview.store.schema import immediate_transaction
 
 CACHE_FILE_NAME = "scores.sqlite"
 #: Version of the cache's tables; a cache with a higher one is not used.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 _BUSY_TIMEOUT_S = 5.0
 
 _SCHEMA = """
@@ -54,6 +59,8 @@ CREATE TABLE IF NOT EXISTS scores (
 CREATE TABLE IF NOT EXISTS embeddings (
     model_id TEXT NOT NULL, sha1 TEXT NOT NULL, vec BLOB NOT NULL,
     PRIMARY KEY (model_id, sha1)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quality (
+    sha1 TEXT PRIMARY KEY, measures BLOB NOT NULL, hashes BLOB NOT NULL) WITHOUT ROWID;
 """
 
 _UPSERT_SCORES = """
@@ -172,7 +179,7 @@ class ScoreCache:
             version = _read_version(conn)
             if version is not None and version > CACHE_VERSION:
                 raise _NewerCache(f"version {version}, this pathview reads {CACHE_VERSION}")
-            if version is None:
+            if version is None or version < CACHE_VERSION:  # new, or without the later tables
                 with immediate_transaction(conn):
                     for statement in _SCHEMA.split(";"):
                         if statement.strip():
@@ -296,6 +303,47 @@ class ScoreCache:
                 out[i] = vec
                 mask[i] = True
         return out, mask
+
+    # -- quality ----------------------------------------------------------------------------
+    def put_quality(self, quality: PatchQuality) -> None:
+        """Record the quality rows (measures and perceptual hashes) by pixel SHA-1."""
+        m = np.stack([quality.measures.measure(name) for name in MEASURES], axis=1)
+        m = np.asarray(m, np.float32)
+        h = np.asarray(quality.hashes, np.uint64).reshape(len(quality), N_HASH_VIEWS)
+        data = [(key, m[i].tobytes(), h[i].tobytes()) for i, key in enumerate(quality.sha1)]
+        self._write(
+            "INSERT OR REPLACE INTO quality (sha1, measures, hashes) VALUES (?, ?, ?)", data
+        )
+
+    def get_quality(self, sha1: Sequence[str]) -> tuple[PatchQuality, np.ndarray]:
+        """The cached quality rows of ``sha1``: (the rows found, in the order of ``sha1``;
+        bool n, which were found)."""
+        wanted = set(sha1)
+        found: dict[str, tuple[bytes, bytes]] = {}
+        for key, measures, hashes in self._read("SELECT sha1, measures, hashes FROM quality", ()):
+            if key in wanted:
+                found[str(key)] = (measures, hashes)
+        mask = np.zeros(len(sha1), bool)
+        m_rows: list[np.ndarray] = []
+        h_rows: list[np.ndarray] = []
+        keys: list[str] = []
+        for i, key in enumerate(sha1):
+            blobs = found.get(key)
+            if (
+                blobs is None
+                or len(blobs[0]) != 4 * len(MEASURES)
+                or len(blobs[1]) != 8 * N_HASH_VIEWS
+            ):
+                continue
+            mask[i] = True
+            keys.append(key)
+            m_rows.append(np.frombuffer(blobs[0], np.float32))
+            h_rows.append(np.frombuffer(blobs[1], np.uint64))
+        n = len(keys)
+        m = np.asarray(m_rows, np.float32).reshape(n, len(MEASURES))
+        measures = QualityMeasures(*(m[:, j].copy() for j in range(len(MEASURES))))
+        hashes = np.asarray(h_rows, np.uint64).reshape(n, N_HASH_VIEWS)
+        return PatchQuality(measures, keys, hashes), mask
 
     # -- plumbing ---------------------------------------------------------------------------
     def _read(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:

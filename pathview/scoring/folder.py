@@ -88,8 +88,8 @@ def score_folder(
     each patch's embedding from the same forward pass. With ``quality`` ``result.quality``
     holds the quality measures, pixel SHA-1s and perceptual hashes (computed while decoding).
     With ``cache`` (:class:`pathview.scoring.cache.ScoreCache`) the patches it answers are
-    not scored again and what is scored is recorded there (with ``quality`` every patch is
-    decoded, for its measures, and scored again: the cache is written, not read).
+    not scored again and what is scored is recorded there (with ``quality`` a patch is
+    answered by the cache only when its quality rows are cached too).
     Raises :class:`pathview.io.FolderError` if the folder cannot be listed.
     """
     t0 = time.perf_counter()
@@ -105,8 +105,8 @@ def score_folder(
         return result
     model_id = model_key(classifier)
     lookup = None
-    if cache is not None and model_id and not quality:
-        lookup = lookup_scores(cache, root, refs, model_id, tta, views, features)
+    if cache is not None and model_id:
+        lookup = lookup_scores(cache, root, refs, model_id, tta, views, features, quality)
     todo = refs if lookup is None else [refs[int(i)] for i in lookup.misses]
     cached = 0 if lookup is None else len(lookup.hits)
     parts: list[Scores] = []
@@ -116,6 +116,8 @@ def score_folder(
     if lookup is not None and cached:
         parts.append(lookup.scores)
         rows.append(lookup.hits)
+        if lookup.quality is not None:
+            assessed.append(lookup.quality)
     if progress is not None:
         progress(cached, len(refs))
     batches = score_patches(
@@ -147,8 +149,9 @@ def score_folder(
         result.cancelled = True
     _collect(result, refs, parts, rows, tta, views, features)
     result.cached = cached
-    if quality:
-        result.quality = PatchQuality.concat(assessed)
+    if quality:  # in listing order, as _collect puts the scores
+        at = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        result.quality = PatchQuality.concat(assessed).take(np.argsort(at, kind="stable"))
     result.seconds = time.perf_counter() - t0
     return result
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from pathview.core import N_VIEWS, CancelToken, PatchRef
+from pathview.quality import PatchQuality
 from pathview.scoring.cache import ScoreCache, model_key
 from pathview.scoring.loop import (
     Predictor,
@@ -35,11 +36,13 @@ HITS_PER_BATCH = 2000
 class CacheLookup:
     """Which of a list of patches the cache answers: ``hits`` (indices into the list, in its
     order) with their :class:`Scores` (rows aligned with ``hits``) and ``misses`` (indices
-    of the patches to score)."""
+    of the patches to score); with ``quality`` asked for, the hits' quality rows (aligned with
+    ``hits``)."""
 
     hits: np.ndarray
     scores: Scores
     misses: np.ndarray
+    quality: PatchQuality | None = None
 
 
 def lookup_scores(
@@ -50,11 +53,13 @@ def lookup_scores(
     tta: bool = False,
     views: bool = False,
     features: bool = False,
+    quality: bool = False,
 ) -> CacheLookup:
     """The patches of ``refs`` whose file is unchanged since it was scored by ``model_id``
     with everything asked for (TTA P, spread and views with ``tta``; the views with
-    ``views``; the embeddings with ``features``), and their scores as the scoring loop
-    would give them (``p`` the TTA P with ``tta``, else the single-view P)."""
+    ``views``; the embeddings with ``features``; the quality rows with ``quality``), and
+    their scores as the scoring loop would give them (``p`` the TTA P with ``tta``, else the
+    single-view P)."""
     sha1 = cache.known_sha1(root, refs)
     rows = cache.scores(model_id)
     hits: list[int] = []
@@ -90,6 +95,18 @@ def lookup_scores(
         if tta or views:
             view_rows = [view_rows[k] for k in keep]
         feats = feats[keep]
+        hit_sha1 = [hit_sha1[k] for k in keep]
+    assessed = None
+    if quality:
+        assessed, found = cache.get_quality(hit_sha1)
+        keep = np.flatnonzero(found)
+        hits = [hits[k] for k in keep]
+        p = [p[k] for k in keep]
+        spread = [spread[k] for k in keep]
+        if tta or views:
+            view_rows = [view_rows[k] for k in keep]
+        if feats is not None:
+            feats = feats[keep]
     n = len(hits)
     scores = Scores(
         np.asarray(p, np.float32).reshape(n),
@@ -99,7 +116,7 @@ def lookup_scores(
     )
     hit_array = np.asarray(hits, np.int64)
     misses = np.setdiff1d(np.arange(len(refs), dtype=np.int64), hit_array, assume_unique=True)
-    return CacheLookup(hit_array, scores, misses)
+    return CacheLookup(hit_array, scores, misses, assessed)
 
 
 def record_batch(cache: ScoreCache, model_id: str, batch: ScoredBatch, tta: bool) -> None:
@@ -118,6 +135,8 @@ def record_batch(cache: ScoreCache, model_id: str, batch: ScoredBatch, tta: bool
     cache.put_scores(model_id, sha1, s.p, tta, s.spread, s.views)
     if s.features is not None and s.features.shape[1] > 0:
         cache.put_embeddings(model_id, sha1, s.features)
+    if batch.quality is not None:
+        cache.put_quality(batch.quality)
 
 
 def _hit_batches(refs: Sequence[PatchRef], lookup: CacheLookup, total: int) -> Iterator[ScoreBatch]:
@@ -133,6 +152,9 @@ def _hit_batches(refs: Sequence[PatchRef], lookup: CacheLookup, total: int) -> I
             done=start + len(rows),
             total=total,
             views=None if s.views is None else s.views[part],
+            quality=None
+            if lookup.quality is None
+            else lookup.quality.take(np.arange(len(lookup.hits))[part]),
             features=None if s.features is None else s.features[part],
         )
 
@@ -153,9 +175,8 @@ def iter_score_batches(
     batches. With ``cache`` (a score cache file) the patches it answers come first, without
     decoding, and what is scored is recorded there. With ``quality`` and ``features``
     (where the classifier gives them, see :func:`pathview.scoring.loop.gives_features`)
-    the scored batches carry the quality rows and the embeddings; a cache hit then needs
-    its embedding cached too, and carries no quality rows (the cache keeps none: its
-    patches are measured when scored again, without the cache)."""
+    the batches carry the quality rows and the embeddings; a cache hit then needs its
+    embedding and its quality rows cached too (else it is scored again)."""
     features = features and gives_features(classifier)
     store = ScoreCache.open(cache) if cache is not None else None
     model_id = model_key(classifier)
@@ -166,7 +187,9 @@ def iter_score_batches(
         todo: Sequence[PatchRef] = refs
         done = 0
         if store is not None:
-            lookup = lookup_scores(store, root, refs, model_id, tta, features=features)
+            lookup = lookup_scores(
+                store, root, refs, model_id, tta, features=features, quality=quality
+            )
             for batch in _hit_batches(refs, lookup, len(refs)):
                 if cancel is not None:
                     cancel.raise_if_cancelled()

@@ -36,7 +36,7 @@ with ``more`` false), so the app never encodes a whole 220,025-patch folder in o
 ``score`` or ``load`` ends the running scoring job ("cancelled") before it starts. With a
 ``cache`` (a score cache file, :mod:`pathview.scoring.cache`) the patches it answers come
 first and what is scored is recorded there; with ``insight`` as well, a patch is answered
-only where its embedding is cached, and without quality rows (the cache keeps none).
+only where its embedding and quality rows are cached too.
 Anything a library prints goes to stderr: stdout carries the protocol only.
 """
 

@@ -379,7 +379,7 @@ class ModelWorker(QObject):
         With ``cache`` (a score cache file) the patches it answers come first, unscored,
         and what is scored is recorded there. With ``insight`` the batches also carry
         quality rows and embeddings (``ScoreBatch.quality``, ``ScoreBatch.features``); a
-        patch answered from the cache then carries its cached embedding but no quality rows."""
+        patch answered from the cache then carries its cached embedding and quality rows."""
         self.cancel_scoring()
         self._score_token = CancelToken()
         self._score_id = next_request_id()
