@@ -14,7 +14,10 @@ then prints, each as best and median of --repeats runs (patches per second):
   same with the quality measures and hashes of ``--details`` (``quality=True``; they run in
   the decoding threads), and with quality and embeddings together (``features=True``, what
   the app asks for), interleaved run by run so that load on the machine hits all three
-  alike; the quality work alone on decoded pixels;
+  alike; the same plain and with quality and embeddings, each run writing a new score cache
+  (as ``pathview score`` and the app score a folder the first time: the cache needs each
+  file's pixel SHA-1, which the quality rows use too); the quality work alone on decoded
+  pixels;
 - their ratio (end to end / model only);
 - naive: one file at a time, ``read_patch`` then ``predict`` of that single patch.
 Not a test: numbers depend on the machine and on whatever else is running.
@@ -39,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from pathview.io import read_patch  # noqa: E402
 from pathview.model import PRECISION_CHOICES, load_model  # noqa: E402
-from pathview.scoring import assess_arrays, score_folder  # noqa: E402
+from pathview.scoring import ScoreCache, assess_arrays, score_folder  # noqa: E402
 
 
 def timed(fn: Callable[[], object], items: int, repeats: int) -> tuple[float, float]:
@@ -136,6 +139,27 @@ def main() -> int:
             result = score_folder(folder, clf, batch_size=bs, quality=True, features=True)
             assert result.scored == args.n, result.failed[:3]
 
+        caches = Path(tempfile.mkdtemp(prefix="pathview-bench-cache-"))
+        runs = {"n": 0}
+
+        def fresh_cache() -> ScoreCache:
+            runs["n"] += 1
+            cache = ScoreCache.open(caches / f"scores-{runs['n']}.sqlite")
+            assert cache is not None
+            return cache
+
+        def cached_plain() -> None:
+            with fresh_cache() as cache:
+                result = score_folder(folder, clf, batch_size=bs, cache=cache)
+            assert result.scored == args.n and result.cached == 0, result.failed[:3]
+
+        def cached_insight() -> None:
+            with fresh_cache() as cache:
+                result = score_folder(
+                    folder, clf, batch_size=bs, quality=True, features=True, cache=cache
+                )
+            assert result.scored == args.n and result.cached == 0, result.failed[:3]
+
         def quality_only() -> None:
             for i in range(0, len(pixels), bs):
                 assess_arrays(list(pixels[i : i + bs]))
@@ -171,13 +195,18 @@ def main() -> int:
             rows.append(
                 (f"input codec alone: {codec.describe()}", timed(codec_only, args.n, args.repeats))
             )
-        e2e, e2e_quality, e2e_insight = timed_side_by_side(
-            [end_to_end, end_to_end_quality, end_to_end_insight], args.n, args.repeats
+        e2e, e2e_quality, e2e_insight, c_plain, c_insight = timed_side_by_side(
+            [end_to_end, end_to_end_quality, end_to_end_insight, cached_plain, cached_insight],
+            args.n,
+            args.repeats,
         )
+        shutil.rmtree(caches, ignore_errors=True)
         rows += [
             ("end to end: score_folder", e2e),
             ("end to end: score_folder with quality (--details)", e2e_quality),
-            ("end to end: with quality and embeddings (the app)", e2e_insight),
+            ("end to end: with quality and embeddings", e2e_insight),
+            ("with a new score cache (pathview score, the app)", c_plain),
+            ("with a new score cache, quality and embeddings", c_insight),
             ("quality alone: measures, SHA-1, pHash", timed(quality_only, args.n, args.repeats)),
             (
                 "naive: read_patch + predict, one file at a time",
@@ -199,6 +228,11 @@ def main() -> int:
     print(
         f"{'quality + embeddings cost (end to end)':<50} best "
         f"{e2e[0] / e2e_insight[0] - 1:+8.1%}    median {e2e[1] / e2e_insight[1] - 1:+8.1%}"
+    )
+    print(
+        f"{'the same with the score cache (as shipped)':<50} best "
+        f"{c_plain[0] / c_insight[0] - 1:+8.1%}    median "
+        f"{c_plain[1] / c_insight[1] - 1:+8.1%}"
     )
     return 0
 

@@ -98,18 +98,20 @@ def perceptual_hashes(pixels: np.ndarray, grey_levels: np.ndarray | None = None)
     if len(small) == 0:
         return np.zeros((0, N_HASH_VIEWS), np.uint64)
     coeffs = _DCT @ small @ _DCT.T  # N x 8 x 8
-    views = []
-    for v in range(N_HASH_VIEWS):
-        c = coeffs
-        if v & 1:
-            c = c * _SIGN[None, None, :]  # columns reversed: odd horizontal frequencies
-        if v & 2:
-            c = c * _SIGN[None, :, None]  # rows reversed: odd vertical frequencies
-        if v & 4:
-            c = c.transpose(0, 2, 1)
-        flat = c.reshape(len(c), -1)
-        views.append(_pack(flat > np.median(flat, axis=1, keepdims=True)))
-    return np.stack(views, axis=1)
+    # Views 0-3 flip the columns and/or rows: signs of odd frequencies. Views 4-7 transpose
+    # views 0-3, which keeps each one's median, so their bits are the transposed bits.
+    flips = np.stack(
+        [
+            coeffs,
+            coeffs * _SIGN[None, None, :],
+            coeffs * _SIGN[None, :, None],
+            coeffs * (_SIGN[:, None] * _SIGN[None, :])[None],
+        ]
+    )  # 4 x N x 8 x 8
+    flat = flips.reshape(4, len(coeffs), -1)
+    bits = (flat > np.median(flat, axis=2, keepdims=True)).reshape(flips.shape)
+    views = np.concatenate([bits, bits.transpose(0, 1, 3, 2)])  # 8 x N x 8 x 8
+    return _pack(views.reshape(N_HASH_VIEWS, len(coeffs), -1)).T.copy()
 
 
 def perceptual_hashes_of(arrays: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
