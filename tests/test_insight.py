@@ -253,3 +253,14 @@ def test_flipped_and_copied_patches_group_in_the_table(data_dir: Path) -> None:
     t2 = _table(2)
     t2.insight.set_rows([0, 1], q2)
     assert t2.insight.regroup(2).near.tolist() == [1, 1]
+
+
+def test_every_review_state_has_a_mark_in_the_similar_strip() -> None:
+    from pathview.triage import ReviewCode
+    from pathview.ui.similar_strip import neighbour_caption
+
+    marks = {code: neighbour_caption(0.8, 1, int(code), 0.97) for code in ReviewCode}
+    assert marks[ReviewCode.UNREVIEWED] == "P 0.80 GT1\ncos 0.97"
+    assert marks[ReviewCode.LABELLED] == "P 0.80 GT1 ✎\ncos 0.97"
+    assert len(set(marks.values())) == len(ReviewCode)
+    assert neighbour_caption(math.nan, -1, 0, 0.5) == "P —\ncos 0.50"

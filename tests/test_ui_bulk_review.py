@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QDialog, QLabel, QPushButton
+from PySide6.QtWidgets import QApplication, QDialog, QLabel, QPushButton, QToolButton
 from pytestqt.qtbot import QtBot
 from support.fakes import features_loader
 from support.ui import MakeWindow, open_and_score
@@ -65,6 +65,9 @@ def test_bulk_actions_work_only_on_a_map_selection(
     window = make_window(loader=features_loader)
     open_and_score(qtbot, window, kaggle_folder)
     assert not window.action_map["bulk_tumour"].isEnabled()
+    button = window.insight_parts.map_panel.findChild(QToolButton)
+    assert button is not None and button.text() == "Review selection"
+    assert not button.isEnabled()
     window.bulk.confirm = Answer()
     assert window.bulk.run("tumour") == 0  # nothing picked: nothing asked, nothing recorded
     assert window.bulk.confirm.plans == []
@@ -83,7 +86,9 @@ def test_a_bulk_label_records_one_review_per_patch_and_undoes_as_one_step(
     outside = next(pid for pid in s.table.ids if pid not in picked)  # hidden by the pick
     store.record(ReviewInput(outside, None, "Dr Test", label=0))
     assert window.action_map["bulk_tumour"].isEnabled()
+    window.filter_bar.sort_combo.setFocus()
     window.action_map["bulk_tumour"].trigger()
+    assert window.focusWidget() is window.grid  # the keys are the grid's again
     (plan,) = answer.plans
     assert len(plan) == len(picked) and plan.picked == len(picked)
     assert f"on {len(picked)} of the {len(picked)} selected" in plan.summary()

@@ -91,6 +91,7 @@ def confirm_bulk_dialog(parent: QWidget, plan: BulkPlan, samples: Sequence[Sampl
     buttons.addButton(record, QDialogButtonBox.ButtonRole.AcceptRole)
     cancel = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
     cancel.setAutoDefault(False)
+    cancel.setFocus()  # Space on the focused button must not record by accident
     buttons.accepted.connect(dialog.accept)
     buttons.rejected.connect(dialog.reject)
     layout = QVBoxLayout(dialog)
@@ -123,6 +124,7 @@ class BulkReview(QObject):
         session: TriageSession,
         confirm: ConfirmBulk = confirm_bulk_dialog,
         message: Callable[[str], None] = lambda _text: None,
+        after: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(parent)
         self._parent = parent
@@ -130,6 +132,7 @@ class BulkReview(QObject):
         #: Asks before recording (a dialog; tests answer it themselves).
         self.confirm = confirm
         self._message = message
+        self._after = after  # gives the keys back to the grid after the dialog
 
     def run(self, name: str) -> int:
         """Bulk action ``name`` (a key of :data:`pathview.triage.bulk.BULK_ACTIONS`) on the
@@ -145,10 +148,13 @@ class BulkReview(QObject):
         samples = read_samples(
             s.folders.folder, [t.ids[r] for r in sample], [t.relpaths[r] for r in sample]
         )
-        if not self.confirm(self._parent, plan, samples):
-            self._message("Bulk review cancelled: nothing was recorded.")
-            return 0
-        return s.reviews.record_bulk(plan)
+        try:
+            if not self.confirm(self._parent, plan, samples):
+                self._message("Bulk review cancelled: nothing was recorded.")
+                return 0
+            return s.reviews.record_bulk(plan)
+        finally:
+            self._after()
 
     # The action table's slots.
     def tumour(self) -> int:
@@ -180,7 +186,12 @@ def selection_button(actions: Sequence[QAction], parent: QWidget | None = None) 
     return button
 
 
-def enable_bulk_actions(actions: Sequence[QAction], picked: int) -> None:
-    """The bulk actions work only while the map has picked patches (``picked`` >= 1)."""
+def enable_bulk_actions(
+    actions: Sequence[QAction], picked: int, button: QToolButton | None = None
+) -> None:
+    """The bulk actions (and the map's button) work only while the map has picked patches
+    (``picked`` >= 1)."""
     for action in actions:
         action.setEnabled(picked > 0)
+    if button is not None:
+        button.setEnabled(picked > 0)

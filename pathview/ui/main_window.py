@@ -140,7 +140,11 @@ class MainWindow(QMainWindow):
         self.files = FileActions(self, self.session, self.prefs, lambda: self.keys.focus_grid())
 
         self.bulk = BulkReview(
-            self, self.session, confirm_bulk, lambda text: self.statusBar().showMessage(text, 8000)
+            self,
+            self.session,
+            confirm_bulk,
+            lambda text: self.statusBar().showMessage(text, 8000),
+            lambda: self.keys.focus_grid(),
         )
         build_widgets(self)
         build_actions(self)

@@ -23,6 +23,7 @@ _REVIEW_MARK = {
     ReviewCode.AGREE: " ✓",
     ReviewCode.DISAGREE: " ✗",
     ReviewCode.UNSURE: " ?",
+    ReviewCode.LABELLED: " ✎",  # a label given directly, with no model's call to judge
 }
 
 

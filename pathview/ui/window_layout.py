@@ -184,9 +184,10 @@ def build_actions(w: MainWindow) -> None:
     s.model_changed.connect(lambda _status: enable_verdicts())
     s.view.changed.connect(lambda _new, _old: enable_verdicts())
     bulk = [w.action_map[name] for name in BULK_ACTION_NAMES]
-    enable_bulk_actions(bulk, -1)
-    s.selection.subset_changed.connect(lambda picked: enable_bulk_actions(bulk, picked))
-    w.insight_parts.map_panel.add_picking_widget(selection_button(bulk))
+    button = selection_button(bulk)
+    w.insight_parts.map_panel.add_picking_widget(button)
+    enable_bulk_actions(bulk, -1, button)
+    s.selection.subset_changed.connect(lambda picked: enable_bulk_actions(bulk, picked, button))
     w.verdict_entry = VerdictMenuEntry(menus["&Model"])
     w.session.model_changed.connect(lambda status: w.verdict_entry.show(status.verdict))
 
