@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -230,6 +230,11 @@ class MapPanel(QWidget):
                 yRange=(float(y.min()) - pad_y, float(y.max()) + pad_y),
                 padding=0,
             )
+            # The colours of every point now, the raster in the next turn of the event loop:
+            # a new projection of 220,025 points never holds the GUI for both at once.
+            self._colours = self.controller.colours()
+            QTimer.singleShot(0, self, self.redraw)
+            return
         self.redraw()
 
     def _on_colours(self) -> None:
