@@ -105,6 +105,8 @@ def test_a_bulk_label_records_one_review_per_patch_and_undoes_as_one_step(
     for pid in picked:
         row = s.table.row_of(pid)
         assert row is not None and s.table.review_label[row] == 1
+    s.select_patch(sorted(picked)[0])
+    assert "bulk review of a map selection" in window.review_panel.fact("review")
     # One undo withdraws the whole batch; the single review before it stays.
     window.action_map["undo"].trigger()
     assert set(store.current_states()) == {outside}

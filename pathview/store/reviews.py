@@ -171,6 +171,7 @@ class PatchState:
     given_as: str = GIVEN_AS_VERDICT
     gt_flag: bool = False
     note: str = ""
+    batch_id: str = ""  # set when the review was one of a bulk review's
 
     @property
     def order(self) -> tuple[str, int]:
@@ -346,6 +347,7 @@ def _state_from_row(row: sqlite3.Row) -> PatchState:
         given_as=row["given_as"],
         gt_flag=bool(row["gt_flag"]),
         note=row["note"],
+        batch_id=row["batch_id"],
     )
 
 

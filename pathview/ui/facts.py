@@ -155,6 +155,8 @@ def _review_text(state: PatchState | None, hide_p: bool) -> tuple[str, str]:
         call = "tumour" if state.p_tumour >= 0.5 else "normal"
         view = " (TTA)" if state.view == VIEW_TTA else " (single view)" if state.view else ""
         how += f" at P {state.p_tumour:.3f}{view}, the model's call: {call}"
+    if state.batch_id:
+        how += " (bulk review of a map selection)"
     return label, f"{how} · {state.reviewer}"
 
 
