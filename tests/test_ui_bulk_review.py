@@ -135,7 +135,7 @@ def test_patches_already_reviewed_are_left_and_cancel_records_nothing(
     answer.yes = True
     assert window.bulk.run("normal") == len(picked) - 1
     assert store.current_state(mine).verdict is Verdict.AGREE  # the closer look stays
-    assert "Cancelled" not in window.statusBar().currentMessage()
+    assert "Recorded “label normal” on" in window.statusBar().currentMessage()
 
 
 def test_agree_in_bulk_is_refused_where_the_call_is_hidden(

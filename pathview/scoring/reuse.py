@@ -85,26 +85,25 @@ def lookup_scores(
         spread.append(math.nan if row.spread is None else row.spread)
         if row.views is not None:
             view_rows.append(row.views)
-    feats = None
+    feats: np.ndarray | None = None
+    assessed: PatchQuality | None = None
+
+    def keep_found(found: np.ndarray) -> np.ndarray:
+        """Keep the hits ``found`` marks (the cache had the extra rows asked for)."""
+        nonlocal hits, p, spread, view_rows, hit_sha1
+        keep = np.flatnonzero(found)
+        hits, p, spread = [hits[k] for k in keep], [p[k] for k in keep], [spread[k] for k in keep]
+        hit_sha1 = [hit_sha1[k] for k in keep]
+        if tta or views:
+            view_rows = [view_rows[k] for k in keep]
+        return keep
+
     if features and hits:
         feats, found = cache.get_embeddings(model_id, hit_sha1)
-        keep = np.flatnonzero(found)
-        hits = [hits[k] for k in keep]
-        p = [p[k] for k in keep]
-        spread = [spread[k] for k in keep]
-        if tta or views:
-            view_rows = [view_rows[k] for k in keep]
-        feats = feats[keep]
-        hit_sha1 = [hit_sha1[k] for k in keep]
-    assessed = None
+        feats = feats[keep_found(found)]
     if quality:
         assessed, found = cache.get_quality(hit_sha1)
-        keep = np.flatnonzero(found)
-        hits = [hits[k] for k in keep]
-        p = [p[k] for k in keep]
-        spread = [spread[k] for k in keep]
-        if tta or views:
-            view_rows = [view_rows[k] for k in keep]
+        keep = keep_found(found)
         if feats is not None:
             feats = feats[keep]
     n = len(hits)
