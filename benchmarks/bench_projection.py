@@ -56,8 +56,7 @@ def main() -> int:
     t0 = time.perf_counter()
     umap.UMAP(n_components=2, n_jobs=os.cpu_count() or 1).fit_transform(rows)
     print(
-        f"UMAP {len(rows):,} rows (umap-learn {umap.__version__}): "
-        f"{time.perf_counter() - t0:.1f} s"
+        f"UMAP {len(rows):,} rows (umap-learn {umap.__version__}): {time.perf_counter() - t0:.1f} s"
     )
     return 0
 

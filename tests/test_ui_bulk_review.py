@@ -110,6 +110,9 @@ def test_a_bulk_label_records_one_review_per_patch_and_undoes_as_one_step(
     # One undo withdraws the whole batch; the single review before it stays.
     window.action_map["undo"].trigger()
     assert set(store.current_states()) == {outside}
+    assert window.action_map["clear_selection"].isEnabled()
+    window.action_map["clear_selection"].trigger()  # Selection > Clear the selection
+    assert s.selection.subset is None and not window.action_map["bulk_tumour"].isEnabled()
     for pid in picked:
         row = s.table.row_of(pid)
         assert row is not None and s.table.review_label[row] == -1

@@ -127,43 +127,50 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("last_patch", "&Last patch", "&Review", "grid.last_tile", ("End",), anywhere=True),
     ActionSpec(
         "bulk_tumour",
-        "Map selection: label all tumour…",
-        "&Review",
+        "Label all &tumour…",
+        "&Selection",
         "bulk.tumour",
         ("Ctrl+Shift+T",),
         tip="Label every patch the map's box or lasso picked tumour (after a confirmation; "
         "patches you reviewed already are left as they are; Ctrl+Z undoes it as one step)",
-        separator_before=True,
     ),
     ActionSpec(
         "bulk_normal",
-        "Map selection: label all normal…",
-        "&Review",
+        "Label all &normal…",
+        "&Selection",
         "bulk.normal",
         ("Ctrl+Shift+N",),
         tip="Label every patch the map's box or lasso picked normal (after a confirmation)",
     ),
     ActionSpec(
         "bulk_unsure",
-        "Map selection: all unsure…",
-        "&Review",
+        "All &unsure…",
+        "&Selection",
         "bulk.unsure",
         ("Ctrl+Shift+U",),
         tip="Mark every patch the map's box or lasso picked unsure (after a confirmation)",
     ),
     ActionSpec(
         "bulk_agree",
-        "Map selection: agree with the model on all…",
-        "&Review",
+        "&Agree with the model on all…",
+        "&Selection",
         "bulk.agree",
         tip="Agree with the model's call on every scored patch the map picked (confirmed first)",
     ),
     ActionSpec(
         "bulk_disagree",
-        "Map selection: disagree with the model on all…",
-        "&Review",
+        "&Disagree with the model on all…",
+        "&Selection",
         "bulk.disagree",
         tip="Disagree with the model's call on every scored patch the map picked (confirmed first)",
+    ),
+    ActionSpec(
+        "clear_selection",
+        "&Clear the selection",
+        "&Selection",
+        "session.map.clear_pick",
+        tip="Show every patch in the grid again",
+        separator_before=True,
     ),
     ActionSpec(
         "auto_advance",
@@ -274,4 +281,5 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ),
 )
 
-MENUS: tuple[str, ...] = ("&File", "&Review", "&View", "&Model", "&Export")
+#: The Selection menu acts on the patches the embedding map's box or lasso picked.
+MENUS: tuple[str, ...] = ("&File", "&Review", "&Selection", "&View", "&Model", "&Export")

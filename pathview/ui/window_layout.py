@@ -183,8 +183,8 @@ def build_actions(w: MainWindow) -> None:
     enable_verdicts()
     s.model_changed.connect(lambda _status: enable_verdicts())
     s.view.changed.connect(lambda _new, _old: enable_verdicts())
-    bulk = [w.action_map[name] for name in BULK_ACTION_NAMES]
-    button = selection_button(bulk)
+    bulk = [w.action_map[name] for name in (*BULK_ACTION_NAMES, "clear_selection")]
+    button = selection_button(bulk[:-1])
     w.insight_parts.map_panel.add_picking_widget(button)
     enable_bulk_actions(bulk, -1, button)
     s.selection.subset_changed.connect(lambda picked: enable_bulk_actions(bulk, picked, button))
