@@ -21,14 +21,22 @@ from pathview.quality import THRESHOLDS, measure_batch
 from pathview.scoring.slide import tile_spec_for
 from pathview.store import ReviewStore, store_path_for_folder
 from pathview.triage import ANY_FLAG, InsightColumns, ReviewCode, SortKey
+from pathview.ui.delegate import tile_size
 from pathview.ui.models import ProbabilityRole, QualityRole, ReviewLabelRole, ReviewRole
 from pathview.ui.quality_facts import FLAG_MARKS
 from pathview.ui.reviews import BLIND_VERDICT_TEXT, NO_MODEL_VERDICT_TEXT
 from pathview.ui.settings import Preferences
 from pathview.ui.slide_reviews import tile_row_of
 from pathview.ui.slide_session import SlideSession, measure_tiles
-from pathview.ui.slide_tiles import P_ORDERS, POSITION, REVIEWED, tile_filter, tile_order
-from pathview.ui.slide_window import SlideWindow
+from pathview.ui.slide_tiles import (
+    P_ORDERS,
+    POSITION,
+    REVIEWED,
+    THUMBNAIL_SIDE,
+    tile_filter,
+    tile_order,
+)
+from pathview.ui.slide_window import SlideWindow, pane_widths
 from pathview.workers.model_jobs import default_explainer
 
 pytestmark = [pytest.mark.slow, pytest.mark.gui]
@@ -339,3 +347,26 @@ def test_tile_ids_map_back_to_rows(slide_copy: Path) -> None:
     assert tile_row_of(grid, "cmu_x1_y2") is None  # not a tile's corner
     assert tile_row_of(grid, "other_x0_y0") is None
     assert tile_row_of(grid, grid.id(row) + "0") is None
+
+
+def test_a_failed_grad_cam_says_so_in_the_status_bar(
+    qtbot: QtBot, slide_copy: Path, tiny: Classifier
+) -> None:
+    def explainer(*_args: object) -> Explanation:
+        raise RuntimeError("hooks refused")
+
+    window = open_window(qtbot, slide_copy, tiny, explainer=explainer)
+    with qtbot.waitSignal(window.session.failed, timeout=30_000) as failed:
+        key(window, qtbot, Qt.Key.Key_G)
+    assert "No heat map" in failed.args[0] and "hooks refused" in failed.args[0]
+    assert "No heat map" in window.statusBar().currentMessage()
+    window.close()
+
+
+def test_the_panes_share_the_width_with_the_grid_three_or_four_tiles_wide() -> None:
+    small, large = pane_widths(1024, 408), pane_widths(1600, 408)
+    assert sum(small) == 1024 and sum(large) == 1600
+    assert small[2] == large[2] == 408  # the tile panel as it asks
+    tile = tile_size(THUMBNAIL_SIDE).width() + 4
+    assert small[1] // tile == 3 and large[1] // tile == 4
+    assert small[0] >= 200 and large[0] > small[0]

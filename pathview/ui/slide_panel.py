@@ -145,6 +145,8 @@ class TilePanel(QWidget):
         box.addLayout(choices)
         box.addWidget(self.facts)
         box.addStretch(1)
+        # As wide with the colour bar as without: the panes hold still when G shows it.
+        self.setMinimumWidth(96 * TILE_ZOOM + self.legend.sizeHint().width() + 30)
         for combo, signal in (
             (self.method_combo, self.method_changed),
             (self.layer_combo, self.layer_changed),

@@ -56,7 +56,12 @@ from pathview.triage import InsightColumns
 from pathview.ui.slide_reviews import ShownTile, SlideReviews, read_tile_states
 from pathview.ui.view_state import ViewOptions, ViewState
 from pathview.workers import ModelInfo
-from pathview.workers.model_jobs import Explainer, default_explainer, describe_model
+from pathview.workers.model_jobs import (
+    Explainer,
+    default_explainer,
+    describe_model,
+    preload_model_libraries,
+)
 from pathview.workers.tasks import TaskPool
 
 #: Longer side of the overview the slide view starts from (read once, at opening).
@@ -150,6 +155,8 @@ class SlideSession(QObject):
         view: ViewState | None = None,
     ) -> None:
         super().__init__(parent)
+        if loader is not None:  # the first import of the model stack must be on this thread
+            preload_model_libraries()
         self._loader = loader
         self._explainer = explainer
         self._pool = TaskPool("slide", threads=1, parent=self)
@@ -292,7 +299,9 @@ class SlideSession(QObject):
                 self._explained(row, explanation)
 
         self._model_pool.start(
-            lambda _emit: explainer(classifier, pixels, options.method, options.layer), done
+            lambda _emit: explainer(classifier, pixels, options.method, options.layer),
+            done,
+            lambda reason: self.failed.emit(f"No heat map: {reason}"),
         )
 
     def _explained(self, row: int, explanation: Explanation) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QModelIndex, QSize, QTimer
-from PySide6.QtGui import QAction, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QKeySequence, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -39,7 +39,7 @@ from pathview.ui.actions import ActionSpec
 from pathview.ui.delegate import PatchDelegate, tile_size
 from pathview.ui.main_window import AskReviewer, ask_reviewer_dialog
 from pathview.ui.settings import Preferences
-from pathview.ui.slide_panel import TILE_ZOOM, TileFacts, TilePanel, format_tile_facts, tile_picture
+from pathview.ui.slide_panel import TileFacts, TilePanel, format_tile_facts, tile_picture
 from pathview.ui.slide_session import OpenedSlide, SlideSession
 from pathview.ui.slide_tiles import (
     FILTERS,
@@ -85,6 +85,14 @@ SLIDE_ACTIONS: tuple[ActionSpec, ...] = (
         separator_before=True,
     ),
 )
+
+
+def pane_widths(width: int, panel: int) -> list[int]:
+    """Widths of the overview, the grid and the tile panel in a window ``width`` wide: the
+    panel as it asks, the grid three tiles wide (four from 1400 px), the overview the rest."""
+    columns = 4 if width >= 1400 else 3
+    grid = columns * (tile_size(THUMBNAIL_SIDE).width() + 4) + 40  # and its scroll bar
+    return [max(200, width - grid - panel), grid, panel]
 
 
 def ask_mpp_dialog(parent: QWidget, path: Path) -> float | None:
@@ -140,6 +148,11 @@ class SlideWindow(QMainWindow):
         self.filter = QComboBox()
         self.filter.addItems(FILTERS)
         self.filter.setToolTip("Which tiles the grid shows (a review state or a quality flag)")
+        for combo in (self.sort, self.filter):  # the grid pane may be three tiles wide
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(6)
         self.panel = TilePanel()
         self.tile_view = self.panel.tile_view
         self.facts = self.panel.facts
@@ -174,9 +187,15 @@ class SlideWindow(QMainWindow):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         splitter.setStretchFactor(2, 0)
-        splitter.setSizes([600, 400, 96 * TILE_ZOOM + 90])
         self.splitter = splitter
         self.setCentralWidget(splitter)
+        self._sized = False
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._sized:  # once, at the first showing: the panes share the window's width
+            self._sized = True
+            self.splitter.setSizes(pane_widths(self.width(), self.panel.minimumWidth()))
 
     def _build_actions(self) -> None:
         menus = {name: self.menuBar().addMenu(name) for name in ("&Review", "&View")}
@@ -279,8 +298,10 @@ class SlideWindow(QMainWindow):
     def _on_current(self, row: int) -> None:
         self.overview.set_current(row)
         position = self.tiles.position_of(row) if row >= 0 else -1
-        if position >= 0 and self.grid.currentIndex().row() != position:
-            self.grid.setCurrentIndex(self.tiles.index(position))
+        if position >= 0:
+            if self.grid.currentIndex().row() != position:
+                self.grid.setCurrentIndex(self.tiles.index(position))
+            self.grid.scrollTo(self.tiles.index(position))
         self._draw_tile(row)
 
     def _on_explained(self, row: int, _explanation: Explanation) -> None:
@@ -372,6 +393,7 @@ class SlideWindow(QMainWindow):
         position = self.tiles.position_of(current) if current >= 0 else -1
         if position >= 0:
             self.grid.setCurrentIndex(self.tiles.index(position))
+            self.grid.scrollTo(self.tiles.index(position))
         self.statusBar().showMessage(
             f"{self.tiles.rowCount()} of {len(self.session.p)} tiles shown", 4000
         )
