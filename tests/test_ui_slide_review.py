@@ -19,7 +19,7 @@ from pathview.explain import Explanation
 from pathview.model import Classifier
 from pathview.quality import THRESHOLDS, measure_batch
 from pathview.scoring.slide import tile_spec_for
-from pathview.store import ReviewStore, store_path_for_folder
+from pathview.store import ReviewInput, ReviewStore, store_path_for_folder
 from pathview.triage import ANY_FLAG, InsightColumns, ReviewCode, SortKey
 from pathview.ui.delegate import tile_size
 from pathview.ui.models import ProbabilityRole, QualityRole, ReviewLabelRole, ReviewRole
@@ -370,3 +370,23 @@ def test_the_panes_share_the_width_with_the_grid_three_or_four_tiles_wide() -> N
     tile = tile_size(THUMBNAIL_SIDE).width() + 4
     assert small[1] // tile == 3 and large[1] // tile == 4
     assert small[0] >= 200 and large[0] > small[0]
+
+
+def test_ctrl_z_withdraws_a_bulk_review_of_tiles_as_one_step(
+    qtbot: QtBot, slide_copy: Path, tiny: Classifier
+) -> None:
+    window = open_window(qtbot, slide_copy, tiny)
+    session = window.session
+    assert session.state is not None
+    grid = session.state.grid
+    key(window, qtbot, Qt.Key.Key_T)  # one review of the tile, then a bulk step after it
+    rows = [3, 4]
+    with ReviewStore(store_path_for_folder(slide_copy.parent)) as store:
+        store.record_batch(
+            [ReviewInput(grid.id(r), None, "ann", relpath=grid.relpath(r), label=0) for r in rows]
+        )
+    key(window, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.statusBar().currentMessage() == "Undid the bulk review of 2 patches"
+    assert session.current == rows[-1]
+    assert set(session.reviews.states) == {0}  # the review before the step stays
+    window.close()

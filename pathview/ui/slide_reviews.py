@@ -147,27 +147,33 @@ class SlideReviews(QObject):
         return True
 
     def undo(self) -> int | None:
-        """Retract this reviewer's latest review (``ReviewStore.undo``); returns the tile row it
-        was about (-1: a patch not on this slide), None when nothing was undone."""
+        """Retract this reviewer's latest review, as the folder window does
+        (``ReviewStore.undo_step``: a bulk review is withdrawn as one step); returns the tile
+        row the latest review was about (-1: a patch not on this slide), None when nothing was
+        undone."""
         grid, path = self._grid, self._store_path
         if grid is None or path is None:
             return None
         try:
             with ReviewStore(path) as store:
-                event = store.undo(self.reviewer or None)
-                state = None if event is None else store.current_state(event.patch_id)
+                events = store.undo_step(self.reviewer or None)
+                rows = [(tile_row_of(grid, e.patch_id), e.patch_id) for e in events]
+                states = {r: store.current_state(pid) for r, pid in rows if r is not None}
         except StoreError as exc:
             self.message.emit(f"Nothing was undone: {exc}")
             return None
-        if event is None:
+        if not events:
             self.message.emit("Nothing to undo.")
             return None
-        row = tile_row_of(grid, event.patch_id)
+        for tile, state in states.items():
+            self._set(tile, state)
+        latest = events[-1].patch_id
+        what = f"the bulk review of {len(events):,} patches" if len(events) > 1 else latest
+        row = tile_row_of(grid, latest)
         if row is None:
-            self.message.emit(f"Undid the review of {event.patch_id} (not a tile of this slide)")
+            self.message.emit(f"Undid {what} (not a tile of this slide)")
             return -1
-        self._set(row, state)
-        self.message.emit(f"Undid the review of {event.patch_id}")
+        self.message.emit(f"Undid the review of {what}" if len(events) == 1 else f"Undid {what}")
         return row
 
     def _set(self, row: int, state: PatchState | None) -> None:
