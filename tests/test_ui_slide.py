@@ -17,10 +17,12 @@ from pathview.model import Classifier
 from pathview.scoring.slide import tile_spec_for
 from pathview.slide import parse_tile_relpath, recorded_mpp
 from pathview.store import ReviewStore, store_path_for_folder
+from pathview.triage import ReviewCode, SortKey
 from pathview.ui.main_window import MainWindow
+from pathview.ui.models import ReviewRole
 from pathview.ui.settings import Preferences
 from pathview.ui.slide_session import SlideSession
-from pathview.ui.slide_tiles import tile_order
+from pathview.ui.slide_tiles import P_LOW, POSITION, tile_order
 from pathview.ui.slide_view import heat_cells
 from pathview.ui.slide_window import SlideWindow
 
@@ -117,7 +119,8 @@ def test_review_keys_record_tiles_with_slide_coordinates_and_mpp(
     assert place is not None and (place.x, place.y) == (int(grid.xs[first]), int(grid.ys[first]))
     assert place.slide == "cmu.svs" and place.slide_mpp == pytest.approx(0.499)
     assert events[0].p_tumour == pytest.approx(float(session.p[first]), abs=1e-6)
-    assert window.tiles.data(window.tiles.index(window.tiles.position_of(first))).endswith("✓")
+    badge = window.tiles.data(window.tiles.index(window.tiles.position_of(first)), ReviewRole)
+    assert badge == ReviewCode.AGREE
     window.close()
 
 
@@ -151,9 +154,10 @@ def test_zooming_in_reads_the_visible_part_from_a_finer_level(
 
 def test_sort_orders_put_uncertain_and_high_p_tiles_first() -> None:
     p = np.array([0.05, 0.52, np.nan, 0.8, 0.45], np.float32)
-    assert tile_order(p, "position").tolist() == [0, 1, 2, 3, 4]
-    assert tile_order(p, "P(tumour)").tolist() == [3, 1, 4, 0, 2]
-    assert tile_order(p, "uncertainty").tolist() == [1, 4, 3, 0, 2]
+    assert tile_order(p, POSITION).tolist() == [0, 1, 2, 3, 4]
+    assert tile_order(p, SortKey.P_TUMOUR.value).tolist() == [3, 1, 4, 0, 2]
+    assert tile_order(p, P_LOW).tolist() == [0, 4, 1, 3, 2]
+    assert tile_order(p, SortKey.UNCERTAINTY.value).tolist() == [1, 4, 3, 0, 2]
 
 
 def test_pathview_opens_a_slide_file_from_the_command_line(
@@ -209,7 +213,7 @@ def test_g_shows_the_current_tiles_grad_cam_between_scoring_batches(
         qtbot.keyClick(window.grid, Qt.Key.Key_G)
     row, explanation = explained.args
     assert row == session.current and explanation.layer == "stages.0"
-    assert "Grad-CAM (stages.0)" in window.facts.text()
+    assert "Heat map: Grad-CAM" in window.facts.text()
     if explanation.ok:
         assert window.tile_view.pixmap().toImage() != before  # the map is drawn over the tile
     window.close()

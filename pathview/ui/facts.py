@@ -105,7 +105,7 @@ def format_patch_facts(
         note, flagged = review.note, review.gt_flag
     if flagged:
         truth += " — flagged: looks wrong"
-    label, said = _review_text(review, hide_p)
+    label, said = review_text(review, hide_p)
     if held is not None:
         note = (note or "—") + " (saved with your review)"
     if info is None:
@@ -117,7 +117,7 @@ def format_patch_facts(
         integrity = info.integrity.value
         if info.reason:
             integrity += f" — {info.reason}"
-    text, focus = _explanation_text(
+    text, focus = explanation_text(
         explanation, has_model, heatmap_enabled, method_names or {}, layer_names or {}
     )
     tip = "" if explanation is None else f"method {explanation.method}, layer {explanation.layer}"
@@ -137,9 +137,9 @@ def format_patch_facts(
     )
 
 
-def _review_text(state: PatchState | None, hide_p: bool) -> tuple[str, str]:
+def review_text(state: PatchState | None, hide_p: bool) -> tuple[str, str]:
     """(label, how it was given) of the review in effect, as recorded when it was made: the
-    label never follows a later score."""
+    label never follows a later score (the folder panel's and the slide panel's)."""
     if state is None:
         return "—", "unreviewed"
     label = _LABEL[state.label]
@@ -160,13 +160,15 @@ def _review_text(state: PatchState | None, hide_p: bool) -> tuple[str, str]:
     return label, f"{how} · {state.reviewer}"
 
 
-def _explanation_text(
+def explanation_text(
     expl: Explanation | None,
     has_model: bool,
     heatmap_enabled: bool,
     method_names: Mapping[str, str],
     layer_names: Mapping[str, str],
 ) -> tuple[str, str]:
+    """(what the heat map is, its centre focus) for the panel, with the methods' and layers'
+    readable names."""
     if expl is None:
         if not heatmap_enabled:
             return "hidden", "—"

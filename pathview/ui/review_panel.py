@@ -34,6 +34,19 @@ def show_key(combo: QComboBox, key: str) -> None:
     _name_key(combo)
 
 
+def fill_choices(combo: QComboBox, items: Mapping[str, str], current: str) -> None:
+    """Fill ``combo`` with ``{key: the name shown}`` (the key is each item's data and tooltip)
+    and select ``current``, without emitting a change."""
+    combo.blockSignals(True)
+    combo.clear()
+    for key, text in items.items():
+        combo.addItem(text, key)
+        combo.setItemData(combo.count() - 1, key, Qt.ItemDataRole.ToolTipRole)
+    show_key(combo, current)
+    combo.setEnabled(bool(items))
+    combo.blockSignals(False)
+
+
 def _name_key(combo: QComboBox) -> None:
     """The combo's tooltip names the current item's key: the technical name ("stages.1")
     behind the readable one ("Block 2 of 3, 12×12")."""
@@ -198,18 +211,8 @@ class ReviewPanel(QWidget):
     ) -> None:
         """Fill the method and layer combos: ``{key: the name shown}`` each (the key, e.g. the
         layer's module name, is the item's tooltip), ``method``/``layer`` selected."""
-        for combo, items, current in (
-            (self.method_combo, methods, method),
-            (self.layer_combo, layers, layer),
-        ):
-            combo.blockSignals(True)
-            combo.clear()
-            for key, text in items.items():
-                combo.addItem(text, key)
-                combo.setItemData(combo.count() - 1, key, Qt.ItemDataRole.ToolTipRole)
-            show_key(combo, current)
-            combo.setEnabled(bool(items))
-            combo.blockSignals(False)
+        fill_choices(self.method_combo, methods, method)
+        fill_choices(self.layer_combo, layers, layer)
 
     def set_opacity(self, opacity: float) -> None:
         self.opacity_slider.setValue(round(opacity * 100))

@@ -140,6 +140,10 @@ class SlideOverview(QGraphicsView):
         self._heat.setPixmap(QPixmap.fromImage(heat_cells(self._grid, p)))
         self._heat.setScale(self._grid.side)
 
+    def set_heat_visible(self, visible: bool) -> None:
+        """Show or hide the heat map (blind mode hides it)."""
+        self._heat.setVisible(visible)
+
     def set_current(self, row: int) -> None:
         """Outline tile ``row`` and bring it into view (-1: no outline)."""
         grid = self._grid
