@@ -169,7 +169,8 @@ class MainWindow(QMainWindow):
         s.counts_changed.connect(st.show_counts)
         s.scoring_progressed.connect(st.show_scoring)
         s.scoring_finished.connect(st.scoring_finished)
-        s.scoring_finished.connect(lambda _outcome: self.histogram.refresh())
+        # Throttled, in a later turn: the end of scoring has other work to do.
+        s.scoring_finished.connect(lambda _outcome: self._refresh_histogram_soon())
         s.model_changed.connect(st.show_model)
         s.model_worker.model_loaded.connect(self._on_model_loaded)
         s.reviews.busy_changed.connect(st.show_busy)

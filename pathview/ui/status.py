@@ -60,6 +60,10 @@ class StatusWidgets(QObject):
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_button)
         bar.addPermanentWidget(self.model_label)
+        # The bar keeps the height it has with the progress shown: showing or hiding it must
+        # not resize the window's panes (a relayout and repaint of the whole grid).
+        tallest = max(self.progress.sizeHint().height(), self.cancel_button.sizeHint().height())
+        bar.setMinimumHeight(max(bar.sizeHint().height(), tallest + 4))
         self._busy = ""  # what a background job (model loading, import, export) is doing
         # QProgressBar.setValue repaints synchronously: a few times a second is plenty.
         self._show_scoring = qthrottled(self._draw_scoring, PROGRESS_INTERVAL_MS, parent=self)
@@ -133,9 +137,11 @@ class StatusWidgets(QObject):
     def _hide_progress(self) -> None:
         if self._busy:
             return
-        self.progress.setRange(0, 1)
+        # Hidden first: QProgressBar.setRange repaints a shown bar at once, and that flushes
+        # every pending repaint of the window (the whole grid) in the same turn.
         self.progress.hide()
         self.cancel_button.hide()
+        self.progress.setRange(0, 1)
 
 
 def enable_model_verdicts(
