@@ -390,3 +390,23 @@ def test_ctrl_z_withdraws_a_bulk_review_of_tiles_as_one_step(
     assert session.current == rows[-1]
     assert set(session.reviews.states) == {0}  # the review before the step stays
     window.close()
+
+
+def test_home_end_and_next_unreviewed_move_through_the_grid(
+    qtbot: QtBot, slide_copy: Path, tiny: Classifier
+) -> None:
+    window = open_window(qtbot, slide_copy, tiny)
+    session, tiles = window.session, window.tiles
+    n = tiles.rowCount()
+    assert n > 3
+    key(window, qtbot, Qt.Key.Key_End)
+    assert tiles.position_of(session.current) == n - 1
+    key(window, qtbot, Qt.Key.Key_Home)
+    assert tiles.position_of(session.current) == 0
+    key(window, qtbot, Qt.Key.Key_U)  # reviews the first tile and moves to the second
+    key(window, qtbot, Qt.Key.Key_U)  # and the second
+    key(window, qtbot, Qt.Key.Key_Home)
+    key(window, qtbot, Qt.Key.Key_N, Qt.KeyboardModifier.ShiftModifier)
+    assert tiles.position_of(session.current) == 2  # the first two are reviewed
+    assert len(session.reviews.states) == 2  # Shift+N moved; it recorded nothing
+    window.close()

@@ -6,7 +6,8 @@ A click on a tile in the overview selects it in the grid and shows it; selecting
 centres the overview on it. The keys are the folder window's (:data:`SLIDE_ACTIONS`, in the
 Review and View menus): A / D / U agree / disagree / unsure (agree and disagree refused where
 no call is shown), T / N the label tumour / normal, Ctrl+Z undoes the reviewer's last review,
-J / K or the arrow keys step through the grid in its order, G or H shows the current tile's
+J / K or the arrow keys step through the grid in its order (Home / End: its first / last
+tile, Shift+N: the next unreviewed one), G or H shows the current tile's
 Grad-CAM (method and layer chosen in the tile panel) with its colour bar, Ctrl+Shift+P is
 blind mode (P and the call hidden on the tiles, the panel and the overview). The grid is drawn
 by the folder grid's delegate (P bar, review badge, the label given, quality marks) and sorted
@@ -68,6 +69,15 @@ SLIDE_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("undo", "Und&o last review", "&Review", "undo", ("Ctrl+Z",)),
     ActionSpec("next", "Next til&e", "&Review", "next_tile", ("Right", "J"), separator_before=True),
     ActionSpec("previous", "&Previous tile", "&Review", "previous_tile", ("Left", "K")),
+    ActionSpec(
+        "next_unreviewed",
+        "Ne&xt unreviewed tile",
+        "&Review",
+        "next_unreviewed",
+        ("Shift+N",),
+    ),
+    ActionSpec("first_tile", "&First tile", "&Review", "first_tile", ("Home",)),
+    ActionSpec("last_tile", "&Last tile", "&Review", "last_tile", ("End",)),
     ActionSpec(
         "set_reviewer", "Change &reviewer…", "&Review", "change_reviewer", separator_before=True
     ),
@@ -422,6 +432,31 @@ class SlideWindow(QMainWindow):
 
     def previous_tile(self) -> None:
         self._step(-1)
+
+    def first_tile(self) -> None:
+        self._go_to(0)
+
+    def last_tile(self) -> None:
+        self._go_to(self.tiles.rowCount() - 1)
+
+    def next_unreviewed(self) -> None:
+        """The next tile in the grid's order without a review in effect (from the top again
+        after the last one); says so when every tile shown is reviewed."""
+        n = self.tiles.rowCount()
+        if not n:
+            return
+        start = self.tiles.position_of(self.session.current)
+        reviewed = self.session.reviews.states
+        for step in range(1, n + 1):
+            position = (start + step) % n
+            if self.tiles.tile_row(position) not in reviewed:
+                self._go_to(position)
+                return
+        self.statusBar().showMessage("Every tile shown is reviewed", 4000)
+
+    def _go_to(self, position: int) -> None:
+        if 0 <= position < self.tiles.rowCount():
+            self.session.select(self.tiles.tile_row(position))
 
     def change_reviewer(self) -> None:
         name = self._ask_reviewer(self, self.session.reviews.reviewer)
