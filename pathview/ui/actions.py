@@ -283,3 +283,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
 
 #: The Selection menu acts on the patches the embedding map's box or lasso picked.
 MENUS: tuple[str, ...] = ("&File", "&Review", "&Selection", "&View", "&Model", "&Export")
+
+
+def spec_named(name: str) -> ActionSpec:
+    """The folder window's action ``name`` (another window reuses its text, keys and tip)."""
+    for spec in ACTIONS:
+        if spec.name == name:
+            return spec
+    raise KeyError(name)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QModelIndex, QSize, QTimer
-from PySide6.QtGui import QAction, QKeySequence, QPixmap, QShowEvent
+from PySide6.QtGui import QAction, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from pathview.core import Verdict
 from pathview.explain import Explanation, blend, overlay_rgba
-from pathview.ui.actions import ActionSpec
+from pathview.ui.actions import ActionSpec, spec_named
 from pathview.ui.delegate import PatchDelegate, tile_size
 from pathview.ui.main_window import AskReviewer, ask_reviewer_dialog
 from pathview.ui.settings import Preferences
@@ -52,6 +52,7 @@ from pathview.ui.slide_tiles import (
 )
 from pathview.ui.slide_view import SlideOverview
 from pathview.ui.view_state import ViewOptions
+from pathview.ui.window_layout import new_action
 from pathview.workers import ModelInfo
 
 #: Scores arriving batch by batch are drawn at most this often (milliseconds).
@@ -84,16 +85,7 @@ SLIDE_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "toggle_heatmap", "&Grad-CAM heat map", "&View", "set_heatmap_visible", ("G", "H"), True
     ),
-    ActionSpec(
-        "blind_p",
-        "Blind: hide &P(tumour)",
-        "&View",
-        "set_blind_p",
-        ("Ctrl+Shift+P",),
-        checkable=True,
-        tip="Hide the model's P and call while reviewing (label with T / N / U)",
-        separator_before=True,
-    ),
+    spec_named("blind_p"),  # the folder window's, slot set_blind_p here too
 )
 
 
@@ -210,14 +202,7 @@ class SlideWindow(QMainWindow):
     def _build_actions(self) -> None:
         menus = {name: self.menuBar().addMenu(name) for name in ("&Review", "&View")}
         for spec in SLIDE_ACTIONS:
-            action = QAction(spec.text, self)
-            action.setObjectName(spec.name)
-            action.setShortcuts([QKeySequence(k) for k in spec.shortcuts])
-            action.setCheckable(spec.checkable)
-            action.setChecked(spec.checked)
-            if spec.tip:
-                action.setToolTip(spec.tip)
-                action.setStatusTip(spec.tip)
+            action = new_action(spec, self)
             slot = getattr(self, spec.slot)
             if spec.checkable:
                 action.toggled.connect(slot)

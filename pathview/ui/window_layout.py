@@ -147,19 +147,26 @@ def scrolled(panel: QWidget) -> QScrollArea:
     return area
 
 
+def new_action(spec: ActionSpec, parent: QWidget) -> QAction:
+    """The QAction of ``spec``: text, object name, shortcuts, check state and tips (its slot
+    is the caller's to connect)."""
+    action = QAction(spec.text, parent)
+    action.setObjectName(spec.name)
+    action.setShortcuts([QKeySequence(k) for k in spec.shortcuts])
+    action.setCheckable(spec.checkable)
+    action.setChecked(spec.checked)
+    if spec.tip:
+        action.setToolTip(spec.tip)
+        action.setStatusTip(spec.tip)
+    return action
+
+
 def build_actions(w: MainWindow) -> None:
     """The menus, shortcuts and tooltips of the action table, each calling a window slot."""
     menus = {title: w.menuBar().addMenu(title) for title in MENUS}
     w.recent_menu = QMenu("Open &recent", w)
     for spec in ACTIONS:
-        action = QAction(spec.text, w)
-        action.setObjectName(spec.name)
-        action.setShortcuts([QKeySequence(k) for k in spec.shortcuts])
-        action.setCheckable(spec.checkable)
-        action.setChecked(spec.checked)
-        if spec.tip:
-            action.setToolTip(spec.tip)
-            action.setStatusTip(spec.tip)
+        action = new_action(spec, w)
         action.triggered.connect(_slot_for(w, spec))
         if spec.separator_before:
             menus[spec.menu].addSeparator()
