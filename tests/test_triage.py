@@ -316,3 +316,25 @@ def test_the_table_keeps_the_label_each_review_fixed() -> None:
     t.extend([PatchRef("late", "late.tif")])  # listed after its review was read
     late = t.row_of("late")
     assert late is not None and (t.review[late], t.review_label[late]) == (ReviewCode.LABELLED, 1)
+
+
+def test_a_bulk_plan_leaves_reviewed_and_unscored_patches_and_says_why() -> None:
+    from pathview.triage.bulk import BULK_ACTIONS, plan_bulk
+
+    p = np.array([0.9, np.nan, 0.2, 0.7])
+    reviewed = np.array([True, False, False, False])
+    agree = plan_bulk(np.array([0, 1, 2]), BULK_ACTIONS["agree"], p, reviewed)
+    assert agree.rows.tolist() == [2] and agree.picked == 3
+    assert "1 you have reviewed already; 1 not scored yet" in agree.summary()
+    label = plan_bulk(np.array([0, 1, 2]), BULK_ACTIONS["tumour"], p, reviewed)
+    assert label.rows.tolist() == [1, 2]  # a label needs no call
+    none = plan_bulk(np.array([0, 1]), BULK_ACTIONS["agree"], p, reviewed)
+    assert len(none) == 0
+    assert none.refusal == (
+        "Nothing to record: 1 you have reviewed already; 1 not scored yet (no call to agree with)."
+    )
+    hidden = plan_bulk(np.array([2]), BULK_ACTIONS["disagree"], p, reviewed, "blind")
+    assert hidden.refusal == "blind" and len(hidden) == 0
+    assert plan_bulk(np.array([2]), BULK_ACTIONS["unsure"], p, reviewed, "blind").rows.tolist() == [
+        2
+    ]

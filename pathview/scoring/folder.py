@@ -147,11 +147,10 @@ def score_folder(
                 progress(cached + batch.done, len(refs))
     except Cancelled:
         result.cancelled = True
-    _collect(result, refs, parts, rows, tta, views, features)
+    order = _collect(result, refs, parts, rows, tta, views, features)
     result.cached = cached
-    if quality:  # in listing order, as _collect puts the scores
-        at = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-        result.quality = PatchQuality.concat(assessed).take(np.argsort(at, kind="stable"))
+    if quality:  # in listing order, as the scores
+        result.quality = PatchQuality.concat(assessed).take(order)
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -164,8 +163,9 @@ def _collect(
     tta: bool,
     views: bool,
     features: bool,
-) -> None:
-    """Put the scored rows (cache hits and scored batches) in listing order."""
+) -> np.ndarray:
+    """Put the scored rows (cache hits and scored batches) in listing order; returns that
+    order (indices into the parts' rows, concatenated)."""
     scores = concat_scores(parts, tta, views, features)
     at = np.concatenate(rows) if rows else np.zeros(0, np.int64)
     order = np.argsort(at, kind="stable")
@@ -176,6 +176,7 @@ def _collect(
     result.spread = None if scores.spread is None else scores.spread[order]
     result.views = None if scores.views is None else scores.views[order]
     result.features = None if scores.features is None else scores.features[order]
+    return order
 
 
 def write_scores_csv(

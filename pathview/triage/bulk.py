@@ -17,7 +17,7 @@ What a careful reviewer expects of a bulk action:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -99,10 +99,14 @@ class BulkPlan:
             f"patch{'es' if self.picked != 1 else ''}, as one bulk review (one review per "
             "patch; undo withdraws them together)."
         )
-        left = [f"{count:,} {reason}" for reason, count in self.skipped if count]
+        left = self.left_text()
         if left:
-            text += " Left as they are: " + "; ".join(left) + "."
+            text += f" Left as they are: {left}."
         return text
+
+    def left_text(self) -> str:
+        """'3 you have reviewed already; 1 not scored yet (...)' ("" when none is left)."""
+        return "; ".join(f"{count:,} {reason}" for reason, count in self.skipped if count)
 
 
 def plan_bulk(
@@ -136,11 +140,5 @@ def plan_bulk(
     )
     plan = BulkPlan(action, len(picked), picked[keep], skipped)
     if not len(plan):
-        return BulkPlan(
-            action,
-            len(picked),
-            plan.rows,
-            skipped,
-            refusal="Nothing to record: " + plan.summary().split("Left as they are: ", 1)[-1],
-        )
+        return replace(plan, refusal=f"Nothing to record: {plan.left_text()}.")
     return plan

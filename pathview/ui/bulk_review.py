@@ -38,14 +38,9 @@ from pathview.ui.session import TriageSession
 #: Sample thumbnails per row of the confirmation, and their side in pixels.
 SAMPLE_COLUMNS = 6
 SAMPLE_SIDE = 72
-#: The window's bulk actions (names in the action table) and the plan they run.
-BULK_ACTION_NAMES: dict[str, str] = {
-    "bulk_tumour": "tumour",
-    "bulk_normal": "normal",
-    "bulk_unsure": "unsure",
-    "bulk_agree": "agree",
-    "bulk_disagree": "disagree",
-}
+#: The window's bulk actions (names in the action table; their slots are ``bulk.<name>``,
+#: the methods below, each running :data:`pathview.triage.bulk.BULK_ACTIONS` ``[<name>]``).
+BULK_ACTION_NAMES: tuple[str, ...] = tuple(f"bulk_{name}" for name in BULK_ACTIONS)
 
 
 @dataclass(frozen=True)

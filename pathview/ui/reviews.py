@@ -56,6 +56,19 @@ BLIND_VERDICT_TEXT = (
 NOT_SCORED_VERDICT_TEXT = "This patch is not scored yet: no call to agree with (T/N label it)."
 
 
+def verdict_refusal(verdict: Verdict, has_model: bool, scored: bool, p_hidden: bool) -> str:
+    """Why ``verdict`` cannot be given now ("" when it can): agree and disagree are relative
+    to the model's call, so they need a model, the P shown (not blind mode) and a scored
+    patch; unsure always can. The folder window, the slide window and bulk review ask it."""
+    if Verdict(verdict) is Verdict.UNSURE:
+        return ""
+    if not has_model:
+        return NO_MODEL_VERDICT_TEXT
+    if p_hidden:
+        return BLIND_VERDICT_TEXT
+    return "" if scored else NOT_SCORED_VERDICT_TEXT
+
+
 class ReviewController(QObject):
     """Writes verdicts to the folder's store and keeps the table's projection of it fresh."""
 
@@ -177,16 +190,9 @@ class ReviewController(QObject):
     # ------------------------------------------------------------------ verdicts
     def verdict_refusal(self, verdict: Verdict) -> str:
         """Why ``verdict`` cannot be given on the current patch now ("" when it can)."""
-        if Verdict(verdict) is Verdict.UNSURE:
-            return ""
-        if self._model() is None:
-            return NO_MODEL_VERDICT_TEXT
-        if self._p_hidden():
-            return BLIND_VERDICT_TEXT
         row = self._selection.current_row
-        if row is not None and self._p_of(row) is None:
-            return NOT_SCORED_VERDICT_TEXT
-        return ""
+        scored = row is None or self._p_of(row) is not None
+        return verdict_refusal(verdict, self._model() is not None, scored, self._p_hidden())
 
     def record(self, verdict: Verdict) -> bool:
         """Write ``verdict`` on the current patch to the store at once; the label it implies
@@ -291,11 +297,10 @@ class ReviewController(QObject):
                 row = t.row_of(pid)
                 if row is not None:
                     reviewed[row] = True
-        calls_hidden = ""
-        if self._model() is None:
-            calls_hidden = NO_MODEL_VERDICT_TEXT
-        elif self._p_hidden():
-            calls_hidden = BLIND_VERDICT_TEXT
+        # Whether the calls can be used at all; plan_bulk leaves the unscored patches itself.
+        calls_hidden = verdict_refusal(
+            Verdict.AGREE, self._model() is not None, True, self._p_hidden()
+        )
         p = np.asarray(t.p[: len(t)], np.float64)
         return plan_bulk(np.asarray(rows, np.int64), action, p, reviewed, calls_hidden)
 

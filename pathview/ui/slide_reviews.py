@@ -28,12 +28,7 @@ from pathview.explain import Explanation
 from pathview.slide import TileGrid
 from pathview.store import PatchState, ReviewInput, ReviewStore, StoreError
 from pathview.triage import DwellClock
-from pathview.ui.reviews import (
-    BLIND_VERDICT_TEXT,
-    NO_MODEL_VERDICT_TEXT,
-    NO_REVIEWER_TEXT,
-    NOT_SCORED_VERDICT_TEXT,
-)
+from pathview.ui.reviews import NO_REVIEWER_TEXT
 
 #: The end of a tile id after the slide's stem (``pathview.slide.tile_id``).
 _TILE_ID = re.compile(r"_x(\d+)_y(\d+)$")
@@ -96,18 +91,6 @@ class SlideReviews(QObject):
     def started(self, row: int) -> None:
         """Tile ``row`` is now shown: its dwell clock starts."""
         self.clock.start(None if self._grid is None or row < 0 else self._grid.id(row))
-
-    @staticmethod
-    def refusal(verdict: Verdict, has_model: bool, scored: bool, p_hidden: bool) -> str:
-        """Why ``verdict`` cannot be given now ("" when it can): agree and disagree need the
-        model's call shown."""
-        if Verdict(verdict) is Verdict.UNSURE:
-            return ""
-        if not has_model:
-            return NO_MODEL_VERDICT_TEXT
-        if p_hidden:
-            return BLIND_VERDICT_TEXT
-        return "" if scored else NOT_SCORED_VERDICT_TEXT
 
     def record(self, shown: ShownTile, verdict: Verdict | None, label: int | None = None) -> bool:
         """Write a verdict (or, with ``verdict`` None, a ``label``: 1 tumour, 0 normal) on the

@@ -53,6 +53,7 @@ from pathview.slide import (
 )
 from pathview.store import PatchState, ReviewStore, StoreError, store_path_for_folder
 from pathview.triage import InsightColumns
+from pathview.ui.reviews import verdict_refusal
 from pathview.ui.slide_reviews import ShownTile, SlideReviews, read_tile_states
 from pathview.ui.view_state import ViewOptions, ViewState
 from pathview.workers import ModelInfo
@@ -343,7 +344,7 @@ class SlideSession(QObject):
     def verdict_refusal(self, verdict: Verdict) -> str:
         """Why ``verdict`` cannot be given on the current tile now ("" when it can)."""
         scored = 0 <= self.current < self.p.size and not np.isnan(self.p[self.current])
-        return self.reviews.refusal(
+        return verdict_refusal(
             verdict, self._classifier is not None, scored, self.view.options.hide_p
         )
 
