@@ -159,3 +159,65 @@ def test_score_cli_says_inputs_go_through_the_codec(
         said = capsys.readouterr().out
         assert code == 0
         assert ("inputs through JPEG q75 (4:2:0)" in said) == (record is not None)
+
+
+def test_encoded_inputs_score_bit_for_bit_as_predict_does(tmp_path: Path, data_dir: Path) -> None:
+    coded = load_model(with_codec(make_tiny_model(tmp_path / "m"), JPEG75), device="cpu")
+    pixels = kaggle_pixels(data_dir, 40)
+    fed = coded.encode_inputs(pixels)
+    np.testing.assert_array_equal(fed, coded.codec.apply(pixels))  # type: ignore[union-attr]
+    for tta in (False, True):
+        np.testing.assert_array_equal(
+            coded.predict(fed, tta=tta, encoded=True).p, coded.predict(pixels, tta=tta).p
+        )
+    # Another size: the resize policy, then the codec, as predict applies them.
+    framed = np.pad(pixels[:3], ((0, 0), (12, 12), (10, 10), (0, 0)), mode="reflect")
+    assert coded.encode_inputs(framed).shape == (3, 96, 96, 3)
+    np.testing.assert_array_equal(
+        coded.predict(coded.encode_inputs(framed), encoded=True).p, coded.predict(framed).p
+    )
+    # Without a codec there is nothing to encode.
+    plain = load_model(make_tiny_model(tmp_path / "plain"), device="cpu")
+    assert plain.encode_inputs(pixels) is pixels
+
+
+def test_the_scoring_loop_encodes_in_its_decoding_threads(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from pathview.io import list_patches
+    from pathview.scoring import score_patches
+    from pathview.scoring.loop import input_encoder, network_threads
+
+    folder = tmp_path / "patches"
+    folder.mkdir()
+    for f in sorted((data_dir / "kaggle").glob("*.tif"))[:20]:
+        (folder / f.name).write_bytes(f.read_bytes())
+    refs = list_patches(folder)
+    coded = load_model(with_codec(make_tiny_model(tmp_path / "m"), JPEG75), device="cpu")
+    assert input_encoder(coded) is not None
+    assert input_encoder(load_model(make_tiny_model(tmp_path / "p"), device="cpu")) is None
+    where: list[str] = []
+    encode = coded.encode_inputs
+
+    def spy(pixels: np.ndarray, threads: int | None = 1) -> np.ndarray:
+        where.append(threading.current_thread().name)
+        return encode(pixels, threads)
+
+    monkeypatch.setattr(coded, "encode_inputs", spy)
+    torch.set_num_threads(2)
+    batches = list(score_patches(folder, refs, coded, batch_size=8, quality=True))
+    assert torch.get_num_threads() == 2  # restored after the run
+    assert where and all(name.startswith("decode") for name in where)
+    p = np.concatenate([b.scores.p for b in batches])
+    pixels = np.stack([read_patch(r.path(folder)).pixels for b in batches for r in b.refs])
+    np.testing.assert_array_equal(p, coded.predict(pixels, batch_size=8).p)
+    # The quality rows describe the file's own pixels, not the encoded ones.
+    from pathview.quality import PatchQuality
+    from pathview.scoring.loop import assess_arrays
+
+    quality = PatchQuality.concat([b.quality for b in batches if b.quality is not None])
+    assert quality.sha1 == assess_arrays(list(pixels)).sha1
+    assert network_threads(2, current=2) >= 1
+    assert network_threads(1, current=1) == 1

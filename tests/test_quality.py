@@ -128,6 +128,13 @@ def test_batched_measures_equal_one_patch_at_a_time(kaggle: tuple[list[str], np.
     g = cv2.cvtColor(px[7], cv2.COLOR_RGB2GRAY).astype(np.float32)
     alone = cv2.Laplacian(g, cv2.CV_32F, ksize=1)[1:-1, 1:-1].var()
     assert batch.sharpness[7] == pytest.approx(alone, rel=1e-4)
+    # Every patch's sharpness is the variance of its own 4-neighbour Laplacian (integers,
+    # in float64 here) over its interior.
+    grey_px = cv2.cvtColor(px[:40].reshape(-1, 96, 3), cv2.COLOR_RGB2GRAY).reshape(40, 96, 96)
+    gi = grey_px.astype(np.int64)
+    lap = gi[:, :-2, 1:-1] + gi[:, 2:, 1:-1] + gi[:, 1:-1, :-2] + gi[:, 1:-1, 2:]
+    lap = lap - 4 * gi[:, 1:-1, 1:-1]
+    np.testing.assert_allclose(batch.sharpness, lap.reshape(40, -1).var(axis=1), rtol=1e-6)
     # The colour measures are taken on 2 x 2 block means (48 x 48 here).
     small = cv2.resize(px[7], (48, 48), interpolation=cv2.INTER_AREA)
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV).reshape(-1, 3).astype(int)
@@ -304,3 +311,15 @@ def test_blank_patches_stay_out_of_near_groups(kaggle: tuple[list[str], np.ndarr
     h[:, 0] = [5, 5, 7, 2**63 - 1]
     h[:, 1:] = h[:, :1]
     assert near_groups(h, include=include).tolist() == [1, 0, 1, 0]
+
+
+def test_row_medians_equal_numpys(kaggle: tuple[list[str], np.ndarray]) -> None:
+    from pathview.quality.duplicates import _median_of_rows
+
+    rng = np.random.default_rng(3)
+    for k in (64, 7):
+        values = rng.normal(size=(4, 50, k)).astype(np.float32)
+        values[0, 0, :] = 1.5  # ties
+        np.testing.assert_array_equal(
+            _median_of_rows(values), np.median(values, axis=2, keepdims=True)
+        )

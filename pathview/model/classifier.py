@@ -262,7 +262,9 @@ class Classifier:
         # "resize", or a side shorter than the input: nothing to crop, so scale it.
         return F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
 
-    def preprocess(self, pixels: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor:
+    def preprocess(
+        self, pixels: np.ndarray | Sequence[np.ndarray], encoded: bool = False
+    ) -> torch.Tensor:
         """uint8 RGB N x H x W x 3 (or one H x W x 3, or a list of differently sized ones) ->
         normalised float N x 3 x S x S on the device, channels_last, S = input_size.
 
@@ -272,7 +274,8 @@ class Classifier:
         after is the same: the per-channel normalisation is affine and interpolation weights
         sum to one.) A model with an input codec (:attr:`codec`) sends each S x S patch through
         it (a resized one rounded to uint8 first, as a stored patch would be) before
-        normalising.
+        normalising. ``encoded``: the pixels come from :meth:`encode_inputs` already (the
+        codec is not applied again).
         """
         if isinstance(pixels, np.ndarray):
             arr = pixels[None] if pixels.ndim == 3 else pixels
@@ -283,7 +286,7 @@ class Classifier:
             arrays = [np.asarray(p)[None] for p in pixels]
             if not arrays:
                 raise ValueError("no patches given")
-        if self.codec is not None:
+        if self.codec is not None and not encoded:
             coded = [self._codec_input(a) for a in arrays]
             x = self._to_tensor(coded[0] if len(coded) == 1 else np.concatenate(coded))
             return x.contiguous(memory_format=torch.channels_last)
@@ -292,7 +295,21 @@ class Classifier:
         x = self._fit_size(x)
         return x.contiguous(memory_format=torch.channels_last)
 
-    def _codec_input(self, arr: np.ndarray) -> np.ndarray:
+    def encode_inputs(self, pixels: np.ndarray, threads: int | None = 1) -> np.ndarray:
+        """The uint8 patches the network is fed, before normalisation: with an input codec
+        (:attr:`codec`) uint8 N x H x W x 3 patches of one size -> N x S x S x 3 after the
+        resize policy and the codec, exactly as :meth:`predict` would apply them; without
+        one the pixels as they are. ``predict(..., encoded=True)`` then skips that step, so
+        the scoring loop runs it in its decoding threads (``threads`` codec threads: 1, the
+        calling thread) while the network scores the batch before."""
+        arr = np.asarray(pixels)
+        if self.codec is None:
+            return arr
+        if arr.ndim != 4:
+            raise ValueError(f"expected N x H x W x 3 RGB pixels, got shape {arr.shape}")
+        return self._codec_input(arr, threads)
+
+    def _codec_input(self, arr: np.ndarray, threads: int | None = None) -> np.ndarray:
         """uint8 N x H x W x 3 -> uint8 N x S x S x 3 after the resize policy and the codec."""
         _check_pixels(arr)
         assert self.codec is not None
@@ -301,7 +318,7 @@ class Classifier:
             raw = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float()
             sized = self._fit_size(raw)
             arr = sized.round().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-        return self.codec.apply(arr)
+        return self.codec.apply(arr, threads)
 
     def _to_tensor(self, arr: np.ndarray) -> torch.Tensor:
         """uint8 N x H x W x 3 -> normalised float N x 3 x H x W: (pixels / 255 - mean) / std
@@ -328,12 +345,14 @@ class Classifier:
         tta: bool = False,
         batch_size: int = 256,
         features: bool = False,
+        encoded: bool = False,
     ) -> Prediction:
         """Calibrated P(tumour) of each patch; with ``tta`` the mean and spread over the 8
         flips/rotations and each view's value; with ``features`` also the penultimate-layer
         features of the same forward passes (the mean over the views with ``tta``); see
-        :class:`Prediction`. ``p`` is bit for bit the same with and without ``features``."""
-        x_all = self.preprocess(pixels)
+        :class:`Prediction`. ``p`` is bit for bit the same with and without ``features``.
+        ``encoded``: ``pixels`` come from :meth:`encode_inputs` (the same P, bit for bit)."""
+        x_all = self.preprocess(pixels, encoded=encoded)
         n = x_all.shape[0]
         probs: list[torch.Tensor] = []
         spreads: list[torch.Tensor] = []

@@ -88,10 +88,12 @@ class InputCodec:
         """Short human-readable form, e.g. 'JPEG q75 (4:2:0)'."""
         return f"JPEG q{self.quality} ({self.subsampling})"
 
-    def apply(self, pixels: np.ndarray) -> np.ndarray:
+    def apply(self, pixels: np.ndarray, threads: int | None = None) -> np.ndarray:
         """uint8 N x H x W x 3 RGB -> the same patches after encoding and decoding.
 
-        Large batches are split over up to ``torch.get_num_threads()`` threads.
+        Large batches are split over up to ``threads`` threads (default
+        ``torch.get_num_threads()``); ``threads=1`` runs on the calling thread (the scoring
+        loop's decoding threads do so).
         """
         if pixels.ndim != 4 or pixels.shape[-1] != 3 or pixels.dtype != np.uint8:
             raise ValueError(
@@ -101,7 +103,9 @@ class InputCodec:
         if n == 0:
             return pixels.copy()
         out = np.empty_like(pixels)
-        threads = max(1, min(torch.get_num_threads(), os.cpu_count() or 1))
+        if threads is None:
+            threads = torch.get_num_threads()
+        threads = max(1, min(threads, os.cpu_count() or 1))
         threads = min(threads, n // _MIN_PATCHES_PER_THREAD) or 1
         bounds = np.linspace(0, n, threads + 1).astype(int)
         jobs = [(pixels, out, int(a), int(b)) for a, b in itertools.pairwise(bounds)]

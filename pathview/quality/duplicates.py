@@ -90,6 +90,18 @@ def _pack(bits: np.ndarray) -> np.ndarray:
     return packed.view(">u8")[..., 0].astype(np.uint64)
 
 
+def _median_of_rows(values: np.ndarray) -> np.ndarray:
+    """np.median over the last axis (keepdims), the same values: the mean of the two middle
+    values of each sorted row (or the middle one). numpy's SIMD sort of short rows is about
+    ten times faster than the partition np.median runs row by row."""
+    k = values.shape[-1]
+    ordered = np.sort(values, axis=-1)
+    if k % 2:
+        return ordered[..., k // 2 : k // 2 + 1]
+    middle = ordered[..., k // 2 - 1] + ordered[..., k // 2]
+    return (middle / middle.dtype.type(2))[..., None]
+
+
 def perceptual_hashes(pixels: np.ndarray, grey_levels: np.ndarray | None = None) -> np.ndarray:
     """The 64-bit pHash of each of the 8 flips/rotations of N patches of one size
     (N x H x W x 3 uint8 RGB): uint64 (N, 8); column 0 is the patch as it is.
@@ -109,7 +121,7 @@ def perceptual_hashes(pixels: np.ndarray, grey_levels: np.ndarray | None = None)
         ]
     )  # 4 x N x 8 x 8
     flat = flips.reshape(4, len(coeffs), -1)
-    bits = (flat > np.median(flat, axis=2, keepdims=True)).reshape(flips.shape)
+    bits = (flat > _median_of_rows(flat)).reshape(flips.shape)
     views = np.concatenate([bits, bits.transpose(0, 1, 3, 2)])  # 8 x N x 8 x 8
     return _pack(views.reshape(N_HASH_VIEWS, len(coeffs), -1)).T.copy()
 

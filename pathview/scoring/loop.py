@@ -29,14 +29,24 @@ pixel SHA-1 come back too (``ScoredBatch.files``): what the score cache
 With ``quality`` each decoded batch is also measured (:mod:`pathview.quality`: the quality
 flags' measures, the pixel SHA-1 and the 8-view perceptual hash) in the decoding thread that
 decoded it, so the model does not wait for it; ``ScoredBatch.quality`` holds the rows.
+
+A classifier with an input codec (the bundled model's JPEG round trip) has its input stage
+(:meth:`pathview.model.Classifier.encode_inputs`) run in the decoding thread too, after the
+quality measures (they describe the file's own pixels), and the network is then fed the
+encoded patches (``predict(..., encoded=True)``: the same P, bit for bit). The thread that
+runs the network then does nothing else, and torch's intra-op threads are lowered for the run
+to the cores the decoding threads leave (:func:`network_threads`, at least 1): on two cores
+every stage then runs on a thread of its own instead of intra-op threads waiting for each
+other. Measured with ``benchmarks/bench_score.py`` (docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +130,46 @@ def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
+def network_threads(workers: int, current: int | None = None) -> int:
+    """torch's intra-op threads while ``workers`` decoding threads also encode the inputs:
+    the cores they leave, at least 1 and never more than ``current`` (default: torch's
+    setting now). On the 2-core machine: 1 (``benchmarks/bench_score.py``: 1 network thread
+    beside 2 decoding-and-encoding threads scored faster than 2)."""
+    import torch
+
+    now = torch.get_num_threads() if current is None else current
+    return max(1, min(now, (os.cpu_count() or 1) - workers))
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to ``n`` (None: unchanged) inside, restored after."""
+    if n is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    if n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def input_encoder(classifier: object) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The classifier's input stage to run in the decoding threads, or None when it has none
+    to run (no input codec) or its ``predict`` cannot take encoded input."""
+    if getattr(classifier, "codec", None) is None:
+        return None
+    encode = getattr(classifier, "encode_inputs", None)
+    if encode is None or not _takes(classifier, "encoded"):
+        return None
+    return encode  # type: ignore[no-any-return]
+
+
 def _optional(pred: object, name: str, n: int, shape: tuple[int, ...]) -> np.ndarray | None:
     value = getattr(pred, name, None)
     if value is None:
@@ -145,13 +195,15 @@ def predict_arrays(
     views: bool = False,
     batch_size: int = 256,
     features: bool = False,
+    encoded: bool = False,
 ) -> Scores:
     """Score decoded patches (H x W x 3 uint8 each, or one N x H x W x 3 array) with one
     ``predict`` per patch size.
 
     Rows come back in the order of ``arrays``. See the module docstring for ``tta``,
     ``views`` and ``features``; asking for ``views`` or ``features`` from a predictor that
-    gives none raises ValueError.
+    gives none raises ValueError. ``encoded``: the arrays come from the classifier's
+    ``encode_inputs`` (see :func:`input_encoder`).
     """
     n = len(arrays)
     if n == 0:
@@ -173,6 +225,8 @@ def predict_arrays(
     view_p: np.ndarray | None = np.empty((n, N_VIEWS), np.float32) if tta or views else None
     feats: np.ndarray | None = None
     extra = {"features": True} if features else {}
+    if encoded:
+        extra["encoded"] = True
     for rows, stack in groups:
         pred = classifier.predict(stack, tta=tta or views, batch_size=batch_size, **extra)
         if features:
@@ -243,7 +297,7 @@ def concat_scores(
 
 _Decoded = tuple[
     list[PatchRef],
-    list[np.ndarray],
+    list[np.ndarray] | np.ndarray,
     list[tuple[PatchRef, str]],
     PatchQuality | None,
     list[FileKey] | None,
@@ -255,8 +309,37 @@ def assess_arrays(arrays: Sequence[np.ndarray]) -> PatchQuality:
     return PatchQuality.of_arrays(arrays, [pixel_sha1(a) for a in arrays])
 
 
+def _by_size(arrays: Sequence[np.ndarray]) -> list[np.ndarray] | np.ndarray:
+    """Decoded patches as one N x H x W x 3 array when they share a size (the usual
+    case), else the list as it is."""
+    if arrays and all(a.shape == arrays[0].shape for a in arrays):
+        return np.stack(arrays)
+    return list(arrays)
+
+
+def _encode(
+    arrays: list[np.ndarray] | np.ndarray, encode: Callable[[np.ndarray], np.ndarray]
+) -> list[np.ndarray] | np.ndarray:
+    """``encode`` (a classifier's input stage) of decoded patches (one array, or a list of
+    several sizes), one call per size; rows in the order of ``arrays``."""
+    if isinstance(arrays, np.ndarray):
+        return encode(arrays)
+    out: list[np.ndarray] = list(arrays)
+    by_size: dict[tuple[int, ...], list[int]] = {}
+    for i, a in enumerate(arrays):
+        by_size.setdefault(a.shape, []).append(i)
+    for rows in by_size.values():
+        for i, coded in zip(rows, encode(np.stack([arrays[i] for i in rows])), strict=True):
+            out[i] = coded
+    return out
+
+
 def _decode_chunk(
-    root: Path, refs: Sequence[PatchRef], quality: bool = False, fingerprints: bool = False
+    root: Path,
+    refs: Sequence[PatchRef],
+    quality: bool = False,
+    fingerprints: bool = False,
+    encode: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> _Decoded:
     ok_refs: list[PatchRef] = []
     arrays: list[np.ndarray] = []
@@ -272,12 +355,14 @@ def _decode_chunk(
             ok_refs.append(ref)
             arrays.append(decoded.pixels)
             stats.append(seen if seen is not None else (-1, -1))
-    assessed = assess_arrays(arrays) if quality else None
+    sha1 = [pixel_sha1(a) for a in arrays] if quality or fingerprints else []
+    batch = _by_size(arrays)  # stacked once for the quality measures, the codec and the model
+    assessed = PatchQuality.of_arrays(batch, sha1) if quality else None
     files = None
     if fingerprints:
-        sha1 = assessed.sha1 if assessed is not None else [pixel_sha1(a) for a in arrays]
         files = [FileKey(size, mtime, h) for (size, mtime), h in zip(stats, sha1, strict=True)]
-    return ok_refs, arrays, failed, assessed, files
+    fed = batch if encode is None else _encode(batch, encode)
+    return ok_refs, fed, failed, assessed, files
 
 
 def score_patches(
@@ -308,8 +393,14 @@ def score_patches(
     step = max(1, batch_size)
     starts = range(0, total, step)
     n_workers = workers or default_workers()
+    encode = input_encoder(classifier)
+    on_cpu = str(getattr(classifier, "device", "cpu")).startswith("cpu")
+    threads = network_threads(n_workers) if encode is not None and on_cpu else None
     done = 0
-    with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="decode") as pool:
+    with (
+        _torch_threads(threads),
+        ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="decode") as pool,
+    ):
         pending: deque[Future[_Decoded]] = deque()
         next_start = iter(starts)
         try:
@@ -320,7 +411,12 @@ def score_patches(
                         break
                     pending.append(
                         pool.submit(
-                            _decode_chunk, root, refs[start : start + step], quality, fingerprints
+                            _decode_chunk,
+                            root,
+                            refs[start : start + step],
+                            quality,
+                            fingerprints,
+                            encode,
                         )
                     )
                 if not pending:
@@ -328,7 +424,9 @@ def score_patches(
                 if cancel is not None:
                     cancel.raise_if_cancelled()
                 ok_refs, arrays, failed, assessed, files = pending.popleft().result()
-                scores = predict_arrays(classifier, arrays, tta, views, batch_size, features)
+                scores = predict_arrays(
+                    classifier, arrays, tta, views, batch_size, features, encode is not None
+                )
                 done += len(ok_refs) + len(failed)
                 yield ScoredBatch(ok_refs, scores, failed, done, total, assessed, files)
         finally:
@@ -375,13 +473,17 @@ class ScoreBatch:
         )
 
 
-def gives_features(classifier: object) -> bool:
-    """Whether ``classifier.predict`` takes ``features`` (:class:`pathview.model.Classifier`
-    does; a stand-in predictor may not)."""
+def _takes(classifier: object, keyword: str) -> bool:
     predict = getattr(classifier, "predict", None)
     if predict is None:
         return False
     try:
-        return "features" in inspect.signature(predict).parameters
+        return keyword in inspect.signature(predict).parameters
     except (TypeError, ValueError):
         return False
+
+
+def gives_features(classifier: object) -> bool:
+    """Whether ``classifier.predict`` takes ``features`` (:class:`pathview.model.Classifier`
+    does; a stand-in predictor may not)."""
+    return _takes(classifier, "features")
