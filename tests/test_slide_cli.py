@@ -195,3 +195,37 @@ def test_two_slides_on_a_local_ray_of_two_workers_match_scoring_them_in_turn(
         a, b = in_turn[path].scores, on_ray[path].scores
         assert a is not None and b is not None
         assert np.array_equal(a.grid.xs, b.grid.xs) and np.allclose(a.p, b.p, atol=1e-6)
+
+
+def test_a_codec_model_scores_a_slide_with_the_tiles_encoded_in_the_reading_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import threading
+
+    import torch
+
+    from pathview.model.codec import CODEC_KEY
+
+    model_dir = make_tiny_model(tmp_path / "coded")
+    meta = json.loads((model_dir / "model.json").read_text())
+    meta[CODEC_KEY] = {"format": "jpeg", "quality": 75, "subsampling": "4:2:0"}
+    (model_dir / "model.json").write_text(json.dumps(meta))
+    clf = load_model(model_dir, device="cpu")
+    slide = open_slide(SMALL_SVS)
+    grid = tile_slide(slide, tile_spec_for(clf.metadata))
+    where: list[str] = []
+    encode = clf.encode_inputs
+
+    def spy(pixels: np.ndarray, threads: int | None = 1) -> np.ndarray:
+        where.append(threading.current_thread().name)
+        return encode(pixels, threads)
+
+    monkeypatch.setattr(clf, "encode_inputs", spy)
+    torch.set_num_threads(2)
+    scores = score_grid(slide, grid, clf, batch_size=16)
+    assert torch.get_num_threads() == 2
+    assert where and all(name.startswith("tiles") for name in where)
+    tiles = np.stack([grid.read(slide, row) for row in range(len(grid))])
+    # The same P, bit for bit, as predict with its own codec on the tiles read by hand.
+    np.testing.assert_array_equal(scores.p, clf.predict(tiles, batch_size=16).p)

@@ -142,7 +142,7 @@ def network_threads(workers: int, current: int | None = None) -> int:
 
 
 @contextlib.contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
+def torch_threads(n: int | None) -> Iterator[None]:
     """torch's intra-op threads set to ``n`` (None: unchanged) inside, restored after."""
     if n is None:
         yield
@@ -317,11 +317,13 @@ def _by_size(arrays: Sequence[np.ndarray]) -> list[np.ndarray] | np.ndarray:
     return list(arrays)
 
 
-def _encode(
+def encode_batch(
     arrays: list[np.ndarray] | np.ndarray, encode: Callable[[np.ndarray], np.ndarray]
 ) -> list[np.ndarray] | np.ndarray:
     """``encode`` (a classifier's input stage) of decoded patches (one array, or a list of
     several sizes), one call per size; rows in the order of ``arrays``."""
+    if not isinstance(arrays, np.ndarray):
+        arrays = _by_size(arrays)
     if isinstance(arrays, np.ndarray):
         return encode(arrays)
     out: list[np.ndarray] = list(arrays)
@@ -361,7 +363,7 @@ def _decode_chunk(
     files = None
     if fingerprints:
         files = [FileKey(size, mtime, h) for (size, mtime), h in zip(stats, sha1, strict=True)]
-    fed = batch if encode is None else _encode(batch, encode)
+    fed = batch if encode is None else encode_batch(batch, encode)
     return ok_refs, fed, failed, assessed, files
 
 
@@ -398,7 +400,7 @@ def score_patches(
     threads = network_threads(n_workers) if encode is not None and on_cpu else None
     done = 0
     with (
-        _torch_threads(threads),
+        torch_threads(threads),
         ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="decode") as pool,
     ):
         pending: deque[Future[_Decoded]] = deque()

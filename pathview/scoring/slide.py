@@ -30,7 +30,16 @@ import numpy as np
 from pathview.core import CancelToken
 from pathview.core.files import atomic_text_writer, csv_cell, spreadsheet_safe
 from pathview.model.metadata import ModelMetadata
-from pathview.scoring.loop import Predictor, default_workers, predict_arrays
+from pathview.scoring.loop import (
+    Predictor,
+    Scores,
+    default_workers,
+    encode_batch,
+    input_encoder,
+    network_threads,
+    predict_arrays,
+    torch_threads,
+)
 from pathview.slide import (
     MIN_TISSUE_FRACTION,
     PCAM_MICRONS_PER_PIXEL,
@@ -54,15 +63,30 @@ def tile_spec_for(metadata: ModelMetadata) -> TileSpec:
 @dataclass(frozen=True)
 class TileBatch:
     """Tiles read for one batch: grid rows and pixels of those read, and the rows that
-    could not be read with the reason."""
+    could not be read with the reason. ``fed``: when an encoder was given (a classifier's
+    input stage, :func:`pathview.scoring.loop.input_encoder`), the encoded tiles the
+    network is fed (``predict(..., encoded=True)``), else None."""
 
     rows: list[int]
     pixels: list[np.ndarray]
     failed: list[tuple[int, str]]
+    fed: list[np.ndarray] | np.ndarray | None = None
+
+    def predict(self, classifier: Predictor, tta: bool = False, batch_size: int = 256) -> Scores:
+        """The batch's scores: the encoded tiles when there are, else the pixels."""
+        if self.fed is not None:
+            return predict_arrays(classifier, self.fed, tta, batch_size=batch_size, encoded=True)
+        return predict_arrays(classifier, self.pixels, tta, batch_size=batch_size)
 
 
-def read_tiles(slide: Slide, grid: TileGrid, rows: Sequence[int]) -> TileBatch:
-    """Read the tiles ``rows`` of ``grid``; unreadable ones are collected, not raised."""
+def read_tiles(
+    slide: Slide,
+    grid: TileGrid,
+    rows: Sequence[int],
+    encode: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> TileBatch:
+    """Read the tiles ``rows`` of ``grid``; unreadable ones are collected, not raised.
+    With ``encode`` the tiles are also encoded for the network (in the reading thread)."""
     ok: list[int] = []
     pixels: list[np.ndarray] = []
     failed: list[tuple[int, str]] = []
@@ -72,7 +96,8 @@ def read_tiles(slide: Slide, grid: TileGrid, rows: Sequence[int]) -> TileBatch:
             ok.append(row)
         except SlideError as exc:
             failed.append((row, str(exc)))
-    return TileBatch(ok, pixels, failed)
+    fed = None if encode is None or not pixels else encode_batch(pixels, encode)
+    return TileBatch(ok, pixels, failed, fed)
 
 
 def iter_tile_batches(
@@ -82,8 +107,10 @@ def iter_tile_batches(
     batch_size: int = 256,
     workers: int | None = None,
     cancel: CancelToken | None = None,
+    encode: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Generator[TileBatch, None, None]:
-    """The tiles ``rows`` (default: all) in batches, read ``workers`` batches ahead."""
+    """The tiles ``rows`` (default: all) in batches, read ``workers`` batches ahead (and
+    encoded with ``encode`` there, see :class:`TileBatch`)."""
     order = list(range(len(grid))) if rows is None else list(rows)
     step = max(1, batch_size)
     starts = iter(range(0, len(order), step))
@@ -97,7 +124,7 @@ def iter_tile_batches(
                     if start is None:
                         break
                     pending.append(
-                        pool.submit(read_tiles, slide, grid, order[start : start + step])
+                        pool.submit(read_tiles, slide, grid, order[start : start + step], encode)
                     )
                 if not pending:
                     return
@@ -144,15 +171,20 @@ def score_grid(
     spread = np.full(n, np.nan, np.float32) if tta else None
     failed: dict[int, str] = {}
     done = 0
-    for batch in iter_tile_batches(slide, grid, None, batch_size, workers, cancel):
-        scores = predict_arrays(classifier, batch.pixels, tta, batch_size=batch_size)
-        p[batch.rows] = scores.p
-        if spread is not None and scores.spread is not None:
-            spread[batch.rows] = scores.spread
-        failed.update(batch.failed)
-        done += len(batch.rows) + len(batch.failed)
-        if progress is not None:
-            progress(done, n)
+    n_workers = workers or default_workers()
+    encode = input_encoder(classifier)
+    on_cpu = str(getattr(classifier, "device", "cpu")).startswith("cpu")
+    threads = network_threads(n_workers) if encode is not None and on_cpu else None
+    with torch_threads(threads):
+        for batch in iter_tile_batches(slide, grid, None, batch_size, n_workers, cancel, encode):
+            scores = batch.predict(classifier, tta, batch_size)
+            p[batch.rows] = scores.p
+            if spread is not None and scores.spread is not None:
+                spread[batch.rows] = scores.spread
+            failed.update(batch.failed)
+            done += len(batch.rows) + len(batch.failed)
+            if progress is not None:
+                progress(done, n)
     level = grid.read_level(slide)[0]
     return SlideScores(slide.path, grid, level, p, spread, failed, time.perf_counter() - t0)
 

@@ -39,7 +39,7 @@ from pathview.explain import Explanation
 from pathview.io import pixel_sha1
 from pathview.quality import PatchQuality, measure_batch
 from pathview.quality.duplicates import N_HASH_VIEWS
-from pathview.scoring.loop import predict_arrays
+from pathview.scoring.loop import input_encoder
 from pathview.scoring.slide import TileBatch, iter_tile_batches, tile_spec_for
 from pathview.slide import (
     MissingMppError,
@@ -132,7 +132,7 @@ def _next_batch(classifier: Any, batches: Generator[TileBatch, None, None] | Non
     if batch is None:
         return None
     rows = np.asarray(batch.rows, np.int64)
-    return rows, predict_arrays(classifier, batch.pixels).p, measure_tiles(batch.pixels)
+    return rows, batch.predict(classifier).p, measure_tiles(batch.pixels)
 
 
 class SlideSession(QObject):
@@ -239,7 +239,9 @@ class SlideSession(QObject):
             if tile_spec_for(classifier.metadata) != state.grid.spec:
                 self.scoring_finished.emit("the model's tile scale differs from the grid's")
                 return
-            batches = iter_tile_batches(state.slide, state.grid, batch_size=BATCH_SIZE)
+            batches = iter_tile_batches(
+                state.slide, state.grid, batch_size=BATCH_SIZE, encode=input_encoder(classifier)
+            )
             self._batches = batches
             self._model_pool.start(lambda _emit: _next_batch(classifier, batches), step)
 
