@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from support.models import make_tiny_model
+from support.models import make_tiny_model, spy_on_encoding
 from support.patches import kaggle_pixels
 
 from pathview.io import read_patch
@@ -184,8 +184,6 @@ def test_encoded_inputs_score_bit_for_bit_as_predict_does(tmp_path: Path, data_d
 def test_the_scoring_loop_encodes_in_its_decoding_threads(
     tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import threading
-
     from pathview.io import list_patches
     from pathview.scoring import score_patches
     from pathview.scoring.loop import input_encoder, network_threads
@@ -198,14 +196,7 @@ def test_the_scoring_loop_encodes_in_its_decoding_threads(
     coded = load_model(with_codec(make_tiny_model(tmp_path / "m"), JPEG75), device="cpu")
     assert input_encoder(coded) is not None
     assert input_encoder(load_model(make_tiny_model(tmp_path / "p"), device="cpu")) is None
-    where: list[str] = []
-    encode = coded.encode_inputs
-
-    def spy(pixels: np.ndarray, threads: int | None = 1) -> np.ndarray:
-        where.append(threading.current_thread().name)
-        return encode(pixels, threads)
-
-    monkeypatch.setattr(coded, "encode_inputs", spy)
+    where = spy_on_encoding(monkeypatch, coded)
     torch.set_num_threads(2)
     batches = list(score_patches(folder, refs, coded, batch_size=8, quality=True))
     assert torch.get_num_threads() == 2  # restored after the run

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tifffile
 from support.cli import run_cli
-from support.models import make_tiny_model
+from support.models import make_tiny_model, spy_on_encoding
 from support.slides import SMALL_SVS, tissue_picture, write_pyramid
 
 from pathview.core import Verdict
@@ -201,7 +201,6 @@ def test_a_codec_model_scores_a_slide_with_the_tiles_encoded_in_the_reading_thre
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import json
-    import threading
 
     import torch
 
@@ -214,14 +213,7 @@ def test_a_codec_model_scores_a_slide_with_the_tiles_encoded_in_the_reading_thre
     clf = load_model(model_dir, device="cpu")
     slide = open_slide(SMALL_SVS)
     grid = tile_slide(slide, tile_spec_for(clf.metadata))
-    where: list[str] = []
-    encode = clf.encode_inputs
-
-    def spy(pixels: np.ndarray, threads: int | None = 1) -> np.ndarray:
-        where.append(threading.current_thread().name)
-        return encode(pixels, threads)
-
-    monkeypatch.setattr(clf, "encode_inputs", spy)
+    where = spy_on_encoding(monkeypatch, clf)
     torch.set_num_threads(2)
     scores = score_grid(slide, grid, clf, batch_size=16)
     assert torch.get_num_threads() == 2

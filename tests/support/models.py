@@ -45,3 +45,19 @@ def make_tiny_model(
     }
     write_model_dir(directory, net.state_dict(), meta)
     return directory
+
+
+def spy_on_encoding(monkeypatch: Any, classifier: Any) -> list[str]:
+    """Record the name of each thread that runs ``classifier.encode_inputs`` (the list
+    returned fills as the classifier encodes)."""
+    import threading
+
+    where: list[str] = []
+    encode = classifier.encode_inputs
+
+    def spy(pixels: Any, threads: int | None = 1) -> Any:
+        where.append(threading.current_thread().name)
+        return encode(pixels, threads)
+
+    monkeypatch.setattr(classifier, "encode_inputs", spy)
+    return where
