@@ -69,6 +69,12 @@ from pathview.workers.tasks import TaskPool
 OVERVIEW_SIDE = 2048
 #: Tiles scored per task on the model thread (a Grad-CAM waits for one batch at most).
 BATCH_SIZE = 64
+#: Threads reading (and encoding) tiles ahead of the model thread. The slide window scores in
+#: the app's own process, so every such thread competes with the window for the interpreter
+#: lock: `python benchmarks/bench_slides.py --score` (a 50,176-tile slide, 2 cores) scored in
+#: 18.6-21.3 s with a worst stall of 29-51 ms with one thread (7 runs, one over 50 ms),
+#: against 19.3-21.8 s and 48-67 ms with two.
+READ_WORKERS = 1
 #: Grad-CAMs kept, keyed by method, layer and tile row.
 EXPLANATION_CACHE = 64
 
@@ -240,7 +246,11 @@ class SlideSession(QObject):
                 self.scoring_finished.emit("the model's tile scale differs from the grid's")
                 return
             batches = iter_tile_batches(
-                state.slide, state.grid, batch_size=BATCH_SIZE, encode=input_encoder(classifier)
+                state.slide,
+                state.grid,
+                batch_size=BATCH_SIZE,
+                workers=READ_WORKERS,
+                encode=input_encoder(classifier),
             )
             self._batches = batches
             self._model_pool.start(lambda _emit: _next_batch(classifier, batches), step)
