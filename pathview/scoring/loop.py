@@ -159,6 +159,17 @@ def torch_threads(n: int | None) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
+def input_stage(
+    classifier: object, workers: int
+) -> tuple[Callable[[np.ndarray], np.ndarray] | None, int | None]:
+    """What a loop with ``workers`` reading threads runs there, and torch's threads for the
+    network meanwhile: the classifier's :func:`input_encoder` (None: the network's thread
+    encodes) and, on a CPU when it has one, :func:`network_threads` (None: unchanged)."""
+    encode = input_encoder(classifier)
+    on_cpu = str(getattr(classifier, "device", "cpu")).startswith("cpu")
+    return encode, network_threads(workers) if encode is not None and on_cpu else None
+
+
 def input_encoder(classifier: object) -> Callable[[np.ndarray], np.ndarray] | None:
     """The classifier's input stage to run in the decoding threads, or None when it has none
     to run (no input codec) or its ``predict`` cannot take encoded input."""
@@ -188,6 +199,22 @@ def empty_scores(tta: bool = False, views: bool = False, features: bool = False)
     )
 
 
+def size_groups(
+    arrays: np.ndarray | Sequence[np.ndarray],
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Patches (H x W x 3 each, or one N x H x W x 3 array) as (rows, N_s x H x W x 3 stack)
+    per patch size, rows indexing ``arrays``: one group in the usual case."""
+    n = len(arrays)
+    if isinstance(arrays, np.ndarray):
+        return [(np.arange(n), arrays)]
+    if n and all(a.shape == arrays[0].shape for a in arrays):
+        return [(np.arange(n), np.stack(arrays))]
+    by_size: dict[tuple[int, ...], list[int]] = {}
+    for i, a in enumerate(arrays):
+        by_size.setdefault(a.shape, []).append(i)
+    return [(np.asarray(rows), np.stack([arrays[i] for i in rows])) for rows in by_size.values()]
+
+
 def predict_arrays(
     classifier: Predictor,
     arrays: np.ndarray | Sequence[np.ndarray],
@@ -208,18 +235,7 @@ def predict_arrays(
     n = len(arrays)
     if n == 0:
         return empty_scores(tta, views, features)
-    groups: list[tuple[np.ndarray, np.ndarray]]
-    if isinstance(arrays, np.ndarray):
-        groups = [(np.arange(n), arrays)]
-    elif all(a.shape == arrays[0].shape for a in arrays):  # the usual case: one array
-        groups = [(np.arange(n), np.stack(arrays))]
-    else:
-        by_size: dict[tuple[int, ...], list[int]] = {}
-        for i, a in enumerate(arrays):
-            by_size.setdefault(a.shape, []).append(i)
-        groups = [
-            (np.asarray(rows), np.stack([arrays[i] for i in rows])) for rows in by_size.values()
-        ]
+    groups = size_groups(arrays)
     p = np.empty(n, np.float32)
     spread = np.full(n, np.nan, np.float32) if tta else None
     view_p: np.ndarray | None = np.empty((n, N_VIEWS), np.float32) if tta or views else None
@@ -312,26 +328,22 @@ def assess_arrays(arrays: Sequence[np.ndarray]) -> PatchQuality:
 def _by_size(arrays: Sequence[np.ndarray]) -> list[np.ndarray] | np.ndarray:
     """Decoded patches as one N x H x W x 3 array when they share a size (the usual
     case), else the list as it is."""
-    if arrays and all(a.shape == arrays[0].shape for a in arrays):
-        return np.stack(arrays)
-    return list(arrays)
+    groups = size_groups(arrays)
+    return groups[0][1] if len(groups) == 1 else list(arrays)
 
 
 def encode_batch(
     arrays: list[np.ndarray] | np.ndarray, encode: Callable[[np.ndarray], np.ndarray]
 ) -> list[np.ndarray] | np.ndarray:
     """``encode`` (a classifier's input stage) of decoded patches (one array, or a list of
-    several sizes), one call per size; rows in the order of ``arrays``."""
-    if not isinstance(arrays, np.ndarray):
-        arrays = _by_size(arrays)
-    if isinstance(arrays, np.ndarray):
-        return encode(arrays)
+    several sizes), one call per size; rows in the order of ``arrays`` (one array when they
+    share a size)."""
+    groups = size_groups(arrays)
+    if len(groups) == 1:
+        return encode(groups[0][1])
     out: list[np.ndarray] = list(arrays)
-    by_size: dict[tuple[int, ...], list[int]] = {}
-    for i, a in enumerate(arrays):
-        by_size.setdefault(a.shape, []).append(i)
-    for rows in by_size.values():
-        for i, coded in zip(rows, encode(np.stack([arrays[i] for i in rows])), strict=True):
+    for rows, stack in groups:
+        for i, coded in zip(rows.tolist(), encode(stack), strict=True):
             out[i] = coded
     return out
 
@@ -395,9 +407,7 @@ def score_patches(
     step = max(1, batch_size)
     starts = range(0, total, step)
     n_workers = workers or default_workers()
-    encode = input_encoder(classifier)
-    on_cpu = str(getattr(classifier, "device", "cpu")).startswith("cpu")
-    threads = network_threads(n_workers) if encode is not None and on_cpu else None
+    encode, threads = input_stage(classifier, n_workers)
     done = 0
     with (
         torch_threads(threads),

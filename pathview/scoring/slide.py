@@ -35,8 +35,7 @@ from pathview.scoring.loop import (
     Scores,
     default_workers,
     encode_batch,
-    input_encoder,
-    network_threads,
+    input_stage,
     predict_arrays,
     torch_threads,
 )
@@ -172,9 +171,7 @@ def score_grid(
     failed: dict[int, str] = {}
     done = 0
     n_workers = workers or default_workers()
-    encode = input_encoder(classifier)
-    on_cpu = str(getattr(classifier, "device", "cpu")).startswith("cpu")
-    threads = network_threads(n_workers) if encode is not None and on_cpu else None
+    encode, threads = input_stage(classifier, n_workers)
     with torch_threads(threads):
         for batch in iter_tile_batches(slide, grid, None, batch_size, n_workers, cancel, encode):
             scores = batch.predict(classifier, tta, batch_size)
