@@ -323,3 +323,30 @@ def test_row_medians_equal_numpys(kaggle: tuple[list[str], np.ndarray]) -> None:
         np.testing.assert_array_equal(
             _median_of_rows(values), np.median(values, axis=2, keepdims=True)
         )
+
+
+def test_block_means_equal_opencvs_area_resize(kaggle: tuple[list[str], np.ndarray]) -> None:
+    """The hash's whole-factor resize is OpenCV's float32 area resize, bit for bit, on the real
+    patches and on random images of other whole factors."""
+    from pathview.quality.duplicates import HASH_SIZE, _block_means
+    from pathview.quality.measures import grey
+
+    def opencv(g: np.ndarray) -> np.ndarray:
+        return np.stack(
+            [
+                cv2.resize(
+                    img.astype(np.float32), (HASH_SIZE, HASH_SIZE), interpolation=cv2.INTER_AREA
+                )
+                for img in g
+            ]
+        )
+
+    g = grey(kaggle[1])
+    np.testing.assert_array_equal(_block_means(g, 3, 3), opencv(g))
+    rng = np.random.default_rng(4)
+    for h, w in ((32, 32), (64, 96), (128, 128), (96, 64)):
+        imgs = rng.integers(0, 256, (5, h, w), dtype=np.uint8)
+        imgs[0] = 255
+        np.testing.assert_array_equal(
+            _block_means(imgs, h // HASH_SIZE, w // HASH_SIZE), opencv(imgs)
+        )

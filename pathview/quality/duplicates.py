@@ -64,18 +64,28 @@ _BITWISE_COUNT = getattr(np, "bitwise_count", None)
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 
+def _block_means(g: np.ndarray, fy: int, fx: int) -> np.ndarray:
+    """The means of the fy x fx blocks of N x H x W uint8 images (H, W multiples of fy, fx),
+    float32, equal bit for bit to OpenCV's area resize of the float32 images: the block sums
+    are whole numbers below 2**24, exact in any order, and OpenCV multiplies each by the
+    float32 1 / (fy * fx). Summing strided slices in uint16 costs about 60% of casting the
+    stack to float32 and resizing it (the sums fit: fy * fx * 255 < 2**16 for fy * fx <= 257)."""
+    rows = g[:, 0::fy].astype(np.uint16)
+    for i in range(1, fy):
+        rows += g[:, i::fy]
+    sums = rows[:, :, 0::fx].copy()
+    for j in range(1, fx):
+        sums += rows[:, :, j::fx]
+    return sums.astype(np.float32) * np.float32(1.0 / (fy * fx))
+
+
 def _resized_grey(pixels: np.ndarray, grey_levels: np.ndarray | None = None) -> np.ndarray:
     g = grey(pixels) if grey_levels is None else grey_levels
-    n, h, w = g.shape
-    if h % HASH_SIZE == 0 and w % HASH_SIZE == 0:
-        # An area resize by a whole factor is a block mean, so the stack resizes as one tall
-        # image (96 x 96: 3 x 3 blocks).
-        tall = cv2.resize(
-            g.reshape(n * h, w).astype(np.float32),
-            (HASH_SIZE, n * HASH_SIZE),
-            interpolation=cv2.INTER_AREA,
-        )
-        return tall.reshape(n, HASH_SIZE, HASH_SIZE)
+    h, w = g.shape[1:]
+    fy, fx = h // HASH_SIZE, w // HASH_SIZE
+    if h % HASH_SIZE == 0 and w % HASH_SIZE == 0 and fy * fx <= 257:
+        # An area resize by a whole factor is a block mean (96 x 96: 3 x 3 blocks).
+        return _block_means(g, fy, fx)
     return np.stack(
         [
             cv2.resize(img.astype(np.float32), (HASH_SIZE, HASH_SIZE), interpolation=cv2.INTER_AREA)
