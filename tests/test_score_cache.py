@@ -327,3 +327,90 @@ def test_a_version_1_cache_gains_the_quality_table(folder: Path, tmp_path: Path)
         CACHE_VERSION
     )
     conn.close()
+
+
+def _without_row_ids(path: Path, version: str) -> None:
+    """Turn the cache at ``path`` into an older one: embeddings in a table without row ids."""
+    conn = sqlite3.connect(path)
+    rows = conn.execute("SELECT model_id, sha1, vec FROM embeddings").fetchall()
+    conn.execute("DROP TABLE embeddings")
+    conn.execute(
+        "CREATE TABLE embeddings (model_id TEXT NOT NULL, sha1 TEXT NOT NULL, vec BLOB NOT NULL,"
+        " PRIMARY KEY (model_id, sha1)) WITHOUT ROWID"
+    )
+    conn.executemany("INSERT INTO embeddings VALUES (?, ?, ?)", rows)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (version,))
+    conn.commit()
+    conn.close()
+
+
+def test_a_version_2_cache_keeps_its_embeddings_in_a_table_with_row_ids(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    feats = np.arange(12, dtype=np.float32).reshape(3, 4)
+    with open_cache(path) as cache:
+        cache.put_embeddings("m", ["a", "b", "c"], feats)
+        cache.put_scores("m", ["a"], np.array([0.25]), tta=False)
+    _without_row_ids(path, "2")
+    with open_cache(path) as cache:
+        got, found = cache.get_embeddings("m", ["c", "a", "b"])
+        assert found.all()
+        np.testing.assert_array_equal(got, feats[[2, 0, 1]])
+        assert cache.scores("m")["a"].p == pytest.approx(0.25)
+        cache.put_embeddings("m", ["a", "d"], np.ones((2, 4)))  # replaces by key, as before
+        got, found = cache.get_embeddings("m", ["a", "d", "b"])
+        np.testing.assert_array_equal(got, [[1] * 4, [1] * 4, feats[1]])
+    conn = sqlite3.connect(path)
+    (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'embeddings'").fetchone()
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    version = conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
+    conn.close()
+    assert "WITHOUT ROWID" not in sql.upper()
+    assert tables == {"meta", "files", "scores", "embeddings", "quality"}
+    assert version == str(CACHE_VERSION)
+
+
+def test_a_scored_batch_is_kept_whole_or_not_at_all(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """record_batch writes a batch's files, scores, embeddings and quality rows in one
+    transaction: when the last write fails, the batch's other rows are not kept either."""
+    path = tmp_path / "c.sqlite"
+
+    def failing_put_quality(self: ScoreCache, _quality: object) -> None:
+        self._write("INSERT INTO quality (sha1, measures, hashes) VALUES (?, ?, ?)", [(None,) * 3])
+
+    monkeypatch.setattr(ScoreCache, "put_quality", failing_put_quality)
+    model = FakeClassifier(model_id="m")
+    with open_cache(path) as cache:
+        with pytest.warns(ScoreCacheWarning, match="cannot be written"):
+            result = score_folder(folder, model, cache=cache, quality=True, batch_size=4)
+        assert result.scored == 8  # scoring itself goes on
+        assert cache.file_keys() == {} and cache.scores(model_key(model)) == {}
+    monkeypatch.undo()
+    with open_cache(path) as cache:
+        score_folder(folder, model, cache=cache, quality=True)
+        assert len(cache.file_keys()) == 8 and len(cache.scores(model_key(model))) == 8
+
+
+def test_a_locked_cache_drops_the_batch_with_one_warning(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    with open_cache(path) as cache:
+        cache._conn.execute("PRAGMA busy_timeout = 0")
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                with cache.writing():
+                    cache.put_scores("m", ["a"], np.array([0.5]), tta=False)
+                    cache.put_embeddings("m", ["a"], np.ones((1, 4)))
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert [str(w.message) for w in caught if w.category is ScoreCacheWarning] == [
+            f"score cache {path} cannot be written (database is locked); these scores not kept"
+        ]
+        assert cache.scores("m") == {}
+        with cache.writing(), cache.writing():  # nested: one transaction
+            cache.put_scores("m", ["a"], np.array([0.5]), tta=False)
+        assert cache.scores("m")["a"].p == pytest.approx(0.5)

@@ -120,22 +120,24 @@ def lookup_scores(
 
 def record_batch(cache: ScoreCache, model_id: str, batch: ScoredBatch, tta: bool) -> None:
     """Write one batch of :func:`pathview.scoring.score_patches` (scored with
-    ``fingerprints``) into the cache: its files, scores and (when computed) embeddings."""
+    ``fingerprints``) into the cache: its files, scores and (when computed) embeddings and
+    quality rows, in one transaction."""
     if batch.files is None or not batch.refs:
         return
-    # A file that could not be stat'ed is not recorded: its scores are kept by pixels alone.
-    cache.put_files(
-        (ref.relpath, key)
-        for ref, key in zip(batch.refs, batch.files, strict=True)
-        if key.size >= 0
-    )
     sha1 = [k.sha1 for k in batch.files]
     s = batch.scores
-    cache.put_scores(model_id, sha1, s.p, tta, s.spread, s.views)
-    if s.features is not None and s.features.shape[1] > 0:
-        cache.put_embeddings(model_id, sha1, s.features)
-    if batch.quality is not None:
-        cache.put_quality(batch.quality)
+    with cache.writing():  # one transaction: the batch is kept whole or not at all
+        # A file that could not be stat'ed is not recorded: its scores are kept by pixels.
+        cache.put_files(
+            (ref.relpath, key)
+            for ref, key in zip(batch.refs, batch.files, strict=True)
+            if key.size >= 0
+        )
+        cache.put_scores(model_id, sha1, s.p, tta, s.spread, s.views)
+        if s.features is not None and s.features.shape[1] > 0:
+            cache.put_embeddings(model_id, sha1, s.features)
+        if batch.quality is not None:
+            cache.put_quality(batch.quality)
 
 
 def _hit_batches(refs: Sequence[PatchRef], lookup: CacheLookup, total: int) -> Iterator[ScoreBatch]:
