@@ -328,7 +328,12 @@ class Classifier:
         if not arr.flags.writeable:  # e.g. pixels straight from PIL; torch wants writable memory
             arr = arr.copy()
         t = torch.from_numpy(arr).to(self.device, non_blocking=True)
-        return torch.addcmul(self._shift, t.permute(0, 3, 1, 2).float(), self._scale)
+        # The uint8 -> float copy (a new tensor, channels_last strides) is normalised in
+        # place: the same values bit for bit, with one float buffer instead of two (28 MB
+        # for 256 patches; alone 17 against 10-12 ms on one CPU thread, though predict()
+        # as a whole measured the same).
+        x = t.permute(0, 3, 1, 2).float()
+        return torch.addcmul(self._shift, x, self._scale, out=x)
 
     # -------------------------------------------------------------- inference
 
