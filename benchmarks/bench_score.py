@@ -19,6 +19,10 @@ then prints, each as best and median of --repeats runs (patches per second):
   file's pixel SHA-1, which the quality rows use too); the quality work alone on decoded
   pixels;
 - their ratio (end to end / model only);
+- what quality and embeddings add: within each repeat the runs with and without them ran back
+  to back, so the extra wall time per patch is taken repeat by repeat (median, lowest and
+  highest), beside the process CPU time per patch (all threads), which a change in the
+  machine's speed between repeats moves less than wall time;
 - naive: one file at a time, ``read_patch`` then ``predict`` of that single patch.
 Not a test: numbers depend on the machine and on whatever else is running.
 """
@@ -32,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -56,20 +61,42 @@ def timed(fn: Callable[[], object], items: int, repeats: int) -> tuple[float, fl
     return max(rates), statistics.median(rates)
 
 
-def timed_side_by_side(
-    fns: list[Callable[[], object]], items: int, repeats: int
-) -> list[tuple[float, float]]:
+@dataclass
+class SideBySide:
+    """Runs of several functions interleaved repeat by repeat: per function the wall seconds
+    and the process CPU seconds (all threads) of each repeat."""
+
+    wall: list[list[float]]
+    cpu: list[list[float]]
+
+    def rates(self, items: int) -> list[tuple[float, float]]:
+        """(best, median) items per second for each function."""
+        return [(items / min(w), items / statistics.median(w)) for w in self.wall]
+
+    def paired_cost(self, base: int, other: int) -> tuple[float, float, float]:
+        """The extra wall time of function ``other`` over ``base`` within each repeat (the two
+        ran back to back, so a change in load between repeats cancels): (median, low, high)."""
+        costs = sorted(o / b - 1 for b, o in zip(self.wall[base], self.wall[other], strict=True))
+        return statistics.median(costs), costs[0], costs[-1]
+
+    def cpu_per_item(self, i: int, items: int) -> float:
+        """Median process CPU seconds per item of function ``i``."""
+        return statistics.median(self.cpu[i]) / items
+
+
+def timed_side_by_side(fns: list[Callable[[], object]], repeats: int) -> SideBySide:
     """:func:`timed` for several functions run in turn within each repeat (one warm-up each),
     so a change in the machine's load between repeats affects them alike."""
     for fn in fns:
         fn()
-    rates: list[list[float]] = [[] for _ in fns]
+    out = SideBySide([[] for _ in fns], [[] for _ in fns])
     for _ in range(repeats):
-        for fn, got in zip(fns, rates, strict=True):
-            t0 = time.perf_counter()
+        for i, fn in enumerate(fns):
+            c0, t0 = time.process_time(), time.perf_counter()
             fn()
-            got.append(items / (time.perf_counter() - t0))
-    return [(max(r), statistics.median(r)) for r in rates]
+            out.wall[i].append(time.perf_counter() - t0)
+            out.cpu[i].append(time.process_time() - c0)
+    return out
 
 
 def make_folder(dest: Path, source: Path, n: int) -> list[Path]:
@@ -195,11 +222,11 @@ def main() -> int:
             rows.append(
                 (f"input codec alone: {codec.describe()}", timed(codec_only, args.n, args.repeats))
             )
-        e2e, e2e_quality, e2e_insight, c_plain, c_insight = timed_side_by_side(
+        side = timed_side_by_side(
             [end_to_end, end_to_end_quality, end_to_end_insight, cached_plain, cached_insight],
-            args.n,
             args.repeats,
         )
+        e2e, e2e_quality, e2e_insight, c_plain, c_insight = side.rates(args.n)
         shutil.rmtree(caches, ignore_errors=True)
         rows += [
             ("end to end: score_folder", e2e),
@@ -221,19 +248,19 @@ def main() -> int:
         f"{'end to end / model only (predict)':<50} best {ratio_best:8.2f}    median "
         f"{ratio_med:8.2f}"
     )
-    print(
-        f"{'quality cost (end to end, time per patch)':<50} best "
-        f"{e2e[0] / e2e_quality[0] - 1:+8.1%}    median {e2e[1] / e2e_quality[1] - 1:+8.1%}"
-    )
-    print(
-        f"{'quality + embeddings cost (end to end)':<50} best "
-        f"{e2e[0] / e2e_insight[0] - 1:+8.1%}    median {e2e[1] / e2e_insight[1] - 1:+8.1%}"
-    )
-    print(
-        f"{'the same with the score cache (as shipped)':<50} best "
-        f"{c_plain[0] / c_insight[0] - 1:+8.1%}    median "
-        f"{c_plain[1] / c_insight[1] - 1:+8.1%}"
-    )
+    print("extra time per patch, each repeat's runs side by side: median (lowest, highest)")
+    for label, base, other in (
+        ("quality (--details)", 0, 1),
+        ("quality + embeddings", 0, 2),
+        ("quality + embeddings, with the score cache", 3, 4),
+    ):
+        med, low, high = side.paired_cost(base, other)
+        cpu_base = side.cpu_per_item(base, args.n) * 1e6
+        cpu_other = side.cpu_per_item(other, args.n) * 1e6
+        print(
+            f"  {label:<48} wall {med:+6.1%} ({low:+.1%}, {high:+.1%})   CPU "
+            f"{cpu_base:5.0f} -> {cpu_other:5.0f} us/patch ({cpu_other / cpu_base - 1:+.1%})"
+        )
     return 0
 
 
