@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
 
 from pathview.core import PatchRef, Verdict
 from pathview.io import FileStatus
@@ -98,3 +99,59 @@ def test_thumbnail_cache_is_bounded_and_requests_misses() -> None:
     assert len(cache) == 3
     assert cache.get(PatchRef("p0", "p0.tif")) is None and asked == ["p0"]
     assert cache.get(PatchRef("p4", "p4.tif")) is not None and asked == ["p0"]
+
+
+def test_a_change_of_many_rows_asks_the_grid_for_one_repaint(qtbot: QtBot) -> None:
+    """A few changed rows give one dataChanged per run of positions; more runs than
+    MAX_CHANGED_RUNS (or positions than MAX_CHANGED_SPAN) one repaint_all, which the grid
+    turns into a repaint of its visible tiles."""
+    from PySide6.QtCore import QEvent, QObject
+
+    from pathview.ui.grid import PatchGrid
+    from pathview.ui.models import MAX_CHANGED_RUNS, MAX_CHANGED_SPAN
+
+    n = 2 * MAX_CHANGED_RUNS + 10
+    table = PatchTable()
+    table.extend([PatchRef(f"r{i:05d}", f"r{i:05d}.tif") for i in range(n)])
+    model = PatchListModel(table)
+    model.set_rows(list(range(n)))
+    ranges: list[tuple[int, int]] = []
+    repaints: list[bool] = []
+    model.dataChanged.connect(lambda a, b, *_: ranges.append((a.row(), b.row())))
+    model.repaint_all.connect(lambda: repaints.append(True))
+
+    model.rows_changed([7, 3, 4, 5, 9])
+    assert ranges == [(3, 5), (7, 7), (9, 9)] and not repaints
+    ranges.clear()
+    model.rows_changed(list(range(0, 2 * MAX_CHANGED_RUNS + 2, 2)))  # 201 runs
+    assert not ranges and repaints == [True]
+    model.rows_changed(list(range(n)))  # one run, within the span limit
+    assert ranges == [(0, n - 1)] and len(repaints) == 1
+    assert n <= MAX_CHANGED_SPAN
+
+    grid = PatchGrid()
+    qtbot.addWidget(grid)
+    grid.setModel(model)
+    grid.resize(600, 400)
+    grid.show()
+    qtbot.waitExposed(grid)
+    painted: list[int] = []
+
+    class Paints(QObject):
+        def eventFilter(self, _obj: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                painted.append(1)
+            return False
+
+    counter = Paints()
+    grid.viewport().installEventFilter(counter)
+    qtbot.wait(50)
+    painted.clear()
+    model.repaint_all.emit()
+    qtbot.waitUntil(lambda: bool(painted), timeout=2000)
+    grid.setModel(PatchListModel(PatchTable()))  # the old model's signal is let go
+    qtbot.wait(100)
+    painted.clear()
+    model.repaint_all.emit()
+    qtbot.wait(100)
+    assert not painted

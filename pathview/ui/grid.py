@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QAbstractItemModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -44,6 +44,16 @@ class PatchGrid(QListView):
         self.setItemDelegate(self.delegate)
         self.setStyleSheet("QListView { background: #1e1e22; }")
         self.setMinimumWidth(TILE.width() * 3 + 30)
+
+    def setModel(self, model: QAbstractItemModel | None) -> None:
+        """Show ``model``; one that asks for a whole repaint (``repaint_all``, as
+        :class:`pathview.ui.models.PatchListModel` does for a change of many rows) gets it."""
+        old = self.model()
+        if old is not None and hasattr(old, "repaint_all"):
+            old.repaint_all.disconnect(self.viewport().update)
+        super().setModel(model)
+        if model is not None and hasattr(model, "repaint_all"):
+            model.repaint_all.connect(self.viewport().update)
 
     @property
     def thumb(self) -> int:

@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QImage
 
 from pathview.core import LruCache, PatchRef
@@ -29,6 +29,11 @@ TableRowRole = Qt.ItemDataRole.UserRole + 8  # int, the row in the PatchTable
 ReviewLabelRole = Qt.ItemDataRole.UserRole + 20
 #: str: the tile's quality marks (ui/quality_facts.py: one letter per flag, "=" duplicate)
 QualityRole = Qt.ItemDataRole.UserRole + 21
+
+#: rows_changed() beyond this many contiguous runs of positions, or positions in all, asks
+#: for one repaint of the view instead (:attr:`PatchListModel.repaint_all`).
+MAX_CHANGED_RUNS = 200
+MAX_CHANGED_SPAN = 5_000
 
 _REVIEW_TEXT = {
     ReviewCode.UNREVIEWED: "unreviewed",
@@ -76,6 +81,11 @@ def image_from_pixels(pixels: np.ndarray) -> QImage:
 class PatchListModel(QAbstractListModel):
     """The grid's model: position i shows table row ``rows[i]``."""
 
+    #: Every tile may show something new (many rows changed, blind mode toggled): the view
+    #: paints its visible tiles again (PatchGrid connects it; a dataChanged over thousands of
+    #: rows costs the icon view work for each).
+    repaint_all = Signal()
+
     def __init__(self, table: PatchTable, thumbnails: ThumbnailCache | None = None) -> None:
         super().__init__()
         self._table = table
@@ -108,7 +118,7 @@ class PatchListModel(QAbstractListModel):
             return
         self._hide_p, self._hide_truth = p, truth
         if self._rows:
-            self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1))
+            self.repaint_all.emit()
 
     def set_rows(self, rows: Sequence[int]) -> None:
         """Show ``rows`` (table row indices) in this order."""
@@ -150,13 +160,18 @@ class PatchListModel(QAbstractListModel):
         return self._rows[position]
 
     def rows_changed(self, table_rows: Sequence[int]) -> None:
-        """Repaint the positions showing ``table_rows``: one signal per contiguous run.
+        """Repaint the positions showing ``table_rows``: one dataChanged per contiguous run,
+        or, when that would cost more than the view's repaint, :attr:`repaint_all`.
 
-        Not one signal over the whole span: the view does work for every index inside a
-        dataChanged range, so a span over a 20,000-tile grid sorted by probability would cost
-        tens of milliseconds of GUI time for a few hundred changed tiles.
+        Not one signal over the whole span: the icon view does work for every index inside a
+        dataChanged range (about 0.4 us each, and some 7 us per signal: 92 ms for one range
+        over 220,025 tiles, 820 ms for 110,000 runs), so a span over a grid sorted by
+        probability would cost tens of milliseconds for a few hundred changed tiles. Tiles
+        are all of one size and painted from the table, so a change of many rows only needs
+        the visible tiles painted again: above :data:`MAX_CHANGED_RUNS` runs or
+        :data:`MAX_CHANGED_SPAN` positions, :attr:`repaint_all` asks the view for that.
         """
-        if not self._rows or not table_rows:
+        if not self._rows or not len(table_rows):
             return
         idx = np.asarray(table_rows, dtype=np.int64)
         idx = idx[idx < len(self._pos_of_row)]
@@ -165,6 +180,9 @@ class PatchListModel(QAbstractListModel):
         if pos.size == 0:
             return
         breaks = np.flatnonzero(np.diff(pos) > 1)
+        if breaks.size + 1 > MAX_CHANGED_RUNS or pos.size > MAX_CHANGED_SPAN:
+            self.repaint_all.emit()
+            return
         starts = np.concatenate(([pos[0]], pos[breaks + 1]))
         ends = np.concatenate((pos[breaks], [pos[-1]]))
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
