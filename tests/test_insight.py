@@ -83,6 +83,21 @@ def test_insight_rows_flags_and_filters() -> None:
     assert ordered_rows(t, SortKey.DARKEST, FilterSpec())[:3] == [3, 0, 2]
 
 
+def test_insight_columns_are_sized_for_the_table_at_once() -> None:
+    """Given the table's length, the first rows size every column for it: a later batch
+    of higher rows writes in place (no copy of the embeddings grown so far)."""
+    t = _table(4000)
+    feats = np.arange(6, dtype=np.float32).reshape(2, 3)
+    t.insight.set_rows([10, 20], _quality([FINE, BLANK], ["a", "b"]), feats, size=len(t))
+    held = t.insight._features
+    assert held is not None and len(t.insight) == 4000
+    t.insight.set_rows([3999], _quality([DARK], ["c"]), feats[:1] + 10, size=len(t))
+    assert t.insight._features is held  # written in place
+    assert t.insight.known(4000)[[10, 20, 3999]].all()
+    assert t.insight.flags_of(3999) == ["dark", "ink"]
+    np.testing.assert_array_equal(held[[10, 20, 3999]], [[0, 1, 2], [3, 4, 5], [10, 11, 12]])
+
+
 def test_duplicate_groups_filter_sort_and_members() -> None:
     t = _table(6)
     base = np.random.default_rng(3).integers(0, 2**63, 6, dtype=np.uint64)  # far apart

@@ -142,11 +142,15 @@ class InsightColumns:
     def __len__(self) -> int:
         return len(self._known)
 
-    def _grow(self, n: int) -> None:
+    def _grow(self, n: int, size: int = 0) -> None:
+        """Room for rows 0..n-1, and for ``size`` rows when it grows at all (the table's
+        length: a first batch of rows scattered over a 220,025-row table would otherwise
+        size the columns to its largest row, and the next batch copy them all, 113 MB of
+        embeddings included)."""
         old = len(self._known)
         if n <= old:
             return
-        cap = max(n, 2 * old, 1024)
+        cap = max(n, size, 2 * old, 1024)
         measures = np.full((cap, len(MEASURES)), np.nan, np.float32)
         measures[:old] = self._measures
         hashes = np.zeros((cap, N_HASH_VIEWS), np.uint64)
@@ -172,12 +176,14 @@ class InsightColumns:
         rows: Sequence[int],
         quality: PatchQuality | None = None,
         features: np.ndarray | None = None,
+        size: int = 0,
     ) -> None:
-        """Store the quality rows and/or embeddings of table ``rows`` (aligned)."""
+        """Store the quality rows and/or embeddings of table ``rows`` (aligned); ``size``:
+        the table's length, to size the columns for it at once."""
         if not len(rows):
             return
         at = np.asarray(rows, np.int64)
-        self._grow(int(at.max()) + 1)
+        self._grow(int(at.max()) + 1, size)
         if quality is not None:
             if len(quality) != len(at):
                 raise ValueError(f"{len(at)} rows but {len(quality)} quality rows")

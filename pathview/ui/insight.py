@@ -80,7 +80,7 @@ class InsightController(QObject):
             return
         quality = None if batch.quality is None else _subset(batch.quality, keep)
         features = None if batch.features is None else batch.features[np.asarray(keep)]
-        table.insight.set_rows(rows, quality, features)
+        table.insight.set_rows(rows, quality, features, size=len(table))
         self.insight_arrived.emit()
 
     def _on_scoring_finished(self, outcome: str) -> None:
