@@ -27,6 +27,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from pathview.core import Verdict
+from pathview.core.memory import prefer_small_pages
 from pathview.explain import Explanation
 from pathview.io import PatchInfo
 from pathview.store import ReviewStore
@@ -77,6 +78,7 @@ class TriageSession(QObject):
         evaluator: Evaluator | None = None,
     ) -> None:
         super().__init__(parent)
+        prefer_small_pages()  # see pathview.core.memory: the GUI thread fills large arrays
         self.view = ViewState(parent=self)
         self.folders = FolderController(self)
         self.scoring = ScoringController(self.folders, model_loader, explainer, self)
