@@ -487,3 +487,33 @@ def test_dropping_a_folder_opens_it_and_a_csv_loads_labels(
     with qtbot.waitSignal(window.session.labels_loaded, timeout=15000):
         drop(labels)  # read off the GUI thread
     assert sum(t >= 0 for t in window.session.table.truth) == 4
+
+
+def test_a_large_folders_names_are_sorted_off_the_gui_thread(
+    qtbot: QtBot, make_window: MakeWindow, kaggle_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From NAMES_IN_THREAD patches the listing's name order comes from a worker before
+    listing_finished; the grid shows the names in order, as when sorted on the GUI thread."""
+    import pathview.ui.folder as folder_module
+    from pathview.triage import name_rank_of
+
+    monkeypatch.setattr(folder_module, "NAMES_IN_THREAD", 2)
+    sorted_on = []
+    real = folder_module.name_rank_of
+
+    def spy(ids: list[str]) -> np.ndarray:
+        import threading
+
+        sorted_on.append(threading.current_thread() is threading.main_thread())
+        return real(ids)
+
+    monkeypatch.setattr(folder_module, "name_rank_of", spy)
+    window = make_window(loader=failing_loader)
+    s = window.session
+    with qtbot.waitSignal(s.listing_finished, timeout=10000):
+        window.open_folder(kaggle_folder)
+    assert sorted_on == [False]  # once, on the worker
+    ids = list(s.table.ids)
+    np.testing.assert_array_equal(s.table.name_rank(), name_rank_of(ids))
+    shown = [s.model.table_row(i) for i in range(s.model.rowCount())]
+    assert [ids[r] for r in shown] == sorted(ids)

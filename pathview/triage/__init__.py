@@ -33,7 +33,7 @@ from pathview.triage.suggested import (
     suggested_rows,
 )
 from pathview.triage.summary import Histogram, ReviewCounts, histogram_by, review_counts
-from pathview.triage.table import PatchTable, ReviewCode
+from pathview.triage.table import PatchTable, ReviewCode, name_rank_of
 
 __all__ = [
     "ANY_FLAG",
@@ -60,6 +60,7 @@ __all__ = [
     "group_rows",
     "histogram_by",
     "implied_labels",
+    "name_rank_of",
     "next_to_review",
     "next_unreviewed",
     "ordered_rows",
