@@ -15,8 +15,9 @@ ticks longer than the interval is time the event loop could not run (a stall).
 made (off the GUI thread, timed), and the view is panned every 20 ms and zoomed for a few
 seconds while the heartbeat runs; it prints the stalls, each redraw's time and the PCA time.
 
-Prints one JSON object. Runs offscreen unless QT_QPA_PLATFORM says otherwise. Exit status 1
-when the worst stall exceeds --budget-ms (default 50).
+Prints one JSON object, with the largest resident set of the app's process and of its scoring
+child (VmHWM, sampled every 50 ms while the child runs). Runs offscreen unless QT_QPA_PLATFORM
+says otherwise. Exit status 1 when the worst stall exceeds --budget-ms (default 50).
 """
 
 from __future__ import annotations
@@ -81,6 +82,28 @@ def tiny_model_dir(dest: Path) -> Path:
     }
     write_model_dir(dest, net.state_dict(), meta)
     return dest
+
+
+def _peak_rss_mb(pid: int | str = "self") -> float:
+    """The largest resident set (VmHWM) of process ``pid`` so far, in MB (0 if unknown)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _children() -> list[int]:
+    """This process's child processes (the scoring child), from /proc."""
+    found: list[int] = []
+    for task in Path("/proc/self/task").glob("*"):
+        try:
+            found += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
 
 
 def _watch_stalls(
@@ -327,7 +350,11 @@ def main() -> int:
         started = time.perf_counter()
         state = {"finished_at": 0.0}
 
+        child_peak: dict[int, float] = {}
+
         def check() -> None:
+            for pid in _children():  # its peak so far, while it runs
+                child_peak[pid] = max(child_peak.get(pid, 0.0), _peak_rss_mb(pid))
             done = target in marks or any(k.startswith("scoring_") and k != target for k in marks)
             if done and not state["finished_at"]:
                 state["finished_at"] = time.perf_counter()
@@ -380,6 +407,10 @@ def main() -> int:
                 for i in np.argsort(gaps)[::-1][:3]
             ],
             "marks_s": {k: round(v, 3) for k, v in marks.items()},
+            "peak_rss_mb": {
+                "app": round(_peak_rss_mb()),
+                "scoring_child": round(max(child_peak.values(), default=0.0)),
+            },
         }
         if scored and not args.no_score:
             result["patches_per_s"] = round(scored / max(result["scoring_s"], 1e-9), 1)
