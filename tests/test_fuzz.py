@@ -247,17 +247,18 @@ def test_whatever_a_store_records_its_log_imports_back_unchanged(
 def test_name_ranks_follow_pythons_stable_sort(ids: list[str]) -> None:
     """name_rank_of (numpy's sort, in chunks) ranks ids as Python's stable sort does:
     code points, prefixes first, equal ids in their order."""
+    from pathview.core import arrays
     from pathview.triage import name_rank_of
-    from pathview.triage import table as table_module
 
     ids = [i.replace("\x00", "") for i in ids]  # file names hold no NUL
     order = sorted(range(len(ids)), key=ids.__getitem__)
     want = np.empty(len(ids), np.int64)
     want[order] = np.arange(len(ids))
     np.testing.assert_array_equal(name_rank_of(ids), want)
-    chunk = table_module.NAME_CHUNK
+    chunk = arrays.STR_CHUNK
     try:
-        table_module.NAME_CHUNK = 7  # several chunks of different widths
+        arrays.STR_CHUNK = 7  # several chunks of different widths
         np.testing.assert_array_equal(name_rank_of(ids), want)
+        np.testing.assert_array_equal(arrays.str_array(ids), np.array(ids, dtype=str))
     finally:
-        table_module.NAME_CHUNK = chunk
+        arrays.STR_CHUNK = chunk

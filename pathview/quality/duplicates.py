@@ -35,6 +35,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from pathview.core.arrays import str_array
 from pathview.quality.measures import grey
 
 #: Hashes within this many bits (of 64) are near-duplicates. Re-encoding a real patch as JPEG
@@ -175,7 +176,8 @@ def exact_groups(keys: Sequence[str]) -> np.ndarray:
     """Group numbers (int64, 0 = unique) of equal ``keys`` (for example pixel SHA-1s)."""
     if not keys:
         return np.zeros(0, np.int64)
-    return _number_groups(np.asarray(keys, dtype=object).astype(str))
+    # In chunks: the grouping runs on a worker thread beside the GUI (str_array).
+    return _number_groups(str_array(keys))
 
 
 def _find(parent: list[int], i: int) -> int:
