@@ -67,6 +67,48 @@ def test_relisting_drops_the_old_request(qtbot: QtBot, folder: Path, tmp_path: P
         lister.shutdown()
 
 
+def test_listing_waits_for_the_gui_to_take_its_batches(
+    qtbot: QtBot, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At most BATCHES_IN_FLIGHT listed batches wait for the GUI thread: while it does not
+    take them in, the listing waits (a queue of batches is delivered in one turn of the event
+    loop); then every batch arrives, in order, and a waiting listing can still be cancelled."""
+    import time
+
+    import pathview.workers.listing as listing
+
+    produced: list[int] = []
+    real = listing.iter_patches
+
+    def counting(*args: object, **kwargs: object) -> Iterator[list[PatchRef]]:
+        for batch in real(*args, **kwargs):  # type: ignore[arg-type]
+            produced.append(len(batch))
+            yield batch
+
+    monkeypatch.setattr(listing, "iter_patches", counting)
+    lister = FolderLister(batch_size=2)
+    batches: list[list[PatchRef]] = []
+    lister.listing_progressed.connect(lambda _id, batch: batches.append(batch))
+    try:
+        with qtbot.waitSignal(lister.listing_finished, timeout=15000) as blocker:
+            request = lister.list_folder(folder)
+            time.sleep(0.5)  # the GUI thread takes nothing in meanwhile
+            # the worker has handed over two batches and holds a third
+            assert len(produced) <= listing.BATCHES_IN_FLIGHT + 1
+        assert blocker.args == [request, 21]
+        assert sum(len(b) for b in batches) == 21 and len(produced) == 11
+        produced.clear()
+        lister.list_folder(folder)
+        time.sleep(0.3)
+        lister.cancel()  # the worker waiting to hand over a batch gives up
+        start = time.monotonic()
+        lister.shutdown()
+        assert time.monotonic() - start < 2.0
+        assert len(produced) <= listing.BATCHES_IN_FLIGHT + 1
+    finally:
+        lister.shutdown()
+
+
 def test_listing_a_missing_folder_fails(qtbot: QtBot, tmp_path: Path) -> None:
     lister = FolderLister()
     try:
