@@ -159,7 +159,7 @@ class PatchListModel(QAbstractListModel):
     def table_row(self, position: int) -> int:
         return self._rows[position]
 
-    def rows_changed(self, table_rows: Sequence[int]) -> None:
+    def rows_changed(self, table_rows: Sequence[int] | np.ndarray) -> None:
         """Repaint the positions showing ``table_rows``: one dataChanged per contiguous run,
         or, when that would cost more than the view's repaint, :attr:`repaint_all`.
 
@@ -174,6 +174,9 @@ class PatchListModel(QAbstractListModel):
         if not self._rows or not len(table_rows):
             return
         idx = np.asarray(table_rows, dtype=np.int64)
+        if idx.size > MAX_CHANGED_SPAN:  # more rows than a precise repaint is worth
+            self.repaint_all.emit()
+            return
         idx = idx[idx < len(self._pos_of_row)]
         pos = np.unique(self._pos_of_row[idx])
         pos = pos[pos >= 0]
