@@ -95,6 +95,14 @@ def _peak_rss_mb(pid: int | str = "self") -> float:
     return 0.0
 
 
+def _rss_mb() -> float:
+    """This process's resident set now, in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def _children() -> list[int]:
     """This process's child processes (the scoring child), from /proc."""
     found: list[int] = []
@@ -320,7 +328,11 @@ def main() -> int:
             ).start()
         marks: dict[str, float] = {}
 
+        rss_at: dict[str, float] = {"before_open": _rss_mb()}
+
         def mark(name: str) -> None:
+            if name not in marks:
+                rss_at[name] = _rss_mb()
             marks.setdefault(name, clock.nsecsElapsed() / 1e9)
 
         session.listing_progressed.connect(lambda _n: mark("first_tiles_s"))
@@ -407,6 +419,7 @@ def main() -> int:
                 for i in np.argsort(gaps)[::-1][:3]
             ],
             "marks_s": {k: round(v, 3) for k, v in marks.items()},
+            "app_rss_mb_at": {k: round(v) for k, v in rss_at.items()},
             "peak_rss_mb": {
                 "app": round(_peak_rss_mb()),
                 "scoring_child": round(max(child_peak.values(), default=0.0)),

@@ -16,6 +16,7 @@ panel.
 
 from __future__ import annotations
 
+import linecache
 import logging
 import os
 import sys
@@ -63,10 +64,17 @@ def preload_model_libraries() -> None:
     PySide6 hooks every ``import`` and that hook is not thread-safe: a first import of a big
     package on the model thread while the GUI thread imports too can crash the interpreter
     ("none_dealloc"). Importing up front costs ~2 s once per process, at start-up.
+
+    That hook also reads the source of every module imported after PySide6 (to look for its
+    ``__feature__`` imports), and Python's line cache keeps every line it read: about 2,800
+    files and 150 MB of strings for this stack, held for the life of the process. The cache
+    is emptied afterwards (it only serves tracebacks, which read the files again as needed).
     """
     import pytorch_grad_cam  # noqa: F401
 
     import pathview.model  # noqa: F401
+
+    linecache.clearcache()
 
 
 def inference_threads() -> int:
