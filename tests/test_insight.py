@@ -279,23 +279,3 @@ def test_every_review_state_has_a_mark_in_the_similar_strip() -> None:
     assert marks[ReviewCode.LABELLED] == "P 0.80 GT1 ✎\ncos 0.97"
     assert len(set(marks.values())) == len(ReviewCode)
     assert neighbour_caption(math.nan, -1, 0, 0.5) == "P —\ncos 0.50"
-
-
-def test_half_precision_unit_rows_find_the_same_neighbours() -> None:
-    """The similar strip keeps its unit rows in float16 (unit_rows_half, in chunks): the same
-    neighbours as float32 on clustered embeddings, similarities within 2e-3."""
-    from pathview.stats import embedding
-
-    rng = np.random.default_rng(5)
-    centres = rng.normal(0, 3, (6, 128)).astype(np.float32)
-    x = centres[np.arange(600) % 6] + rng.normal(0, 1, (600, 128)).astype(np.float32)
-    full = embedding.unit_rows(x)
-    half = embedding.unit_rows_half(x, chunk=64)
-    assert half.dtype == np.float16
-    np.testing.assert_allclose(half.astype(np.float32), full, atol=1e-3)
-    for row in (0, 7, 599):
-        want_rows, want_sims = cosine_neighbours(full, row, 8, unit=True)
-        got_rows, got_sims = cosine_neighbours(half, row, 8, unit=True)
-        assert set(got_rows.tolist()) <= set(np.flatnonzero(np.arange(600) % 6 == row % 6))
-        assert len(set(got_rows.tolist()) & set(want_rows.tolist())) >= 6
-        np.testing.assert_allclose(got_sims, want_sims, atol=2e-3)

@@ -43,33 +43,6 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
     return np.divide(a, norms, out=np.zeros_like(a), where=norms > 0)
 
 
-#: Rows converted to float32 at a time by :func:`unit_rows_half` and :func:`cosine_neighbours`
-#: on a float16 matrix.
-HALF_CHUNK = 16_384
-
-
-def unit_rows_half(x: np.ndarray, chunk: int = HALF_CHUNK) -> np.ndarray:
-    """:func:`unit_rows` kept as float16, computed ``chunk`` rows at a time: half the memory
-    (220,025 x 128 features: 56 instead of 113 MB, without a float32 copy of them all on the
-    way); the similarities of unit float16 rows are within about 1e-3 of float32's. The score
-    cache keeps embeddings as float16 anyway."""
-    a = np.asarray(x)
-    out = np.empty(a.shape, np.float16)
-    for start in range(0, len(a), chunk):
-        out[start : start + chunk] = unit_rows(a[start : start + chunk])
-    return out
-
-
-def _dot_rows(a: np.ndarray, q: np.ndarray, chunk: int = HALF_CHUNK) -> np.ndarray:
-    """``a @ q`` in float32, for a float16 ``a`` a chunk of rows at a time."""
-    if a.dtype != np.float16:
-        return np.asarray(a, np.float32) @ q
-    out = np.empty(len(a), np.float32)
-    for start in range(0, len(a), chunk):
-        out[start : start + chunk] = a[start : start + chunk].astype(np.float32) @ q
-    return out
-
-
 def cosine_neighbours(
     x: np.ndarray,
     row: int,
@@ -79,14 +52,13 @@ def cosine_neighbours(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` rows of ``x`` most similar to row ``row`` by cosine similarity, most similar
     first, ``row`` itself left out; ``candidates`` (boolean (N,)) limits the rows considered.
-    ``unit``: the rows are already :func:`unit_rows` or :func:`unit_rows_half` (one
-    matrix-vector product then, which a caller asking many times should prepare once).
-    Returns (rows int64, similarities float32). Ties go to the lower row."""
-    if unit:  # float32 or float16 (unit_rows_half) rows
-        a = np.asarray(x)
-        sims = _dot_rows(a, a[row].astype(np.float32))
+    ``unit``: the rows are already :func:`unit_rows` (one matrix-vector product then, which
+    a caller asking many times should prepare once). Returns (rows int64, similarities
+    float32). Ties go to the lower row."""
+    a = np.asarray(x, dtype=np.float32)
+    if unit:
+        sims = a @ a[row]
     else:
-        a = np.asarray(x, dtype=np.float32)
         q = unit_rows(a[row : row + 1])[0]
         norms = np.linalg.norm(a, axis=1)
         sims = np.divide(a @ q, norms, out=np.full(len(a), -np.inf, np.float32), where=norms > 0)

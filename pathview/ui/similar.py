@@ -12,7 +12,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from superqt.utils import qdebounced
 
-from pathview.stats.embedding import cosine_neighbours, unit_rows_half
+from pathview.stats.embedding import cosine_neighbours, unit_rows
 from pathview.ui.folder import FolderController
 from pathview.ui.insight import InsightController
 from pathview.ui.selection import SelectionController
@@ -81,8 +81,7 @@ class SimilarController(QObject):
         mask = has.copy()
 
         def work(_emit: object) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-            # Kept between lookups, in float16: half the memory of the features.
-            unit = cached[1] if cached is not None else unit_rows_half(features)
+            unit = cached[1] if cached is not None else unit_rows(features)
             rows, sims = cosine_neighbours(unit, row, k, mask, unit=True)
             return version, unit, rows, sims
 
