@@ -35,7 +35,6 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from pathview.core.arrays import str_array
 from pathview.quality.measures import grey
 
 #: Hashes within this many bits (of 64) are near-duplicates. Re-encoding a real patch as JPEG
@@ -176,8 +175,15 @@ def exact_groups(keys: Sequence[str]) -> np.ndarray:
     """Group numbers (int64, 0 = unique) of equal ``keys`` (for example pixel SHA-1s)."""
     if not keys:
         return np.zeros(0, np.int64)
-    # In chunks: the grouping runs on a worker thread beside the GUI (str_array).
-    return _number_groups(str_array(keys))
+    # Keys numbered in the order they first appear, by a dict in Python: the grouping runs
+    # on a worker thread beside the GUI, and converting 220,025 strings to one numpy array
+    # was a single call holding the interpreter lock for 20 ms and more; this loop lets
+    # other threads run every few milliseconds.
+    seen: dict[str, int] = {}
+    first = np.fromiter((seen.setdefault(k, len(seen)) for k in keys), np.int64, len(keys))
+    shared = np.bincount(first) > 1
+    number = np.where(shared, np.cumsum(shared), 0)
+    return number[first].astype(np.int64)
 
 
 def _find(parent: list[int], i: int) -> int:
