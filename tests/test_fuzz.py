@@ -262,3 +262,17 @@ def test_name_ranks_follow_pythons_stable_sort(ids: list[str]) -> None:
         np.testing.assert_array_equal(arrays.str_array(ids), np.array(ids, dtype=str))
     finally:
         arrays.STR_CHUNK = chunk
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "c", "d", "e", "ab", ""]), max_size=40))
+def test_exact_groups_are_numbered_in_the_order_they_first_appear(keys: list[str]) -> None:
+    """0 for a key seen once; keys seen more than once numbered 1, 2, ... by their first row."""
+    from pathview.quality import exact_groups
+
+    counts = {k: keys.count(k) for k in keys}
+    numbers: dict[str, int] = {}
+    for k in keys:
+        if counts[k] > 1 and k not in numbers:
+            numbers[k] = len(numbers) + 1
+    assert exact_groups(keys).tolist() == [numbers.get(k, 0) for k in keys]
