@@ -279,3 +279,20 @@ def test_every_review_state_has_a_mark_in_the_similar_strip() -> None:
     assert marks[ReviewCode.LABELLED] == "P 0.80 GT1 ✎\ncos 0.97"
     assert len(set(marks.values())) == len(ReviewCode)
     assert neighbour_caption(math.nan, -1, 0, 0.5) == "P —\ncos 0.50"
+
+
+def test_neighbours_from_row_norms_equal_those_from_unit_rows() -> None:
+    """The similar strip keeps only the rows' lengths (row_norms), not a unit copy of the
+    embeddings: the same neighbours and similarities as from unit rows."""
+    from pathview.stats.embedding import row_norms, unit_rows
+
+    rng = np.random.default_rng(6)
+    x = rng.normal(0, 1, (300, 16)).astype(np.float32)
+    x[5] = 0  # a zero row is never a neighbour
+    norms = row_norms(x)
+    np.testing.assert_allclose(norms, np.linalg.norm(x, axis=1), rtol=1e-5)
+    for row in (0, 17, 299):
+        want_rows, want_sims = cosine_neighbours(unit_rows(x), row, 8, unit=True)
+        got_rows, got_sims = cosine_neighbours(x, row, 8, norms=norms)
+        assert got_rows.tolist() == want_rows.tolist() and 5 not in got_rows.tolist()
+        np.testing.assert_allclose(got_sims, want_sims, atol=1e-5)

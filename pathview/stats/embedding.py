@@ -43,24 +43,32 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
     return np.divide(a, norms, out=np.zeros_like(a), where=norms > 0)
 
 
+def row_norms(x: np.ndarray) -> np.ndarray:
+    """The Euclidean length of each row (float32), without a squared copy of ``x``."""
+    a = np.asarray(x, dtype=np.float32)
+    return np.sqrt(np.einsum("ij,ij->i", a, a))
+
+
 def cosine_neighbours(
     x: np.ndarray,
     row: int,
     k: int = 8,
     candidates: np.ndarray | None = None,
     unit: bool = False,
+    norms: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` rows of ``x`` most similar to row ``row`` by cosine similarity, most similar
     first, ``row`` itself left out; ``candidates`` (boolean (N,)) limits the rows considered.
     ``unit``: the rows are already :func:`unit_rows` (one matrix-vector product then, which
-    a caller asking many times should prepare once). Returns (rows int64, similarities
+    a caller asking many times should prepare once); ``norms``: the rows' :func:`row_norms`,
+    when known (the same products without a unit copy of ``x``). Returns (rows int64, similarities
     float32). Ties go to the lower row."""
     a = np.asarray(x, dtype=np.float32)
     if unit:
         sims = a @ a[row]
     else:
         q = unit_rows(a[row : row + 1])[0]
-        norms = np.linalg.norm(a, axis=1)
+        norms = row_norms(a) if norms is None else np.asarray(norms, np.float32)
         sims = np.divide(a @ q, norms, out=np.full(len(a), -np.inf, np.float32), where=norms > 0)
     sims[row] = -np.inf
     if candidates is not None:

@@ -1,8 +1,9 @@
 """SimilarController: the current patch's nearest neighbours in embedding space (cosine,
 :func:`pathview.stats.embedding.cosine_neighbours`), for the strip under the patch view.
 
-The search runs off the GUI thread: on 220,025 patches of 128 features the unit rows (made once
-per set of embeddings, then kept) are 113 MB, and one query reads all of them."""
+The search runs off the GUI thread on the table's own embeddings (113 MB for 220,025 patches
+of 128 features; one query reads all of them) with their row lengths, taken once per set of
+embeddings and kept: no unit copy of the embeddings."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from superqt.utils import qdebounced
 
-from pathview.stats.embedding import cosine_neighbours, unit_rows
+from pathview.stats.embedding import cosine_neighbours, row_norms
 from pathview.ui.folder import FolderController
 from pathview.ui.insight import InsightController
 from pathview.ui.selection import SelectionController
@@ -54,8 +55,9 @@ class SimilarController(QObject):
         self.neighbours: list[Neighbour] = []
         self._pool = TaskPool("similar", 1, self)
         self._request = 0
-        # Unit rows of the embeddings, and the InsightColumns version they were made of.
-        self._unit: tuple[int, np.ndarray] | None = None
+        # The embeddings' row lengths, and the InsightColumns version they were taken of (a
+        # unit copy of the embeddings would double their memory: 113 MB for 220,025 rows).
+        self._norms: tuple[int, np.ndarray] | None = None
         self.update_soon = qdebounced(self.update, SIMILAR_DEBOUNCE_MS)
         selection.patch_changed.connect(self.update_soon)
         insight.insight_arrived.connect(self._on_insight)
@@ -77,21 +79,23 @@ class SimilarController(QObject):
             self._set([])
             return
         request, version, k = self._request, table.insight.version, self.k
-        cached = self._unit if self._unit is not None and self._unit[0] == version else None
+        cached = self._norms if self._norms is not None and self._norms[0] == version else None
         mask = has.copy()
 
         def work(_emit: object) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-            unit = cached[1] if cached is not None else unit_rows(features)
-            rows, sims = cosine_neighbours(unit, row, k, mask, unit=True)
-            return version, unit, rows, sims
+            # The table's own array, not a copy: rows written meanwhile (scoring goes on)
+            # change the version, and the neighbours are looked up again.
+            norms = cached[1] if cached is not None else row_norms(features)
+            rows, sims = cosine_neighbours(features, row, k, mask, norms=norms)
+            return version, norms, rows, sims
 
         self._pool.start(work, lambda result: self._on_found(request, result))
 
     def _on_found(
         self, request: int, result: tuple[int, np.ndarray, np.ndarray, np.ndarray]
     ) -> None:
-        version, unit, rows, sims = result
-        self._unit = (version, unit)
+        version, norms, rows, sims = result
+        self._norms = (version, norms)
         if request == self._request:
             self._set([Neighbour(int(r), float(s)) for r, s in zip(rows, sims, strict=True)])
 
@@ -108,7 +112,7 @@ class SimilarController(QObject):
     def _on_closed(self) -> None:
         self.update_soon.cancel()
         self._request += 1
-        self._unit = None
+        self._norms = None
         self._set([])
 
     def shutdown(self) -> None:
