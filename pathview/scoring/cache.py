@@ -186,7 +186,7 @@ class ScoreCache:
             # Checkpoint the write-ahead log every 10,000 pages (40 MB; SQLite's default is
             # 1,000): the rows' keys are pixel SHA-1s, so each batch dirties pages all over
             # the tables, and a page written again before the next checkpoint is copied back
-            # once. Writing a 220,025-patch folder's rows cost 12.3 s instead of 17.5 s
+            # once. Writing a 220,160-patch folder's rows took 15.5 s instead of 19.9 s
             # (benchmarks/bench_cache_writes.py). The log is emptied when the cache closes.
             conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
             version = _read_version(conn)
@@ -379,19 +379,22 @@ class ScoreCache:
             self._batch = "open"
         except sqlite3.Error as exc:  # locked, read-only, ...: the writes inside are dropped
             self._batch = "failed"
-            _warn(f"score cache {self.path} cannot be written ({exc}); these scores not kept")
+            self._not_written(exc)
         try:
             yield
             if self._batch == "open":
                 self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
-            _warn(f"score cache {self.path} cannot be written ({exc}); these scores not kept")
+            self._not_written(exc)
         except BaseException:
             self._rollback()
             raise
         finally:
             self._batch = None
+
+    def _not_written(self, exc: sqlite3.Error) -> None:
+        _warn(f"score cache {self.path} cannot be written ({exc}); these scores not kept")
 
     def _rollback(self) -> None:
         if self._batch == "open" and self._conn.in_transaction:
@@ -399,18 +402,12 @@ class ScoreCache:
                 self._conn.execute("ROLLBACK")
 
     def _write(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        if not rows:
+        """One write: a transaction of its own, or part of the one :meth:`writing` holds (an
+        error then ends that whole transaction)."""
+        if not rows or self._batch == "failed":
             return
-        if self._batch == "failed":
-            return
-        if self._batch == "open":  # an error ends the whole transaction (writing())
+        with self.writing():
             self._conn.executemany(sql, rows)
-            return
-        try:
-            with immediate_transaction(self._conn):
-                self._conn.executemany(sql, rows)
-        except sqlite3.Error as exc:
-            _warn(f"score cache {self.path} cannot be written ({exc}); these scores not kept")
 
 
 class _NewerCache(Exception):

@@ -183,7 +183,7 @@ class PatchListModel(QAbstractListModel):
         if pos.size == 0:
             return
         breaks = np.flatnonzero(np.diff(pos) > 1)
-        if breaks.size + 1 > MAX_CHANGED_RUNS or pos.size > MAX_CHANGED_SPAN:
+        if breaks.size + 1 > MAX_CHANGED_RUNS:  # (at most MAX_CHANGED_SPAN positions here)
             self.repaint_all.emit()
             return
         starts = np.concatenate(([pos[0]], pos[breaks + 1]))

@@ -84,7 +84,7 @@ class SimilarController(QObject):
 
         def work(_emit: object) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
             # The table's own array, not a copy: rows written meanwhile (scoring goes on)
-            # change the version, and the neighbours are looked up again.
+            # bump the version, so the next lookup takes the row lengths again.
             norms = cached[1] if cached is not None else row_norms(features)
             rows, sims = cosine_neighbours(features, row, k, mask, norms=norms)
             return version, norms, rows, sims
