@@ -56,9 +56,13 @@ def main() -> int:
     grey = measures.grey(arr)
     sample = measures.colour_sample(arr)
     hsv = cv2.cvtColor(sample, cv2.COLOR_RGB2HSV)
-    background = cv2.inRange(
-        hsv, (0, 0, measures.BACKGROUND_VALUE), (255, measures.BACKGROUND_SATURATION - 1, 255)
-    )
+
+    def background_mask() -> np.ndarray:
+        return cv2.inRange(
+            hsv, (0, 0, measures.BACKGROUND_VALUE), (255, measures.BACKGROUND_SATURATION - 1, 255)
+        )
+
+    background = background_mask()
 
     def ink() -> object:
         return cv2.bitwise_or(
@@ -78,14 +82,7 @@ def main() -> int:
         ("grey levels (RGB -> grey, every pixel)", lambda: measures.grey(arr)),
         ("colour sample (2 x 2 block means)", lambda: measures.colour_sample(arr)),
         ("HSV of the colour sample", lambda: cv2.cvtColor(sample, cv2.COLOR_RGB2HSV)),
-        (
-            "background mask (one inRange)",
-            lambda: cv2.inRange(
-                hsv,
-                (0, 0, measures.BACKGROUND_VALUE),
-                (255, measures.BACKGROUND_SATURATION - 1, 255),
-            ),
-        ),
+        ("background mask (one inRange)", background_mask),
         ("ink mask (two inRange, or)", ink),
         ("tissue saturation sum", tissue_saturation),
         ("row sums (brightness)", lambda: measures._row_sums(grey, n)),
