@@ -6,7 +6,8 @@ and the pixel SHA-1, timed alone on one core over one batch of real patches.
 Reads up to --batch fixture patches (tests/data/kaggle) of one size, sets OpenCV to one thread
 (as scoring does), and prints for each step the best of --repeats timings in microseconds a
 patch. The steps are those of ``measure_batch`` and ``perceptual_hashes``, called as they call
-them; the last rows time the two functions whole. Not a test: numbers depend on the machine
+them (and, for comparison, the HSV conversion the colour masks replace); the last rows time the
+two functions whole. Not a test: numbers depend on the machine
 and on whatever else is running.
 """
 
@@ -55,36 +56,38 @@ def main() -> int:
     n, h, w, _ = arr.shape
     grey = measures.grey(arr)
     sample = measures.colour_sample(arr)
-    hsv = cv2.cvtColor(sample, cv2.COLOR_RGB2HSV)
+    masks = measures.colour_masks(sample)
+    tables = measures._hsv_tables()
 
-    def background_mask() -> np.ndarray:
-        return cv2.inRange(
-            hsv, (0, 0, measures.BACKGROUND_VALUE), (255, measures.BACKGROUND_SATURATION - 1, 255)
-        )
+    def extremes() -> tuple[np.ndarray, np.ndarray]:
+        r, g, b = (cv2.extractChannel(sample, c) for c in range(3))
+        vmax = cv2.max(cv2.max(r, g), b)
+        return vmax, cv2.subtract(vmax, cv2.min(cv2.min(r, g), b))
 
-    background = background_mask()
-
-    def ink() -> object:
-        return cv2.bitwise_or(
-            cv2.inRange(
-                hsv,
-                (measures.INK_HUE_LOW, measures.INK_SATURATION, 0),
-                (measures.INK_HUE_HIGH, 255, 255),
-            ),
-            cv2.inRange(hsv, (0, 0, 0), (255, 255, measures.INK_BLACK_VALUE - 1)),
-        )
+    vmax, diff = extremes()
 
     def tissue_saturation() -> object:
-        sat = cv2.bitwise_and(cv2.extractChannel(hsv, 1), cv2.bitwise_not(background))
-        return measures._row_sums(sat, n)
+        index = cv2.merge([diff, vmax]).view(np.uint16).reshape(diff.shape)
+        return np.take(tables.tissue_saturation, index)
+
+    def row_sums() -> object:
+        return (
+            measures._row_counts(masks.background, n),
+            measures._row_sums(masks.tissue_saturation, n),
+            measures._row_counts(masks.ink, n),
+        )
 
     steps: list[tuple[str, Callable[[], object]]] = [
         ("grey levels (RGB -> grey, every pixel)", lambda: measures.grey(arr)),
         ("colour sample (2 x 2 block means)", lambda: measures.colour_sample(arr)),
-        ("HSV of the colour sample", lambda: cv2.cvtColor(sample, cv2.COLOR_RGB2HSV)),
-        ("background mask (one inRange)", background_mask),
-        ("ink mask (two inRange, or)", ink),
-        ("tissue saturation sum", tissue_saturation),
+        ("colour masks whole (as measure_batch calls it)", lambda: measures.colour_masks(sample)),
+        ("  of which: channels, max, max - min", extremes),
+        ("  of which: tissue saturation (table look-up)", tissue_saturation),
+        (
+            "HSV conversion (what the masks replace)",
+            lambda: cv2.cvtColor(sample, cv2.COLOR_RGB2HSV),
+        ),
+        ("row sums of the three colour masks", row_sums),
         ("row sums (brightness)", lambda: measures._row_sums(grey, n)),
         ("sharpness (Laplacian variance)", lambda: measures.laplacian_variance(grey)),
         ("hash: 32 x 32 block means of grey", lambda: duplicates._resized_grey(arr, grey)),

@@ -25,7 +25,17 @@ from pathview.quality import (
     perceptual_hashes,
     perceptual_hashes_of,
 )
-from pathview.quality.measures import laplacian_variance
+from pathview.quality.measures import (
+    BACKGROUND_SATURATION,
+    BACKGROUND_VALUE,
+    INK_BLACK_VALUE,
+    INK_HUE_HIGH,
+    INK_HUE_LOW,
+    INK_SATURATION,
+    colour_masks,
+    colour_sample,
+    laplacian_variance,
+)
 
 #: The fixture patches the thresholds flag (see pathview/quality/measures.py): six mostly
 #: background (two of them so empty that nothing is in focus), looked at in montages.
@@ -140,6 +150,51 @@ def test_batched_measures_equal_one_patch_at_a_time(kaggle: tuple[list[str], np.
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV).reshape(-1, 3).astype(int)
     background = (hsv[:, 2] >= 200) & (hsv[:, 1] < 25)
     assert batch.tissue_fraction[7] == pytest.approx(1 - background.mean())
+
+
+def _hsv_masks(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Background mask, ink mask and tissue saturation by OpenCV's HSV conversion."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
+    background = cv2.inRange(hsv, (0, 0, BACKGROUND_VALUE), (255, BACKGROUND_SATURATION - 1, 255))
+    ink = cv2.bitwise_or(
+        cv2.inRange(hsv, (INK_HUE_LOW, INK_SATURATION, 0), (INK_HUE_HIGH, 255, 255)),
+        cv2.inRange(hsv, (0, 0, 0), (255, 255, INK_BLACK_VALUE - 1)),
+    )
+    saturation = cv2.bitwise_and(cv2.extractChannel(hsv, 1), cv2.bitwise_not(background))
+    return background, ink, saturation
+
+
+def test_colour_masks_equal_opencvs_hsv_for_every_colour() -> None:
+    """The masks built without a hue per pixel are those of cvtColor + inRange, bit for bit,
+    for all 2^24 RGB colours (four images of 2^22 colours, red fixed within a quarter)."""
+    codes = np.arange(1 << 22, dtype=np.uint32)
+    for quarter in range(4):
+        red = (quarter << 6) + (codes >> 16)
+        image = np.stack([red, (codes >> 8) & 255, codes & 255], axis=-1)
+        image = image.astype(np.uint8).reshape(2048, 2048, 3)
+        masks = colour_masks(image)
+        background, ink, saturation = _hsv_masks(image)
+        np.testing.assert_array_equal(masks.background, background)
+        np.testing.assert_array_equal(masks.ink, ink)
+        np.testing.assert_array_equal(masks.tissue_saturation, saturation)
+
+
+def test_colour_masks_on_fixture_samples_and_bad_input(
+    kaggle: tuple[list[str], np.ndarray],
+) -> None:
+    """The same on the tall colour sample of real patches, and a clear error otherwise."""
+    _, px = kaggle
+    sample = colour_sample(px)
+    masks = colour_masks(sample)
+    background, ink, saturation = _hsv_masks(sample)
+    assert 0 < np.count_nonzero(background) < background.size
+    np.testing.assert_array_equal(masks.background, background)
+    np.testing.assert_array_equal(masks.ink, ink)
+    np.testing.assert_array_equal(masks.tissue_saturation, saturation)
+    with pytest.raises(ValueError, match="H x W x 3 uint8"):
+        colour_masks(sample.astype(np.float32))
+    with pytest.raises(ValueError, match="H x W x 3 uint8"):
+        colour_masks(sample[..., :2])
 
 
 def test_block_means_stay_close_to_every_pixel(kaggle: tuple[list[str], np.ndarray]) -> None:
