@@ -29,6 +29,7 @@ from pathview.model import (
 )
 from pathview.model.bundle import write_model_dir
 from pathview.model.classifier import fold_batchnorm
+from pathview.model.network import BasicBlock, PointwiseConv2d
 from pathview.model.runtime import tune_malloc
 from pathview.stats import accuracy, expected_calibration_error, fit_temperature, roc_auc, sigmoid
 
@@ -162,6 +163,40 @@ def test_logits_carry_gradients_for_grad_cam(tiny: Classifier) -> None:
     x = tiny.preprocess(random_patches(2)).requires_grad_(True)
     tiny.logits(x).sum().backward()
     assert x.grad is not None and float(x.grad.abs().sum()) > 0
+
+
+@pytest.mark.parametrize("size", [48, 47])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_pointwise_conv_equals_a_strided_1x1_conv(size: int, channels_last: bool) -> None:
+    """PointwiseConv2d (subsample, then a stride-1 1x1 conv) is nn.Conv2d(cin, cout, 1, 2):
+    the same outputs and gradients, the same state-dict keys, on even and odd sides."""
+    torch.manual_seed(0)
+    plain = nn.Conv2d(8, 16, 1, 2, bias=False)
+    safe = PointwiseConv2d(8, 16, 2)
+    assert safe.state_dict().keys() == plain.state_dict().keys()
+    safe.load_state_dict(plain.state_dict())
+    x0 = torch.randn(3, 8, size, size)
+    grads = []
+    for conv in (plain, safe):
+        x = x0.clone()
+        if channels_last and conv is safe:  # the plain conv's channels-last backward is the bug
+            conv = conv.to(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
+        x.requires_grad_(True)
+        out = conv(x)
+        out.square().sum().backward()
+        assert conv.weight.grad is not None and x.grad is not None
+        grads.append((out.detach(), conv.weight.grad.clone(), x.grad.clone()))
+    for a, b in zip(grads[0], grads[1], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_small_strided_shortcuts_avoid_the_onednn_path() -> None:
+    """Below 16 input channels a strided shortcut is a PointwiseConv2d; from 16 it stays the
+    plain module (the bundled network's int8 graph was made from it)."""
+    assert isinstance(BasicBlock(8, 16, 2).shortcut[0], PointwiseConv2d)  # type: ignore[index]
+    wide = BasicBlock(32, 64, 2).shortcut[0]  # type: ignore[index]
+    assert type(wide) is nn.Conv2d
 
 
 def d4_symmetric(seed: int = 0) -> np.ndarray:

@@ -12,10 +12,11 @@ import torch
 from support.cli import run_cli
 from support.models import make_tiny_model
 from support.patches import kaggle_pixels
+from torch import nn
 
 from pathview.model import load_model, read_metadata
 from pathview.model.classifier import _int8_network
-from pathview.model.network import PatchNet
+from pathview.model.network import PatchNet, PointwiseConv2d
 from pathview.model.quantised import int8_unavailable, load_int8, quantise
 from pathview.training.quantise import add_int8
 
@@ -82,6 +83,27 @@ def test_stored_int8_weights_reload_bit_identical(tmp_path: Path, data_dir: Path
     loaded = load_int8(fp32.network, torch.load(path, weights_only=True), 96)
     with torch.inference_mode():
         assert torch.equal(made(x), loaded(x))
+
+
+def test_small_strided_shortcuts_are_quantised_as_plain_convolutions(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    fp32 = load_model(make_tiny_model(tmp_path / "m"), device="cpu", precision="float32")
+    x = fp32.preprocess(kaggle_pixels(data_dir, 24))
+    made = quantise(fp32.network, x)
+    small = {
+        name: m
+        for name, m in fp32.network.named_modules()
+        if isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) and m.stride != (1, 1)
+    }
+    assert small and all(isinstance(m, PointwiseConv2d) for m in small.values())
+    quantised = dict(made.named_modules())
+    for name, m in small.items():
+        q = quantised[name]  # the int8 graph keeps the module names
+        assert isinstance(q, torch.ao.nn.quantized.Conv2d)
+        assert q.stride == m.stride and q.weight().dtype == torch.qint8
+    with torch.inference_mode():
+        assert torch.allclose(made(x), fp32.network(x), atol=0.25)
 
 
 @pytest.mark.slow

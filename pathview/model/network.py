@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 ARCHITECTURE_NAME = "pathview-resnet"
@@ -63,6 +64,35 @@ def _conv_bn(cin: int, cout: int, stride: int) -> nn.Sequential:
     )
 
 
+#: From this many input channels a strided 1x1 shortcut is a plain ``nn.Conv2d`` (see
+#: :class:`PointwiseConv2d`).
+SAFE_STRIDED_POINTWISE_CHANNELS = 16
+
+
+class PointwiseConv2d(nn.Conv2d):
+    """A 1x1 convolution (no padding) whose stride is taken as subsampling before a stride-1
+    convolution: the same function, parameters and state-dict keys as
+    ``nn.Conv2d(cin, cout, 1, stride)``.
+
+    oneDNN's strided 1x1 backward on channels-last input with few input channels writes past
+    its workspace (oneDNN issue 6035, open: "IC < ic_block"): on an AVX-512 CPU torch 2.14
+    crashed or corrupted the heap with 4, 8 and 15 input channels (12, 16 and more were
+    fine), in training and in Grad-CAM. A stride-1 1x1 convolution never takes that path.
+    :class:`BasicBlock` uses this below :data:`SAFE_STRIDED_POINTWISE_CHANNELS` input channels
+    only, so the bundled network (32 and 64) keeps the plain module its int8 graph was made
+    from.
+    """
+
+    def __init__(self, cin: int, cout: int, stride: int = 1, bias: bool = False) -> None:
+        super().__init__(cin, cout, 1, stride, 0, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        sh, sw = self.stride
+        if (sh, sw) != (1, 1):
+            x = x[:, :, ::sh, ::sw]
+        return F.conv2d(x, self.weight, self.bias, (1, 1), (0, 0), self.dilation, self.groups)
+
+
 class BasicBlock(nn.Module):
     """Two 3x3 convs with an identity (or strided 1x1) shortcut, as in ResNet-18."""
 
@@ -75,9 +105,12 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(cout)
         self.shortcut: nn.Module
         if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+            pointwise = (
+                PointwiseConv2d(cin, cout, stride)
+                if stride != 1 and cin < SAFE_STRIDED_POINTWISE_CHANNELS
+                else nn.Conv2d(cin, cout, 1, stride, bias=False)
             )
+            self.shortcut = nn.Sequential(pointwise, nn.BatchNorm2d(cout))
         else:
             self.shortcut = nn.Identity()
         # A separate (non-inplace) output ReLU so Grad-CAM hooks on the block see a clean tensor.

@@ -29,6 +29,8 @@ import torch
 from torch import nn
 from torch.fx import GraphModule
 
+from pathview.model.network import PointwiseConv2d
+
 #: The quantised engine the int8 weights are made for (oneDNN/FBGEMM kernels on x86 CPUs).
 INT8_ENGINE = "x86"
 INT8_WEIGHTS_FILE = "weights-int8.pt"
@@ -77,12 +79,34 @@ def _without_stack_traces() -> Iterator[None]:
         config.do_not_emit_stack_traces = before
 
 
+def _with_plain_pointwise(net: nn.Module) -> nn.Module:
+    """``net`` with each :class:`~pathview.model.network.PointwiseConv2d` replaced, in place,
+    by the ``nn.Conv2d`` it equals (same weights): FX quantises plain convolutions only, and
+    the oneDNN fault that module avoids is in the backward pass, which int8 never runs."""
+    for parent in list(net.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, PointwiseConv2d):
+                plain = nn.Conv2d(
+                    child.in_channels,
+                    child.out_channels,
+                    1,
+                    stride=(child.stride[0], child.stride[1]),
+                    dilation=(child.dilation[0], child.dilation[1]),
+                    groups=child.groups,
+                    bias=child.bias is not None,
+                )
+                plain.load_state_dict(child.state_dict())
+                plain.train(child.training)
+                setattr(parent, name, plain)
+    return net
+
+
 def _prepared(network: nn.Module, example: torch.Tensor) -> GraphModule:
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.quantize_fx import prepare_fx
 
     torch.backends.quantized.engine = INT8_ENGINE
-    net = copy.deepcopy(network).cpu().eval()
+    net = _with_plain_pointwise(copy.deepcopy(network).cpu().eval())
     with _without_stack_traces():
         return prepare_fx(net, get_default_qconfig_mapping(INT8_ENGINE), (example,))
 
