@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 from pathview.core import Verdict  # noqa: E402
 from pathview.io import pixel_sha1, read_labels, read_patch  # noqa: E402
 from pathview.model import default_model_dir, load_model, read_metadata  # noqa: E402
-from pathview.stats import paired_bootstrap, summarise  # noqa: E402
+from pathview.stats import calibrated_ece_floor, paired_bootstrap, summarise  # noqa: E402
 from pathview.store import ReviewInput, ReviewStore, store_path_for_folder  # noqa: E402
 from pathview.training.data import PatchSet, load_folder  # noqa: E402
 from pathview.training.retrain_report import ModelScores, score_model  # noqa: E402
@@ -135,6 +135,8 @@ def compare(parent: ModelScores, new: ModelScores, labels: np.ndarray) -> dict[s
         for metric in ("auc", "accuracy", "ece"):
             d = paired_bootstrap(a, b, labels, metric=metric, resamples=1000)
             row[metric] = {"delta": d.delta, "ci95": [d.low, d.high], "verdict": d.verdict}
+        # The ECE a perfectly calibrated model with these P would show on this many patches.
+        row["ece_floor"] = {"parent": calibrated_ece_floor(a), "new": calibrated_ece_floor(b)}
         out[view] = row
     return out
 
@@ -210,7 +212,8 @@ def print_table(results: list[dict[str, Any]], set_name: str) -> None:
     if base:
         print(
             f"parent: TTA AUC {base['tta']['parent']['auc']:.4f} acc "
-            f"{base['tta']['parent']['accuracy']:.4f} ECE {base['tta']['parent']['ece']:.4f}; "
+            f"{base['tta']['parent']['accuracy']:.4f} ECE {base['tta']['parent']['ece']:.4f} "
+            f"(a calibrated model's floor here {base['tta']['ece_floor']['parent']:.4f}); "
             f"single AUC {base['plain']['parent']['auc']:.4f}"
         )
 

@@ -31,6 +31,7 @@ from pathview.scoring import score_folder
 from pathview.stats import (
     Confusion,
     accuracy,
+    calibrated_ece_floor,
     calibration_error_from_bins,
     confusion_at,
     expected_calibration_error,
@@ -392,3 +393,20 @@ def test_report_numbers_equal_score_cli_output(
     assert f"truth: {expected.group(0)}  on 16 labelled patches (8 tumour)" in report_out
     auc = expected.group(0).split()[1]
     assert f"AUC {auc}" in out.read_text()
+
+
+def test_calibrated_ece_floor_is_the_noise_of_a_perfect_model() -> None:
+    rng = np.random.default_rng(5)
+    p = rng.beta(0.3, 0.3, 1000)  # mostly confident, as a good classifier's P are
+    floor = calibrated_ece_floor(p)
+    # Labels drawn from P: the measured ECE of a calibrated model scatters around the floor ...
+    measured = [
+        expected_calibration_error(p, (rng.random(p.size) < p).astype(int)) for _ in range(50)
+    ]
+    assert 0.5 * floor < float(np.median(measured)) < 1.5 * floor
+    # ... which shrinks with more patches (about as 1 / sqrt(n)) and is 0 for certain calls.
+    assert calibrated_ece_floor(np.tile(p, 16)) < 0.5 * floor
+    assert calibrated_ece_floor(np.array([0.0, 1.0, 1.0])) == 0.0
+    assert math.isnan(calibrated_ece_floor(np.array([])))
+    with pytest.raises(ValueError, match="draws"):
+        calibrated_ece_floor(p, draws=0)

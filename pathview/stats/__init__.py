@@ -23,6 +23,7 @@ from pathview.stats.curves import (
 from pathview.stats.metrics import (
     accuracy,
     binary_nll,
+    calibrated_ece_floor,
     expected_calibration_error,
     fit_platt,
     fit_temperature,
@@ -43,6 +44,7 @@ __all__ = [
     "RocCurve",
     "accuracy",
     "binary_nll",
+    "calibrated_ece_floor",
     "calibration_error_from_bins",
     "cohen_kappa",
     "confusion_at",
