@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QImage, QPainter
+from PySide6.QtWidgets import QStyleOptionViewItem
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from pathview.core import PatchRef, Verdict
 from pathview.io import FileStatus
 from pathview.triage import FilterSpec, PatchTable, SortKey, ordered_rows
+from pathview.ui.delegate import PatchDelegate
 from pathview.ui.models import (
     FileStatusRole,
     PatchIdRole,
     PatchListModel,
     ProbabilityRole,
+    QualityRole,
+    ReviewLabelRole,
     ReviewRole,
     SpreadRole,
     StatusReasonRole,
     TableRowRole,
     ThumbnailCache,
     TruthRole,
+    image_from_pixels,
 )
 
 
@@ -155,3 +161,74 @@ def test_a_change_of_many_rows_asks_the_grid_for_one_repaint(qtbot: QtBot) -> No
     model.repaint_all.emit()
     qtbot.wait(100)
     assert not painted
+
+
+def test_thumbnails_are_rgb32_with_every_pixel_kept() -> None:
+    """Thumbnails are made in the raster engine's own format (drawn with a plain copy) and
+    keep each channel's 8 bits exactly, odd widths included."""
+    rng = np.random.default_rng(3)
+    for h, w in ((96, 96), (7, 13)):
+        pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        expected = pixels.copy()
+        image = image_from_pixels(pixels)
+        pixels[:] = 0  # the image owns its copy
+        assert image.format() == QImage.Format.Format_RGB32
+        assert (image.width(), image.height()) == (w, h)
+        back = image.convertToFormat(QImage.Format.Format_RGB888)
+        rows = np.frombuffer(back.constBits(), np.uint8).reshape(h, back.bytesPerLine())
+        assert np.array_equal(rows[:, : 3 * w].reshape(h, w, 3), expected)
+
+
+def test_tile_facts_are_the_roles_read_at_once() -> None:
+    """The delegate reads a tile's facts in one call; they are the roles' values, blind
+    modes included, and a missing thumbnail is requested the same way."""
+    table = _table()
+    requested: list[PatchRef] = []
+    model = PatchListModel(table, ThumbnailCache(4, requested.append))
+    model.set_rows(list(range(len(table))))
+    for hide_p, hide_truth in ((False, False), (True, False), (False, True)):
+        model.set_hidden(hide_p, hide_truth)
+        for pos in range(model.rowCount()):
+            index = model.index(pos)
+            status = model.data(index, FileStatusRole)
+            image = (
+                None
+                if status == FileStatus.UNREADABLE
+                else model.data(index, Qt.ItemDataRole.DecorationRole)
+            )
+            by_roles = (
+                image,
+                model.data(index, ProbabilityRole),
+                model.data(index, ReviewRole),
+                model.data(index, ReviewLabelRole),
+                model.data(index, TruthRole),
+                status,
+                model.data(index, QualityRole),
+            )
+            assert tuple(model.tile_facts(pos)) == by_roles
+    # Unreadable row 3 never asks for a thumbnail; the others do, by both ways.
+    assert {r.id for r in requested} == {f"p{i}" for i in range(6) if i != 3}
+
+
+def test_tiles_that_look_alike_share_one_pixmap(qtbot: QtBot) -> None:
+    """A page of patches whose thumbnails are not loaded yet, all with the same P, is
+    rendered once, not once per patch; a loaded thumbnail gets a tile of its own."""
+    table = PatchTable()
+    ids = [f"q{i}" for i in range(50)]
+    table.extend([PatchRef(i, f"{i}.tif") for i in ids])
+    table.set_scores(ids, [0.5] * 50)
+    thumbs = ThumbnailCache(100)
+    model = PatchListModel(table, thumbs)
+    model.set_rows(list(range(50)))
+    delegate = PatchDelegate()
+    target = QImage(200, 200, QImage.Format.Format_ARGB32_Premultiplied)
+    painter = QPainter(target)
+    option = QStyleOptionViewItem()
+    for pos in range(50):
+        delegate.paint(painter, option, model.index(pos))
+    assert len(delegate._tiles) == 1
+    thumbs.put("q7", image_from_pixels(np.full((96, 96, 3), 200, np.uint8)))
+    for pos in range(50):
+        delegate.paint(painter, option, model.index(pos))
+    painter.end()
+    assert len(delegate._tiles) == 2

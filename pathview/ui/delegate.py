@@ -14,7 +14,6 @@ from pathview.io import FileStatus
 from pathview.triage import ReviewCode
 from pathview.ui.models import (
     FileStatusRole,
-    PatchIdRole,
     ProbabilityRole,
     QualityRole,
     ReviewLabelRole,
@@ -73,28 +72,24 @@ class PatchDelegate(QStyledItemDelegate):
         option: QStyleOptionViewItem,
         index: QModelIndex | QPersistentModelIndex,
     ) -> None:
-        # Read roles through the model's Python data(), never QModelIndex.data(): PySide6 6.12
-        # drops a reference to None each time QModelIndex.data() returns None, and a grid
-        # repaints thousands of times (the interpreter aborts with "none_dealloc").
         model = index.model()
-
-        def role(r: int) -> object:
-            return model.data(index, r)
-
-        review = ReviewCode(int(role(ReviewRole) or 0))  # type: ignore[call-overload]
-        status = FileStatus(int(role(FileStatusRole) or 0))  # type: ignore[call-overload]
-        image = None if status is FileStatus.UNREADABLE else role(Qt.ItemDataRole.DecorationRole)
+        facts = getattr(model, "tile_facts", None)
+        if callable(facts):  # PatchListModel: every fact in one call
+            image, p, review_value, label, truth, status_value, marks = facts(index.row())
+            review = ReviewCode(review_value)
+            status = FileStatus(status_value)
+        else:
+            image, p, review, label, truth, status, marks = _facts_from_roles(index)
         if not isinstance(image, QImage) or image.isNull():
             image = None
-        p = role(ProbabilityRole)
-        truth = role(TruthRole)
-        label = role(ReviewLabelRole)
-        marks = str(role(QualityRole) or "")
         dpr = painter.device().devicePixelRatioF() if painter.device() is not None else 1.0
+        # P as the tile shows it (two decimals): the tile is then a function of its key,
+        # keyed by what it shows, not by patch, so tiles that look alike (a page of patches
+        # not loaded yet, with the same P) share one pixmap.
+        p = None if p is None else round(float(p), 2)  # type: ignore[arg-type]
         key = (
-            role(PatchIdRole),
             0 if image is None else image.cacheKey(),
-            None if p is None else round(float(p), 2),  # type: ignore[arg-type]
+            p,
             review,
             label,
             truth,
@@ -279,6 +274,32 @@ def paint_quality_marks(painter: QPainter, r: QRect, marks: str) -> None:
         painter.fillRect(chip, QColor(20, 20, 24, 220))
         painter.setPen(MARK_COLOUR)
         painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, mark)
+
+
+def _facts_from_roles(
+    index: QModelIndex | QPersistentModelIndex,
+) -> tuple[object, object, ReviewCode, object, object, FileStatus, str]:
+    """A tile's facts from the model's roles (a model without ``tile_facts``)."""
+    # Read roles through the model's Python data(), never QModelIndex.data(): PySide6 6.12
+    # drops a reference to None each time QModelIndex.data() returns None, and a grid
+    # repaints thousands of times (the interpreter aborts with "none_dealloc").
+    model = index.model()
+
+    def role(r: int) -> object:
+        return model.data(index, r)
+
+    review = ReviewCode(int(role(ReviewRole) or 0))  # type: ignore[call-overload]
+    status = FileStatus(int(role(FileStatusRole) or 0))  # type: ignore[call-overload]
+    image = None if status is FileStatus.UNREADABLE else role(Qt.ItemDataRole.DecorationRole)
+    return (
+        image,
+        role(ProbabilityRole),
+        review,
+        role(ReviewLabelRole),
+        role(TruthRole),
+        status,
+        str(role(QualityRole) or ""),
+    )
 
 
 def _pt(x: int, y: int) -> QPoint:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
@@ -34,6 +35,19 @@ QualityRole = Qt.ItemDataRole.UserRole + 21
 #: for one repaint of the view instead (:attr:`PatchListModel.repaint_all`).
 MAX_CHANGED_RUNS = 200
 MAX_CHANGED_SPAN = 5_000
+
+
+class TileFacts(NamedTuple):
+    """Everything a grid tile shows, as the roles give it (None: not known or hidden)."""
+
+    image: QImage | None  # the thumbnail (None: not loaded yet, or the file is unreadable)
+    p: float | None
+    review: int  # ReviewCode value
+    label: int | None
+    truth: int | None
+    status: int  # FileStatus value
+    marks: str
+
 
 _REVIEW_TEXT = {
     ReviewCode.UNREVIEWED: "unreviewed",
@@ -72,10 +86,16 @@ class ThumbnailCache:
 
 
 def image_from_pixels(pixels: np.ndarray) -> QImage:
-    """A deep-copied QImage of H x W x 3 uint8 RGB pixels."""
+    """A QImage (its own copy, ``Format_RGB32``) of H x W x 3 uint8 RGB pixels.
+
+    RGB32 is the raster engine's own layout: a tile draws it with a plain copy, where a
+    24-bit RGB888 image is converted on every draw (120 tiles took 8-11 ms instead of 3.6 ms
+    on the development machine). The conversion is exact: each channel keeps its 8 bits."""
     arr = np.ascontiguousarray(pixels, dtype=np.uint8)
     h, w = arr.shape[:2]
-    return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).convertToFormat(
+        QImage.Format.Format_RGB32
+    )
 
 
 class PatchListModel(QAbstractListModel):
@@ -239,6 +259,30 @@ class PatchListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row)
         return None
+
+    def tile_facts(self, position: int) -> TileFacts:
+        """What the tile at ``position`` shows, read in one call: the grid's delegate asks for
+        every tile it paints, and one data() call per role costs it several times as much.
+        The same values as the roles (tested), and a missing thumbnail is requested as the
+        Decoration role requests it."""
+        t = self._table
+        row = self._rows[position]
+        status = int(t.status[row])
+        image = None
+        if status != FileStatus.UNREADABLE and self._thumbs is not None:
+            image = self._thumbs.get(PatchRef(t.ids[row], t.relpaths[row]))
+        p = float(t.p[row])
+        truth = int(t.truth[row])
+        label = int(t.review_label[row])
+        return TileFacts(
+            image,
+            None if math.isnan(p) or self._hide_p else p,
+            int(t.review[row]),
+            None if label < 0 else label,
+            None if truth < 0 or self._hide_truth else truth,
+            status,
+            quality_marks(t.insight.flags_of(row), any(t.insight.group_of(row))),
+        )
 
     def _tooltip(self, row: int) -> str:
         t = self._table
