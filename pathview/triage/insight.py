@@ -297,9 +297,14 @@ class InsightColumns:
 
     # ------------------------------------------------------------------ groups
     def grouping_inputs(self, n: int) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
-        """Copies of what :func:`group_rows` needs for rows 0..n-1 (safe on another thread)."""
+        """Copies of what :func:`group_rows` needs for rows 0..n-1.
+
+        Another thread may take them once the columns hold n rows (they only ever grow, so
+        they are not resized under it): the app's grouping worker does. A row written while
+        it copies may come out old or new; whoever writes rows regroups when done (the end of
+        scoring does)."""
         blank = self.flags(n)[FLAGS[0]].copy()
-        return self._known[:n].copy(), list(self._sha1[:n]), self._hashes[:n].copy(), blank
+        return self._known[:n].copy(), self._sha1[:n], self._hashes[:n].copy(), blank
 
     def set_groups(self, groups: DuplicateGroups) -> None:
         """Store groups computed by :func:`group_rows` for rows 0..len-1."""
