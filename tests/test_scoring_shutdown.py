@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import io
+import json
+import os
 import queue
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +19,7 @@ from pathview.core import PatchRef
 from pathview.io import list_patches
 from pathview.scoring import ScoreCache, cache_path_for_folder
 from pathview.scoring.cache import model_key
-from pathview.scoring.server import Message, _read_requests, encode
+from pathview.scoring.server import EventWriter, Message, _read_requests, encode
 from pathview.workers import ModelWorker, running_workers
 
 
@@ -100,3 +104,54 @@ def test_the_scoring_child_answers_from_and_fills_the_score_cache(
     with ScoreCache.open(cache_file) as cache:  # type: ignore[union-attr]
         key = model_key(load_model(model_dir, device="cpu"))
         assert len(cache.scores(key)) == len(refs)
+
+
+def test_events_are_written_in_order_while_the_app_is_not_reading() -> None:
+    """The scoring loop hands its events to the writer thread: a full pipe (the app busy)
+    holds up that thread only, and the app later reads every event, whole and in order."""
+    read_fd, write_fd = os.pipe()
+    out = os.fdopen(write_fd, "wb", buffering=0)
+    writer = EventWriter(out)
+    big = "x" * 100_000  # each event alone is larger than the pipe's buffer
+
+    def scoring_loop() -> None:
+        for i in range(5):
+            writer.send({"ev": "batch", "id": i, "pad": big})
+
+    loop = threading.Thread(target=scoring_loop)
+    loop.start()
+    loop.join(10)
+    assert not loop.is_alive()  # nobody has read yet, and the loop went on
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(_read_all(read_fd)))
+    reader.start()
+    writer.send({"ev": "ended", "id": 5, "outcome": "done"})
+    writer.close()
+    out.close()
+    reader.join(10)
+    events = [json.loads(line) for line in got[0].splitlines()]
+    assert [e["id"] for e in events] == [0, 1, 2, 3, 4, 5]
+    assert all(e["pad"] == big for e in events[:5])
+
+
+def test_after_the_app_goes_away_send_raises_broken_pipe() -> None:
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)
+    out = os.fdopen(write_fd, "wb", buffering=0)
+    writer = EventWriter(out)
+    writer.send({"ev": "batch", "id": 1})
+    deadline = time.monotonic() + 10
+    with pytest.raises(BrokenPipeError):
+        while time.monotonic() < deadline:
+            writer.send({"ev": "batch", "id": 2})
+            time.sleep(0.01)
+    writer.close()
+    out.close()
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)

@@ -306,6 +306,49 @@ def _read_requests(stream: IO[bytes], out: queue.Queue[Message | None]) -> None:
     out.put(None)
 
 
+class EventWriter:
+    """Writes the events to the app from a thread of its own.
+
+    A batch with embeddings is larger than a pipe's buffer (64 KB on Linux), so writing it
+    waits until the app has read the rest; while the app's GUI thread is busy for a moment
+    (painting, taking in the previous batch) a scoring loop that wrote its own events would
+    stand still with it. Here only this thread waits. Events keep their order; at most
+    ``max_pending`` wait (then ``send`` waits too: the app is not reading at all). A write
+    that fails (the app went away) makes every later ``send`` raise ``BrokenPipeError``.
+    """
+
+    def __init__(self, out: IO[bytes], max_pending: int = 32) -> None:
+        self._out = out
+        self._queue: queue.Queue[bytes | None] = queue.Queue(max_pending)
+        self._error: OSError | None = None
+        self._thread = threading.Thread(target=self._run, name="events", daemon=True)
+        self._thread.start()
+
+    def send(self, msg: Message) -> None:
+        if self._error is not None:
+            raise BrokenPipeError(f"the app stopped reading events: {self._error}")
+        self._queue.put(encode(msg))
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write what is still waiting, then stop the thread."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while (data := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # the app is gone: drop the rest, never block send
+            try:
+                view = memoryview(data)
+                while view:  # an unbuffered write may take only part of it
+                    written = self._out.write(view)
+                    if not written:  # a blocking pipe never takes nothing
+                        raise BrokenPipeError("the events pipe took nothing")
+                    view = view[written:]
+            except OSError as exc:
+                self._error = exc
+
+
 def main() -> int:
     # The protocol gets a private copy of stdout; fd 1 itself now points at stderr, so a
     # library that prints cannot corrupt it.
@@ -317,19 +360,17 @@ def main() -> int:
 
     # One core for inference, one for decoding ahead; the app keeps the rest.
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
-    lock = threading.Lock()
-
-    def send(msg: Message) -> None:
-        with lock:
-            proto.write(encode(msg))
-
+    writer = EventWriter(proto)
     requests: queue.Queue[Message | None] = queue.Queue()
     reader = threading.Thread(
         target=_read_requests, args=(sys.stdin.buffer, requests), name="requests", daemon=True
     )
     reader.start()
     with contextlib.suppress(BrokenPipeError):  # the app went away
-        Server(requests, send).serve()
+        try:
+            Server(requests, writer.send).serve()
+        finally:
+            writer.close()
     return 0
 
 
