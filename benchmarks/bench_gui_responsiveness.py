@@ -9,6 +9,7 @@ ticks longer than the interval is time the event loop could not run (a stall).
     python benchmarks/bench_gui_responsiveness.py --n 220025 --no-score   # listing only
     python benchmarks/bench_gui_responsiveness.py --tta --model DIR   # DIR: a model folder
     python benchmarks/bench_gui_responsiveness.py --map --n 220025    # the embedding map
+    python benchmarks/bench_gui_responsiveness.py --compare-cli --scroll-ms 0  # app vs CLI
 
 ``--map`` measures the embedding map instead: N synthetic patches with 128-feature embeddings
 (clustered, seeded) go into the real window's table, the map dock is shown, the projection is
@@ -16,7 +17,9 @@ made (off the GUI thread, timed), and the view is panned every 20 ms and zoomed 
 seconds while the heartbeat runs; it prints the stalls, each redraw's time and the PCA time.
 
 Prints one JSON object, with the largest resident set of the app's process and of its scoring
-child (VmHWM, sampled every 50 ms while the child runs). Runs offscreen unless QT_QPA_PLATFORM
+child (VmHWM, sampled every 50 ms while the child runs) and the cores each kept busy while
+scoring; with ``--compare-cli`` also the rate of ``pathview score`` on the same folder, run
+first, and the app's rate as a fraction of it. Runs offscreen unless QT_QPA_PLATFORM
 says otherwise. Exit status 1 when the worst stall exceeds --budget-ms (default 50).
 """
 
@@ -101,6 +104,52 @@ def _rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) of process ``pid`` so far; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_cli(folder: Path, model_dir: Path, tta: bool, device: str, work: Path) -> dict[str, object]:
+    """Score ``folder`` with ``pathview score`` as a user would (quality measures on, a new
+    score cache, removed afterwards so that the app scores every patch); its rate counts the
+    scoring alone, as the app's does (start-up apart)."""
+    import re
+    import subprocess
+
+    command = [
+        sys.executable,
+        "-m",
+        "pathview",
+        "score",
+        str(folder),
+        "--out",
+        str(work / "cli.csv"),
+        "--details",
+        str(work / "cli-details.csv"),
+        "--model",
+        str(model_dir),
+        "--device",
+        device,
+    ] + (["--tta"] if tta else [])
+    t0 = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    shutil.rmtree(folder / ".pathview", ignore_errors=True)
+    found = re.search(r"scored (\d+) patches.* in ([\d.]+)s \(([\d,]+)/s\)", done.stdout)
+    if done.returncode not in (0, 3) or found is None:
+        raise SystemExit(f"pathview score failed ({done.returncode}): {done.stderr[-500:]}")
+    return {
+        "scored": int(found.group(1)),
+        "scoring_s": float(found.group(2)),
+        "patches_per_s": float(found.group(3).replace(",", "")),
+        "wall_s_with_start_up": round(wall, 2),
+    }
 
 
 def _children() -> list[int]:
@@ -252,7 +301,19 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-score", action="store_true", help="measure listing only")
     parser.add_argument("--budget-ms", type=float, default=50.0)
+    parser.add_argument(
+        "--scroll-ms",
+        type=int,
+        default=100,
+        help="scroll the grid a page every this many ms while working (0: never scroll)",
+    )
     parser.add_argument("--map", action="store_true", help="measure the embedding map instead")
+    parser.add_argument(
+        "--compare-cli",
+        action="store_true",
+        help="first score the same folder with `pathview score` (same model, quality measures "
+        "on) and print its rate beside the app's",
+    )
     parser.add_argument(
         "--trace-stalls",
         action="store_true",
@@ -278,6 +339,7 @@ def main() -> int:
         folder = build_folder(work / "patches", args.n)
         build_s = time.perf_counter() - t0
         model_dir = args.model or tiny_model_dir(work / "model")
+        cli = run_cli(folder, model_dir, args.tta, args.device, work) if args.compare_cli else None
 
         QApplication.instance() or QApplication(sys.argv[:1])
         session = TriageSession()
@@ -330,18 +392,21 @@ def main() -> int:
 
         rss_at: dict[str, float] = {"before_open": _rss_mb()}
 
+        cpu_at: dict[str, tuple[float, float]] = {}  # (app, scoring child) CPU seconds
+
         def mark(name: str) -> None:
             if name not in marks:
                 rss_at[name] = _rss_mb()
+                cpu_at[name] = (_cpu_s(os.getpid()), sum(_cpu_s(c) for c in _children()))
             marks.setdefault(name, clock.nsecsElapsed() / 1e9)
 
         session.listing_progressed.connect(lambda _n: mark("first_tiles_s"))
         session.listing_finished.connect(lambda _n: mark("listing_s"))
         session.scoring_finished.connect(lambda outcome: mark(f"scoring_{outcome}_s"))
 
-        # Scroll the grid a page every 100 ms while working, as a reviewer would.
+        # Scroll the grid a page every --scroll-ms (100) while working, as a reviewer would.
         scroller = QTimer()
-        scroller.setInterval(100)
+        scroller.setInterval(max(args.scroll_ms, 1))
 
         def scroll() -> None:
             bar = window.grid.verticalScrollBar()
@@ -352,7 +417,8 @@ def main() -> int:
         clock.start()
         clock_origin = time.perf_counter()
         heartbeat.start()
-        scroller.start()
+        if args.scroll_ms > 0:
+            scroller.start()
         window.open_folder(folder)
         target = "listing_s" if args.no_score else "scoring_done_s"
         # The real event loop (app.exec-like), not a processEvents() spin.
@@ -427,6 +493,17 @@ def main() -> int:
         }
         if scored and not args.no_score:
             result["patches_per_s"] = round(scored / max(result["scoring_s"], 1e-9), 1)
+        if "listing_s" in cpu_at and target in cpu_at and result["scoring_s"] > 0:
+            # Cores each process kept busy while scoring (2 = both cores of this machine).
+            (app0, child0), (app1, child1) = cpu_at["listing_s"], cpu_at[target]
+            result["cpu_cores_while_scoring"] = {
+                "app": round((app1 - app0) / result["scoring_s"], 2),
+                "scoring_child": round((child1 - child0) / result["scoring_s"], 2),
+            }
+        if cli is not None:
+            result["cli"] = cli
+            if "patches_per_s" in result and cli.get("patches_per_s"):
+                result["app_to_cli"] = round(result["patches_per_s"] / cli["patches_per_s"], 2)
         window.close()
         print(json.dumps(result, indent=2))
         for stack, count in stall_stacks.most_common(10):
