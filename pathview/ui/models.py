@@ -232,22 +232,18 @@ class PatchListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole or role == PatchIdRole:
             return t.ids[row]
         if role == Qt.ItemDataRole.DecorationRole:
-            if self._thumbs is None:
-                return None
-            return self._thumbs.get(PatchRef(t.ids[row], t.relpaths[row]))
+            return self._thumbnail(row)
         if role == ProbabilityRole:
-            p = t.p[row]
-            return None if math.isnan(p) or self._hide_p else p
+            return self._shown_p(row)
         if role == SpreadRole:
             s = t.spread[row]
             return None if math.isnan(s) or self._hide_p else s
         if role == TruthRole:
-            return None if t.truth[row] < 0 or self._hide_truth else t.truth[row]
+            return self._shown_truth(row)
         if role == ReviewRole:
             return int(t.review[row])
         if role == ReviewLabelRole:
-            label = t.review_label[row]
-            return None if label < 0 else label
+            return self._label(row)
         if role == FileStatusRole:
             return int(t.status[row])
         if role == StatusReasonRole:
@@ -255,7 +251,7 @@ class PatchListModel(QAbstractListModel):
         if role == TableRowRole:
             return row
         if role == QualityRole:
-            return quality_marks(t.insight.flags_of(row), any(t.insight.group_of(row)))
+            return self._marks(row)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row)
         return None
@@ -263,26 +259,41 @@ class PatchListModel(QAbstractListModel):
     def tile_facts(self, position: int) -> TileFacts:
         """What the tile at ``position`` shows, read in one call: the grid's delegate asks for
         every tile it paints, and one data() call per role costs it several times as much.
-        The same values as the roles (tested), and a missing thumbnail is requested as the
+        The roles' values (the same helpers), and a missing thumbnail is requested as the
         Decoration role requests it."""
-        t = self._table
         row = self._rows[position]
-        status = int(t.status[row])
-        image = None
-        if status != FileStatus.UNREADABLE and self._thumbs is not None:
-            image = self._thumbs.get(PatchRef(t.ids[row], t.relpaths[row]))
-        p = float(t.p[row])
-        truth = int(t.truth[row])
-        label = int(t.review_label[row])
+        status = int(self._table.status[row])
         return TileFacts(
-            image,
-            None if math.isnan(p) or self._hide_p else p,
-            int(t.review[row]),
-            None if label < 0 else label,
-            None if truth < 0 or self._hide_truth else truth,
+            None if status == FileStatus.UNREADABLE else self._thumbnail(row),
+            self._shown_p(row),
+            int(self._table.review[row]),
+            self._label(row),
+            self._shown_truth(row),
             status,
-            quality_marks(t.insight.flags_of(row), any(t.insight.group_of(row))),
+            self._marks(row),
         )
+
+    # What a role shows of table row ``row`` (data() and tile_facts both read these).
+    def _thumbnail(self, row: int) -> QImage | None:
+        if self._thumbs is None:
+            return None
+        return self._thumbs.get(PatchRef(self._table.ids[row], self._table.relpaths[row]))
+
+    def _shown_p(self, row: int) -> float | None:
+        p = float(self._table.p[row])
+        return None if math.isnan(p) or self._hide_p else p
+
+    def _shown_truth(self, row: int) -> int | None:
+        truth = int(self._table.truth[row])
+        return None if truth < 0 or self._hide_truth else truth
+
+    def _label(self, row: int) -> int | None:
+        label = int(self._table.review_label[row])
+        return None if label < 0 else label
+
+    def _marks(self, row: int) -> str:
+        insight = self._table.insight
+        return quality_marks(insight.flags_of(row), any(insight.group_of(row)))
 
     def _tooltip(self, row: int) -> str:
         t = self._table
