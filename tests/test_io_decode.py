@@ -155,3 +155,29 @@ def test_integrity_flags_altered_renamed_and_non_kaggle(data_dir: Path, kaggle_f
     assert check_integrity("normal", pixels) is Integrity.NOT_KAGGLE
     assert check_integrity(kaggle_file.stem, None) is Integrity.UNREADABLE
     assert check_integrity(kaggle_file.stem, pixels[:90]) is Integrity.ALTERED
+
+
+def test_loading_a_patch_hashes_its_pixels_once(
+    data_dir: Path, kaggle_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thumbnail loader's integrity check reuses the SHA-1 it records (no second hash)."""
+    import pathview.io.integrity as integrity_module
+    import pathview.io.patch_info as patch_info_module
+    from pathview.core import PatchRef
+    from pathview.io import load_patch_info
+
+    calls: list[int] = []
+
+    def counting_sha1(pixels: np.ndarray) -> str:
+        calls.append(1)
+        return pixel_sha1(pixels)
+
+    monkeypatch.setattr(integrity_module, "pixel_sha1", counting_sha1)
+    monkeypatch.setattr(patch_info_module, "pixel_sha1", counting_sha1)
+    info = load_patch_info(kaggle_file.parent, PatchRef(kaggle_file.stem, kaggle_file.name))
+    assert len(calls) == 1
+    assert info.integrity is Integrity.VERIFIED
+    assert info.sha1 == kaggle_file.stem
+    # A given digest is what the check compares: a wrong one reads as altered.
+    assert check_integrity(kaggle_file.stem, info.pixels, "0" * 40) is Integrity.ALTERED
+    assert check_integrity(kaggle_file.stem, info.pixels, info.sha1) is Integrity.VERIFIED

@@ -27,12 +27,13 @@ def looks_like_kaggle_id(patch_id: str) -> bool:
     return bool(_KAGGLE_ID.match(patch_id))
 
 
-def check_integrity(patch_id: str, pixels: np.ndarray | None) -> Integrity:
+def check_integrity(patch_id: str, pixels: np.ndarray | None, sha1: str | None = None) -> Integrity:
     """Compare a Kaggle-style id with the SHA-1 of the pixels it names.
 
     A file named like a Kaggle id whose 96x96 RGB pixels do not hash to that id (renamed,
     re-encoded lossily, edited or resized) is ALTERED. Other names are NOT_KAGGLE: nothing to
-    check. Missing pixels are UNREADABLE.
+    check. Missing pixels are UNREADABLE. ``sha1``, when given, is :func:`pixel_sha1` of these
+    pixels, already computed by the caller (it is not hashed again).
     """
     if pixels is None:
         return Integrity.UNREADABLE
@@ -40,4 +41,5 @@ def check_integrity(patch_id: str, pixels: np.ndarray | None) -> Integrity:
         return Integrity.NOT_KAGGLE
     if pixels.shape != (NATIVE_SIZE, NATIVE_SIZE, 3):
         return Integrity.ALTERED
-    return Integrity.VERIFIED if pixel_sha1(pixels) == patch_id else Integrity.ALTERED
+    digest = pixel_sha1(pixels) if sha1 is None else sha1
+    return Integrity.VERIFIED if digest == patch_id else Integrity.ALTERED

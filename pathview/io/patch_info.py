@@ -69,12 +69,13 @@ def load_patch_info(root: Path, ref: PatchRef) -> PatchInfo:
     except OSError:
         file_size = None
     pixels = decoded.pixels
+    sha1 = None if pixels is None else pixel_sha1(pixels)
     return PatchInfo(
         patch_id=ref.id,
         pixels=pixels,
         error=None if decoded.error is None else str(decoded.error),
-        integrity=check_integrity(ref.id, pixels),
-        sha1=None if pixels is None else pixel_sha1(pixels),
+        integrity=check_integrity(ref.id, pixels, sha1),
+        sha1=sha1,
         file_size=file_size,
         size=decoded.size,
     )
