@@ -5,7 +5,9 @@
         [--strategies auto uncertainty tta diverse balanced random] [--work DIR] \\
         [--png learning_curve.png] [--json results.json] [--seed 0]
 
-A labelled pool (e.g. the original Kaggle files of shared/data/pcam/kaggle-pool) is split by a
+A labelled pool (e.g. the original Kaggle files of shared/data/pcam/kaggle-pool) first loses
+the ids the bundled model may have trained on (``pathview.training.pool_split``'s rule;
+``--include-model-ids`` keeps them, for a model that did not), then is split by a
 seeded hash of each id into a validation set of ``--val-size`` patches that nothing here
 trains on and a review pool. For each strategy and each k, a fresh copy of the review pool
 (hard links) gets k reviews:
@@ -54,6 +56,7 @@ from pathview.model import default_model_dir, load_model, read_metadata  # noqa:
 from pathview.stats import calibrated_ece_floor, paired_bootstrap, summarise  # noqa: E402
 from pathview.store import ReviewInput, ReviewStore, store_path_for_folder  # noqa: E402
 from pathview.training.data import PatchSet, load_folder  # noqa: E402
+from pathview.training.pool_split import benchmark_ids  # noqa: E402
 from pathview.training.retrain_report import ModelScores, score_model  # noqa: E402
 
 STRATEGIES = ("auto", "uncertainty", "tta", "diverse", "balanced", "random")
@@ -223,6 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pool", type=Path, required=True)
     ap.add_argument("--pool-labels", type=Path, required=True)
     ap.add_argument("--extra-val", nargs=2, action="append", default=[], metavar=("DIR", "CSV"))
+    ap.add_argument(
+        "--include-model-ids",
+        action="store_true",
+        help="keep the pool ids the bundled model's training may use (pool_split's rule)",
+    )
     ap.add_argument("--val-size", type=int, default=1000)
     ap.add_argument("--ks", type=int, nargs="+", default=[100, 300, 1000])
     ap.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
@@ -235,6 +243,11 @@ def main(argv: list[str] | None = None) -> int:
 
     truth_all = read_labels(args.pool_labels).labels
     ids = sorted(i for i in truth_all if (args.pool / f"{i}.tif").is_file())
+    if not args.include_model_ids:
+        # The rule orders every id of the pool's labels CSV, as when the model's part was drawn.
+        unseen = set(benchmark_ids(truth_all))
+        n_all, ids = len(ids), [i for i in ids if i in unseen]
+        print(f"{n_all - len(ids)} pool ids left out: the bundled model's training may use them")
     val_ids, pool_ids = hash_split(ids, args.val_size, args.seed)
     work = args.work.resolve()
     if work.exists():

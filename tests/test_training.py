@@ -12,13 +12,15 @@ import torch
 from support.models import make_tiny_model
 
 from pathview.model import load_model
+from pathview.model.codec import InputCodec
 from pathview.model.network import PatchNet
-from pathview.training.data import PatchSet
+from pathview.training.data import PatchSet, holdout_mask, holdout_mask_of_parts
 from pathview.training.loop import Ema, TrainConfig, predict_logits, train_model
 from pathview.training.train import (
     ARCHITECTURES,
     Teacher,
     build_parser,
+    input_codec,
     warn_if_teacher_saw_the_holdout,
 )
 
@@ -131,3 +133,111 @@ def test_training_with_fixed_teacher_targets_runs_the_teacher_once_per_patch_and
     assert result.epochs_run == 2
     assert sum(seen) == 8 * n  # 8 views of each training patch, then never again
     assert all(np.isfinite(row["train_loss"]) for row in result.history)
+
+
+def _with_codec(model_dir: Path, quality: int) -> Path:
+    """``model_dir`` with an input codec recorded in its metadata."""
+    meta_path = model_dir / "model.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["input_codec"] = InputCodec(quality=quality).to_dict()
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    return model_dir
+
+
+def test_a_teacher_sees_its_own_input_codec_when_the_student_has_none(tmp_path: Path) -> None:
+    """A codec-free student distilled from a teacher with an input codec gets the teacher's
+    8-view P as the app computes it: the patches go through the teacher's codec first."""
+    model_dir = _with_codec(make_tiny_model(tmp_path / "teacher", temperature=1.3), 75)
+    pixels = np.random.default_rng(7).integers(0, 256, (6, 96, 96, 3), dtype=np.uint8)
+    expected = load_model(model_dir, device="cpu").predict(pixels, tta=True).p
+    mean, std = [0.6, 0.5, 0.6], [0.25, 0.3, 0.2]
+    teacher = Teacher([model_dir], mean, std, student_codec=None)
+    assert teacher.pixel_codec == InputCodec(quality=75)
+    prepared = teacher.prepare_pixels(pixels)
+    assert not np.array_equal(prepared, pixels)  # the codec changed them
+    got = predict_logits(teacher, prepared, mean, std, torch.device("cpu"), tta=True)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    # A student with the same codec already holds coded patches: they are not coded twice.
+    same = Teacher([model_dir], mean, std, student_codec=InputCodec(quality=75))
+    assert same.pixel_codec is None
+    assert same.prepare_pixels(pixels) is pixels
+
+
+def test_fixed_teacher_targets_come_from_the_teachers_coded_patches(tmp_path: Path) -> None:
+    model_dir = _with_codec(make_tiny_model(tmp_path / "teacher"), 60)
+    teacher = Teacher([model_dir], [0.5] * 3, [0.25] * 3)
+    prepared: list[np.ndarray] = []
+    original = teacher.prepare_pixels
+
+    def spy(pixels: np.ndarray) -> np.ndarray:
+        prepared.append(pixels)
+        return original(pixels)
+
+    teacher.prepare_pixels = spy  # type: ignore[method-assign]
+    rng = np.random.default_rng(1)
+    train = PatchSet(
+        [f"p{i}" for i in range(16)],
+        rng.integers(0, 256, (16, 96, 96, 3), dtype=np.uint8),
+        rng.integers(0, 2, 16),
+        np.array([""] * 16),
+    )
+    cfg = TrainConfig(epochs=1, batch_size=8, eval_every=1, teacher_tta=True)
+    train_model(
+        PatchNet(ARCHITECTURES["pv-tiny"]),
+        train,
+        train,
+        [0.5] * 3,
+        [0.25] * 3,
+        cfg,
+        torch.device("cpu"),
+        teacher=teacher,
+    )
+    assert len(prepared) == 1 and prepared[0] is train.pixels
+
+
+def test_teachers_with_different_input_codecs_or_another_than_the_students_are_refused(
+    tmp_path: Path,
+) -> None:
+    a = _with_codec(make_tiny_model(tmp_path / "a"), 75)
+    b = make_tiny_model(tmp_path / "b", seed=1)
+    with pytest.raises(ValueError, match="different input codecs"):
+        Teacher([a, b], [0.5] * 3, [0.25] * 3)
+    with pytest.raises(ValueError, match="differs from the student's"):
+        Teacher([a], [0.5] * 3, [0.25] * 3, student_codec=InputCodec(quality=90))
+
+
+def test_no_input_codec_drops_the_codec_of_the_model_training_starts_from(tmp_path: Path) -> None:
+    start = _with_codec(make_tiny_model(tmp_path / "start"), 75)
+    base = ["--images", "x", "--labels", "y", "--run-dir", str(tmp_path / "run")]
+    inherit = build_parser().parse_args([*base, "--init-from", str(start)])
+    assert input_codec(inherit) == InputCodec(quality=75)
+    dropped = build_parser().parse_args([*base, "--init-from", str(start), "--no-input-codec"])
+    assert input_codec(dropped) is None
+    both = build_parser().parse_args([*base, "--no-input-codec", "--input-jpeg-quality", "80"])
+    with pytest.raises(SystemExit, match="not both"):
+        input_codec(both)
+
+
+def test_each_source_holds_out_the_same_patches_as_when_it_is_trained_on_alone() -> None:
+    rng = np.random.default_rng(3)
+
+    def source(n: int, n_valid: int, prefix: str) -> PatchSet:
+        split = np.array(["valid"] * n_valid + ["train"] * (n - n_valid))
+        rng.shuffle(split)
+        pixels = np.zeros((n, 1, 1, 3), dtype=np.uint8)
+        return PatchSet([f"{prefix}{i}" for i in range(n)], pixels, rng.integers(0, 2, n), split)
+
+    first, second = source(200, 60, "a"), source(50, 20, "b")
+    alone = holdout_mask_of_parts([first], "valid", 0.1, 0, 0.4)
+    together = holdout_mask_of_parts([first, second], "valid", 0.1, 0, 0.4)
+    np.testing.assert_array_equal(together[:200], alone)
+    assert alone.sum() == 24 and together[200:].sum() == 8
+    assert (first.split[alone] == "valid").all() and (second.split[together[200:]] == "valid").all()
+    # The one-source mask is the one training always drew.
+    np.testing.assert_array_equal(alone, holdout_mask(first, "valid", 0.1, 0, 0.4))
+    # A source without the held-out split holds out nothing when another has it...
+    unsplit = PatchSet(second.ids, second.pixels, second.labels, np.array([""] * 50))
+    assert not holdout_mask_of_parts([first, unsplit], "valid", 0.1, 0, 0.4)[200:].any()
+    # ... and each holds out its own seeded fraction when none has it.
+    mask = holdout_mask_of_parts([unsplit, unsplit], "valid", 0.1, 0, 0.4)
+    assert mask[:50].sum() == 5 and mask[50:].sum() == 5

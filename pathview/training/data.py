@@ -257,6 +257,31 @@ def holdout_mask(
     return mask
 
 
+def holdout_mask_of_parts(
+    parts: Sequence[PatchSet],
+    holdout_split: str | None,
+    holdout_fraction: float,
+    seed: int,
+    split_fraction: float = 1.0,
+) -> np.ndarray:
+    """:func:`holdout_mask` of the concatenated ``parts``, drawn for each part on its own.
+
+    A source's held-out patches then do not depend on the other sources given with it: a run
+    that adds a second source holds out exactly the same patches of the first as a run on
+    the first alone (so a model trained on the first, as a teacher or a starting point, has
+    not seen them). When ``holdout_split`` occurs in any part, a part without it holds out
+    nothing, as when the sources are one set.
+    """
+    any_split = bool(holdout_split) and any((p.split == holdout_split).any() for p in parts)
+    masks = []
+    for part in parts:
+        if any_split and not (part.split == holdout_split).any():
+            masks.append(np.zeros(len(part), dtype=bool))
+        else:
+            masks.append(holdout_mask(part, holdout_split, holdout_fraction, seed, split_fraction))
+    return np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
+
+
 def through_codec(pixels: np.ndarray, codec: InputCodec | None, chunk: int = 4096) -> np.ndarray:
     """``pixels`` (uint8 N x S x S x 3) after a model's input codec, as the classifier sees
     them when it scores (see :mod:`pathview.model.codec`); ``pixels`` itself when ``codec`` is

@@ -403,7 +403,10 @@ class TrainBatches:
         fixed_targets = None
         if teacher is not None and cfg.teacher_tta:
             # The teacher outputs P(tumour): with tta, predict_logits gives its 8-view mean.
-            teacher_p = predict_logits(teacher, train.pixels, mean, std, device, tta=True)
+            # A teacher with an input codec the student lacks sees that codec's output.
+            prepare = getattr(teacher, "prepare_pixels", None)
+            teacher_pixels = prepare(train.pixels) if prepare is not None else train.pixels
+            teacher_p = predict_logits(teacher, teacher_pixels, mean, std, device, tta=True)
             fixed_targets = torch.from_numpy(teacher_p).to(device)
             log.info("teacher targets: 8-view means of %d training patches", len(fixed_targets))
         weights = None

@@ -60,7 +60,13 @@ from pathview.model.metadata import (
 from pathview.model.network import NetConfig, PatchNet, count_parameters
 from pathview.model.runtime import tune_malloc
 from pathview.stats import fit_platt, fit_temperature, sigmoid, summarise
-from pathview.training.data import PatchSet, channel_stats, holdout_mask, load_folder, through_codec
+from pathview.training.data import (
+    PatchSet,
+    channel_stats,
+    holdout_mask_of_parts,
+    load_folder,
+    through_codec,
+)
 from pathview.training.loop import TrainConfig, TrainResult, predict_logits, train_model
 
 log = logging.getLogger("pathview.training")
@@ -139,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
         "training and, recorded in the model, whenever it scores: give the quality the "
         "training files were saved at, so lossless inputs carry the same artefacts (default: "
         "the --parent / --init-from model's codec, else none)",
+    )
+    g.add_argument(
+        "--no-input-codec",
+        action="store_true",
+        help="no input codec, even when the --parent / --init-from model has one (a teacher "
+        "with a codec still sees its codec's output: its targets need --teacher-tta)",
     )
     g.add_argument(
         "--calibration",
@@ -322,6 +334,10 @@ def input_codec(args: argparse.Namespace) -> InputCodec | None:
     """The input codec of the model being trained: ``--input-jpeg-quality`` when given,
     otherwise the one of the model it starts from (``--parent`` or ``--init-from``)."""
     quality = getattr(args, "input_jpeg_quality", None)
+    if getattr(args, "no_input_codec", False):
+        if quality is not None:
+            raise SystemExit("give --input-jpeg-quality or --no-input-codec, not both")
+        return None
     if quality is not None:
         return InputCodec(quality=int(quality))
     for start in (getattr(args, "parent", None), getattr(args, "init_from", None)):
@@ -344,8 +360,8 @@ def load_data(args: argparse.Namespace) -> Data:
         for img, lab in zip(args.images, args.labels, strict=True)
     ]
     data = PatchSet.concat(parts)
-    mask = holdout_mask(
-        data, args.holdout_split, args.holdout_fraction, args.seed, args.holdout_split_fraction
+    mask = holdout_mask_of_parts(
+        parts, args.holdout_split, args.holdout_fraction, args.seed, args.holdout_split_fraction
     )
     codec = input_codec(args)
     if codec is not None:
@@ -410,10 +426,19 @@ class Teacher(nn.Module):
     so a teacher trained with other statistics sees its usual inputs. BatchNorms are folded
     (inference only). Raw logits would give targets sharper than the teacher's calibrated
     belief, centred on the calibration offset folded into the last bias.
+
+    Teachers whose input codec the student lacks (``student_codec``) see their codec's
+    output, as when they score: :attr:`pixel_codec` is that codec, applied to the uint8
+    patches by :meth:`prepare_pixels` before they are normalised (so only for targets
+    computed once from the stored patches, ``--teacher-tta``). All teachers must share it.
     """
 
     def __init__(
-        self, model_dirs: Sequence[Path], mean: Sequence[float], std: Sequence[float]
+        self,
+        model_dirs: Sequence[Path],
+        mean: Sequence[float],
+        std: Sequence[float],
+        student_codec: InputCodec | None = None,
     ) -> None:
         super().__init__()
         from pathview.model.classifier import fold_batchnorm
@@ -424,8 +449,10 @@ class Teacher(nn.Module):
         s_std = torch.tensor(list(std), dtype=torch.float32)
         nets: list[nn.Module] = []
         temperatures = []
+        codecs = set()
         for i, model_dir in enumerate(model_dirs):
             net, meta = load_network(model_dir)
+            codecs.add(meta.codec)
             nets.append(fold_batchnorm(net.eval()))
             temperatures.append(float(meta.temperature))
             t_mean = torch.tensor(meta.normalisation.mean, dtype=torch.float32)
@@ -435,6 +462,24 @@ class Teacher(nn.Module):
             self.register_buffer(f"shift{i}", ((s_mean - t_mean) / t_std).view(1, 3, 1, 1))
         self.nets = nn.ModuleList(nets)
         self.temperatures = temperatures
+        if len(codecs) > 1:
+            raise ValueError(
+                "the teachers have different input codecs: "
+                + ", ".join(sorted(c.describe() if c else "none" for c in codecs))
+            )
+        codec = codecs.pop()
+        if codec is not None and student_codec is not None and codec != student_codec:
+            raise ValueError(
+                f"the teachers' input codec {codec.describe()} differs from the student's "
+                f"{student_codec.describe()}"
+            )
+        #: The codec the patches go through for the teachers alone (None: they see the
+        #: student's patches).
+        self.pixel_codec: InputCodec | None = codec if codec != student_codec else None
+
+    def prepare_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """The stored uint8 patches as the teachers see them (:attr:`pixel_codec`)."""
+        return through_codec(pixels, self.pixel_codec)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         probs = []
@@ -787,7 +832,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     teacher = None
     if args.teacher:
         warn_if_teacher_saw_the_holdout(args)
-        teacher = Teacher(args.teacher, data.mean, data.std)
+        teacher = Teacher(args.teacher, data.mean, data.std, data.codec)
+        if teacher.pixel_codec is not None and not args.teacher_tta:
+            raise SystemExit(
+                f"the teachers' input codec {teacher.pixel_codec.describe()} is not the "
+                "student's: give --teacher-tta (targets from the stored patches)"
+            )
     cfg = TrainConfig.from_args(args)
     history_path = args.run_dir / "history.jsonl"
     history_path.write_text("", encoding="utf-8")
