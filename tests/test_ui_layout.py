@@ -186,3 +186,42 @@ def test_the_map_opens_as_a_window_where_docking_does_not_fit(
     QApplication.processEvents()
     assert dock.isFloating()
     assert window.width() == 1024  # the main window was not widened
+
+
+def test_the_filter_bars_count_changes_without_laying_out_the_window(qtbot: QtBot) -> None:
+    """The count changes with every listed batch: a label of fixed size takes a new text
+    without asking its parents for a new layout (which re-lays out the whole window)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    from pathview.ui.grid import FilterBar
+
+    bar = FilterBar()
+    qtbot.addWidget(bar)
+    bar.show()
+    qtbot.waitExposed(bar)
+    label = bar.shown_label
+    size = label.size()
+    assert label.minimumSize() == label.maximumSize() == size
+    requests: list[int] = []
+
+    class Spy(QObject):
+        def eventFilter(self, _obj: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.LayoutRequest:
+                requests.append(1)
+            return False
+
+    spy = Spy()
+    bar.installEventFilter(spy)
+    QApplication.processEvents()
+    requests.clear()
+    for count in (2_048, 90_112, 220_025):  # a listing's counts: all of them shown
+        bar.show_count(count, count)
+        QApplication.processEvents()
+    assert requests == []
+    assert label.size() == size
+    assert label.text() == "220,025"
+    # A count wider than the label widens it (once), and then fits.
+    bar.show_count(1_234_567, 8_000_000)
+    assert label.width() > size.width()
+    assert label.minimumSize() == label.maximumSize()
+    assert label.fontMetrics().horizontalAdvance(label.text()) <= label.contentsRect().width()

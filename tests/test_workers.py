@@ -285,9 +285,12 @@ def test_scoring_in_a_child_process_equals_scoring_in_this_one(
     model_dir = make_tiny_model(tmp_path / "tiny")
     worker = ModelWorker()  # the default loader: model directories, scored in a child
     try:
-        with qtbot.waitSignal(worker.model_loaded, timeout=20000):
+        child_ids: list[str] = []
+        worker.process_model_loaded.connect(child_ids.append)
+        with qtbot.waitSignals([worker.model_loaded, worker.process_model_loaded], timeout=20000):
             worker.load(model_dir, "cpu")
         assert worker.scoring_in_process
+        assert worker.info is not None and child_ids == [worker.info.model_id]  # the same model
         refs = list_patches(folder)
         args, batches = _score_all(qtbot, worker, folder, refs, tta=True)
         assert args[1] == "done"

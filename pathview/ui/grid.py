@@ -21,6 +21,9 @@ from pathview.triage import ANY_FLAG, DUPLICATES, NEEDS_TTA, FilterSpec, ReviewF
 from pathview.ui.delegate import TILE, TILE_SIZES, PatchDelegate, tile_size
 
 FILTER_DEBOUNCE_MS = 400  # the P range applies when typing pauses
+#: The count the filter bar makes room for at first ("888,888"); a wider one widens
+#: the label once.
+COUNT_WIDTH_SAMPLE = 888_888
 
 
 class PatchGrid(QListView):
@@ -180,6 +183,13 @@ class FilterBar(QWidget):
         self.shown_label = QLabel("")
         self.shown_label.setObjectName("shownCount")
         self.shown_label.setToolTip("Patches the current sort and filter show, of the folder's")
+        # A fixed size: a label whose size can change asks the whole window to lay itself out
+        # again on every new text, and the count changes with each listed batch (tens of ms a
+        # time with a 220,025-patch grid). It only ever widens, when a count needs it.
+        self.shown_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.shown_label.setText(f"{COUNT_WIDTH_SAMPLE:,}")
+        self.shown_label.setFixedSize(self.shown_label.sizeHint())
+        self.shown_label.setText("")
         bar2.addWidget(self.shown_label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -244,7 +254,13 @@ class FilterBar(QWidget):
 
     def show_count(self, shown: int, total: int) -> None:
         """Say how many patches the filter shows (all of them: just the count)."""
-        self.shown_label.setText(f"{total:,}" if shown == total else f"{shown:,} of {total:,}")
+        text = f"{total:,}" if shown == total else f"{shown:,} of {total:,}"
+        label = self.shown_label
+        frame = label.width() - label.contentsRect().width()
+        needed = label.fontMetrics().horizontalAdvance(text) + 2 * label.margin() + frame
+        if needed > label.width():
+            label.setFixedWidth(needed)
+        label.setText(text)
 
     def show_choice(self, key: SortKey, spec: FilterSpec) -> None:
         """Show a sort key and filter chosen elsewhere (a resumed folder), emitting nothing."""

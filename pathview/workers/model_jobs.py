@@ -294,6 +294,8 @@ class ModelWorker(QObject):
 
     model_loaded = Signal(ModelInfo)
     model_failed = Signal(str)  # reason
+    #: The scoring child process has loaded its model (its id); with the child off, never.
+    process_model_loaded = Signal(str)
     # request id, batch; with TTA it carries each view's P(tumour) (ScoreBatch.views)
     scores_ready = Signal(int, ScoreBatch)
     scoring_progressed = Signal(int, int, int)  # request id, done, total
@@ -353,6 +355,7 @@ class ModelWorker(QObject):
             self._process.batch_scored.connect(self._on_batch)
             self._process.scoring_ended.connect(self._on_process_ended)
             self._process.failed.connect(self._on_process_failed)
+            self._process.loaded.connect(self.process_model_loaded)
 
     @property
     def scoring_in_process(self) -> bool:

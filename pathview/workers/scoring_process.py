@@ -47,6 +47,8 @@ class ScoringProcess(QObject):
     """Scores folders in a child process; signals fire in the GUI thread."""
 
     failed = Signal(str)  # the model did not load in the child, or the child did not start
+    #: The child has its model (its id); requests sent before it queue there until then.
+    loaded = Signal(str)
     batch_scored = Signal(int, ScoreBatch)  # request id, batch
     scoring_ended = Signal(int, str)  # request id, "done" | "cancelled" | error text
 
@@ -226,7 +228,9 @@ class ScoringProcess(QObject):
             self.scoring_ended.emit(request_id, str(msg.get("outcome", "")))
         elif ev == "failed":
             self.failed.emit(str(msg.get("reason", "")))
-        # "loaded" needs no action: requests queue in the child until its model is there.
+        elif ev == "loaded":
+            # Nothing waits on it: requests queue in the child until its model is there.
+            self.loaded.emit(str(msg.get("model_id", "")))
 
     def _on_finished(self, code: int, status: QProcess.ExitStatus) -> None:
         if status == QProcess.ExitStatus.CrashExit:
