@@ -1,6 +1,6 @@
 """Score models on a training run's own held-out patches, each as the app scores it.
 
-    python benchmarks/compare_heldout.py RUN_DIR MODEL_DIR [MODEL_DIR ...] [--source N]
+    python benchmarks/compare_heldout.py RUN_DIR MODEL_DIR [MODEL_DIR ...] [--json FIGURES.json]
 
 The held-out patches are rebuilt from the run's ``args.json`` exactly as training drew them
 (the same sources, seed and split rule; before any input codec), then each model scores them

@@ -272,10 +272,10 @@ def holdout_mask_of_parts(
     not seen them). When ``holdout_split`` occurs in any part, a part without it holds out
     nothing, as when the sources are one set.
     """
-    any_split = bool(holdout_split) and any((p.split == holdout_split).any() for p in parts)
+    has_split = [bool(holdout_split) and bool((p.split == holdout_split).any()) for p in parts]
     masks = []
-    for part in parts:
-        if any_split and not (part.split == holdout_split).any():
+    for part, has in zip(parts, has_split, strict=True):
+        if any(has_split) and not has:
             masks.append(np.zeros(len(part), dtype=bool))
         else:
             masks.append(holdout_mask(part, holdout_split, holdout_fraction, seed, split_fraction))
