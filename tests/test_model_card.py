@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from pathview.model import default_model_dir, read_metadata
+from pathview.model.codec import InputCodec
+from pathview.model.provenance import codec_text
 from pathview.training.model_card import CARD_NAME, main, render_card
 
 
@@ -113,6 +115,9 @@ def test_card_describes_int8_weights_and_their_figures_only_when_present() -> No
         "plain": {**figures, "max_abs_dp": 0.0706, "mean_abs_dp": 0.0042},
         "tta": {**figures, "auc": 0.98888, "max_abs_dp": 0.05, "mean_abs_dp": 0.003},
     }
+    # Rows name the codec the block records; say JPEG q75 here whatever the bundled model has.
+    meta["input_codec"] = InputCodec(quality=75).to_dict()
+    external["input_codec"] = "JPEG q75 (4:2:0)"
     card = render_card(meta)
     assert "int8 weights `weights-int8.pt` (0.73 MB, sha256 `abababababab`)" in card
     assert "observed on 1,024 patches of PCam `pcam-jpeg`" in card
@@ -123,7 +128,7 @@ def test_card_describes_int8_weights_and_their_figures_only_when_present() -> No
 
 
 def test_card_states_the_input_codec_when_the_model_has_one() -> None:
-    from pathview.model.codec import CODEC_KEY, InputCodec
+    from pathview.model.codec import CODEC_KEY
 
     meta = read_metadata(default_model_dir()).to_dict()
     meta[CODEC_KEY] = InputCodec(quality=75).to_dict()
@@ -135,6 +140,7 @@ def test_card_states_the_input_codec_when_the_model_has_one() -> None:
 
 def test_every_metrics_row_names_model_number_format_device_and_codec() -> None:
     meta = read_metadata(default_model_dir()).to_dict()
+    codec = codec_text(read_metadata(default_model_dir()).codec)
     card = render_card(meta)
     rows = [line for line in card.splitlines() if line.startswith("| ")]
     metric_rows = [r for r in rows if "single view |" in r or "8-view TTA |" in r]
@@ -143,7 +149,7 @@ def test_every_metrics_row_names_model_number_format_device_and_codec() -> None:
     for row in metric_rows:
         assert f"`{model_id}`" in row
         assert ", float32, " in row or ", int8, " in row
-        assert ", cpu, " in row and "JPEG q75 (4:2:0)" in row
+        assert row.split(" | ")[1].endswith(f", cpu, {codec}")
     assert sum(", int8, " in r for r in metric_rows) == 2
     # A block that records its device says so; one without an input codec says "none".
     meta = {**meta, "input_codec": None}
@@ -151,3 +157,18 @@ def test_every_metrics_row_names_model_number_format_device_and_codec() -> None:
     meta["validation"] = {"external": {k: v for k, v in external.items() if k != "int8"}}
     rows = [r for r in render_card(meta).splitlines() if "kaggle-tif" in r and "| 1500 |" in r]
     assert rows and all(", float32, cuda, none |" in r for r in rows)
+
+
+def test_card_says_what_the_training_patches_were_source_by_source() -> None:
+    meta = read_metadata(default_model_dir()).to_dict()
+    jpeg = {"images": "data/pcam-jpeg/images", "n": 100, "n_tumour": 50}
+    pool = {"images": "data/kaggle-pool/images", "n": 20, "n_tumour": 8}
+    meta["training"] = {**meta.get("training", {}), "data": [jpeg]}
+    assert "- Trained on JPEG (quality ~75) patches and validated on lossless" in render_card(meta)
+    meta["training"]["data"] = [jpeg, pool]
+    card = render_card(meta)
+    assert (
+        "- Trained on JPEG (quality ~75) patches together with original lossless Kaggle `.tif` "
+        "files and validated on lossless" in card
+    )
+    assert "Kaggle `kaggle-pool` (original lossless `.tif` files, byte-exact): 20 patches" in card

@@ -241,3 +241,30 @@ def test_each_source_holds_out_the_same_patches_as_when_it_is_trained_on_alone()
     # ... and each holds out its own seeded fraction when none has it.
     mask = holdout_mask_of_parts([unsplit, unsplit], "valid", 0.1, 0, 0.4)
     assert mask[:50].sum() == 5 and mask[50:].sum() == 5
+
+
+def test_a_model_keeps_the_scale_of_the_weights_it_started_from(tmp_path: Path) -> None:
+    from pathview.training.loop import TrainResult
+    from pathview.training.train import Data, base_metadata
+
+    start = make_tiny_model(tmp_path / "start")
+    meta_path = start / "model.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["microns_per_pixel"] = 0.972
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    patches = PatchSet(
+        ["a", "b"], np.zeros((2, 96, 96, 3), np.uint8), np.array([0, 1]), np.array(["", ""])
+    )
+    data = Data(patches, patches, None, [0.5] * 3, [0.25] * 3)
+    net = PatchNet(ARCHITECTURES["pv-tiny"])
+    result = TrainResult(net, 1, [], 1.0, 1, 1, False)
+    base = ["--images", "x", "--labels", "y", "--run-dir", str(tmp_path / "run")]
+
+    def scale(*extra: str) -> float | None:
+        args = build_parser().parse_args([*base, *extra])
+        out = base_metadata(net, data, args, result, 1.0, {}, torch.device("cpu"))
+        return out.microns_per_pixel
+
+    assert scale("--init-from", str(start)) == 0.972
+    # From scratch nothing is recorded: slides are then tiled at PCam's scale.
+    assert scale() is None

@@ -38,6 +38,14 @@ CARD_NAME = "MODEL_CARD.md"
 DATA_NAMES = {
     "pcam-jpeg": "PCam `pcam-jpeg` (JPEG q~75 patches exported from the PCam HDF5 files)",
     "kaggle-tif": "Kaggle `kaggle-tif` (original lossless `.tif` files, byte-exact)",
+    "kaggle-pool": "Kaggle `kaggle-pool` (original lossless `.tif` files, byte-exact)",
+}
+
+#: What the patches of each known training source are, for the card's caveats.
+DATA_FORMATS = {
+    "pcam-jpeg": "JPEG (quality ~75) patches",
+    "kaggle-pool": "original lossless Kaggle `.tif` files",
+    "kaggle-tif": "original lossless Kaggle `.tif` files",
 }
 
 
@@ -46,6 +54,17 @@ def _data_name(path: str) -> str:
         if key in path:
             return text
     return f"`{Path(path).parent.name}/{Path(path).name}`"
+
+
+def _trained_on(train: TrainingRecord) -> str:
+    """What the training patches were, source by source (the card's caveat)."""
+    kinds: list[str] = []
+    for d in train.data:
+        images = str(d.images)
+        kind = next((t for k, t in DATA_FORMATS.items() if k in images), _data_name(images))
+        if kind not in kinds:
+            kinds.append(kind)
+    return " together with ".join(kinds) or "patches of unrecorded kind"
 
 
 def _row(label: str, scored_with: str, m: Metrics) -> str:
@@ -305,7 +324,7 @@ def render_card(
         "train/validation split; the `kaggle-tif` figures may be optimistic for unseen "
         "slides and hospitals. The held-out PCam `valid` split comes from other slides and "
         "scores lower.",
-        "- Trained on JPEG (quality ~75) patches and validated on lossless `.tif`; other "
+        f"- Trained on {_trained_on(train)} and validated on lossless `.tif`; other "
         "scanners, stains and magnifications are untested.",
         "- Validation prevalence is 40% tumour, training 50%; calibration is measured, not "
         "assumed, on each set above.",

@@ -605,7 +605,16 @@ def finish(
         "arguments": json.loads(json.dumps(vars(args), default=str)),
     }
     meta = model_metadata(
-        net, args.name, mean, std, temperature, calibration, parent_entry, training, codec
+        net,
+        args.name,
+        mean,
+        std,
+        temperature,
+        calibration,
+        parent_entry,
+        training,
+        codec,
+        parent_meta.microns_per_pixel if parent_meta is not None else None,
     )
     meta.reviews = reviews_metadata(inputs, args)
     export_dir = args.export or args.run_dir / "model"

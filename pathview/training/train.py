@@ -518,8 +518,10 @@ def base_metadata(
     See :func:`model_metadata`.
     """
     init_from = None
+    scales: list[float | None] = []
     if args.init_from is not None:
         init_meta = read_metadata(args.init_from)
+        scales.append(init_meta.microns_per_pixel)
         init_from = {
             "sha256": init_meta.model_id,
             "training": training_summary(init_meta).to_dict(),
@@ -531,12 +533,19 @@ def base_metadata(
     if args.parent is not None:
         parent_meta = read_metadata(args.parent)
         parent = {"name": parent_meta.name, "sha256": parent_meta.model_id}
+        scales.insert(0, parent_meta.microns_per_pixel)
     training = {
         "data": data.train.sources,
         "n_train": len(data.train),
         "n_heldout": len(data.holdout),
         "heldout": f"split == {args.holdout_split!r} (else a seeded "
-        f"{args.holdout_fraction:.0%} sample); used for checkpoint selection and "
+        f"{args.holdout_fraction:.0%} sample)"
+        + (
+            f", {args.holdout_split_fraction:.0%} of them, drawn from each source on its own"
+            if args.holdout_split_fraction < 1
+            else ""
+        )
+        + "; used for checkpoint selection and "
         "temperature scaling, not for gradient steps",
         "epochs": result.epochs_run,
         "best_epoch": result.best_epoch,
@@ -558,6 +567,7 @@ def base_metadata(
         parent,
         training,
         data.codec,
+        next((m for m in scales if m), None),
     )
 
 
@@ -638,13 +648,16 @@ def model_metadata(
     parent: dict[str, Any] | None,
     training: dict[str, Any],
     codec: InputCodec | None = None,
+    microns_per_pixel: float | None = None,
 ) -> ModelMetadata:
     """The model.json content every training script writes (write_model_dir adds weights).
 
     Architecture, input size and resize policy, normalisation, classes, output and temperature,
     Grad-CAM layers, the parent model (None for a model trained from scratch) and what it was
     trained on; ``validation`` starts empty and is filled in by the caller. With ``codec``,
-    the input codec every patch goes through before normalisation (``input_codec``).
+    the input codec every patch goes through before normalisation (``input_codec``). With
+    ``microns_per_pixel``, the scale its patches were seen at (a model inherits it from the
+    weights it started from; without one, slides are tiled at PCam's).
     """
     return ModelMetadata(
         format_version=FORMAT_VERSION,
@@ -652,6 +665,7 @@ def model_metadata(
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         architecture=Architecture.of(net.config, sum(p.numel() for p in net.parameters())),
         input_size=96,
+        microns_per_pixel=microns_per_pixel,
         resize_policy="centre_crop",
         resize_policy_note=(
             "larger patches are centre-cropped to 96x96 (same magnification as training); "
@@ -870,7 +884,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     meta.set_validation(
         "heldout",
-        {"data": "held-out part of the training sources (same distribution: JPEG)", **heldout},
+        {
+            "data": "held-out part of the training sources, drawn from each on its own",
+            **heldout,
+        },
     )
     if data.val is not None:
         external = evaluate_set(
