@@ -18,7 +18,7 @@ from pathview.model import load_model, read_metadata
 from pathview.model.classifier import _int8_network
 from pathview.model.network import PatchNet, PointwiseConv2d
 from pathview.model.quantised import int8_unavailable, load_int8, quantise
-from pathview.training.quantise import add_int8
+from pathview.training.quantise import add_int8, main
 
 pytestmark = pytest.mark.skipif(
     int8_unavailable() is not None, reason=f"no x86 int8 kernels here: {int8_unavailable()}"
@@ -43,6 +43,30 @@ def test_add_int8_records_the_file_its_source_and_how(int8_dir: Path, data_dir: 
     assert record["engine"] == "x86" and "post-training static" in record["method"]
     assert record["calibration"]["n"] == 32
     assert record["calibration"]["data"] == str(data_dir / "kaggle")
+
+
+def test_the_command_prints_the_record_it_wrote(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = make_tiny_model(tmp_path / "tiny8")
+    kaggle = data_dir / "kaggle"
+    code = main(
+        [
+            str(model),
+            "--images",
+            str(kaggle),
+            "--labels",
+            str(kaggle / "labels.csv"),
+            "--n",
+            "16",
+            "--decode-workers",
+            "1",
+        ]
+    )
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads((model / "model.json").read_text())["int8"]
+    assert printed["calibration"]["n"] == 16
 
 
 @pytest.mark.slow

@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     record = add_int8(
         args.model_dir, args.images, args.labels, args.n, args.seed, args.decode_workers
     )
-    json.dump(record, sys.stdout, indent=2)
+    json.dump(record.to_dict(), sys.stdout, indent=2)
     sys.stdout.write("\n")
     log.info("recorded int8 weights in %s", args.model_dir / "model.json")
     return 0
