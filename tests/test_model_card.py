@@ -164,9 +164,12 @@ def test_card_says_what_the_training_patches_were_source_by_source() -> None:
     jpeg = {"images": "data/pcam-jpeg/images", "n": 100, "n_tumour": 50}
     pool = {"images": "data/kaggle-pool/images", "n": 20, "n_tumour": 8}
     meta["training"] = {**meta.get("training", {}), "data": [jpeg]}
-    assert "- Trained on JPEG (quality ~75) patches and validated on lossless" in render_card(meta)
+    card = render_card(meta)
+    assert "- Trained on JPEG (quality ~75) patches and validated on lossless" in card
+    assert "| held-out training-source patches (JPEG; checkpoint choice" in card
     meta["training"]["data"] = [jpeg, pool]
     card = render_card(meta)
+    assert "| held-out training-source patches (JPEG and lossless .tif; checkpoint" in card
     assert (
         "- Trained on JPEG (quality ~75) patches together with original lossless Kaggle `.tif` "
         "files and validated on lossless" in card

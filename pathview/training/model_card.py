@@ -47,6 +47,12 @@ DATA_FORMATS = {
     "kaggle-pool": "original lossless Kaggle `.tif` files",
     "kaggle-tif": "original lossless Kaggle `.tif` files",
 }
+#: The same, in a word (the held-out row's label).
+DATA_FORMAT_WORDS = {
+    "pcam-jpeg": "JPEG",
+    "kaggle-pool": "lossless .tif",
+    "kaggle-tif": "lossless .tif",
+}
 
 
 def _data_name(path: str) -> str:
@@ -65,6 +71,16 @@ def _trained_on(train: TrainingRecord) -> str:
         if kind not in kinds:
             kinds.append(kind)
     return " together with ".join(kinds) or "patches of unrecorded kind"
+
+
+def _heldout_kinds(meta: ModelMetadata) -> str:
+    """What the held-out patches were, in words ("JPEG", "JPEG and lossless .tif")."""
+    words: list[str] = []
+    for d in meta.training.data if meta.training else []:
+        word = next((w for k, w in DATA_FORMAT_WORDS.items() if k in str(d.images)), None)
+        if word is not None and word not in words:
+            words.append(word)
+    return " and ".join(words) or "the training sources"
 
 
 def _row(label: str, scored_with: str, m: Metrics) -> str:
@@ -100,7 +116,10 @@ def _metrics_table(meta: ModelMetadata) -> list[str]:
     for key, block in (meta.validation or {}).items():
         name = _block_name(key, block)
         if key == "heldout":
-            name = "held-out training-source patches (JPEG; checkpoint choice + temperature)"
+            name = (
+                f"held-out training-source patches ({_heldout_kinds(meta)}; "
+                "checkpoint choice + temperature)"
+            )
         scored = _scored_with(meta, "float32", block.device, block.input_codec)
         for view, metrics in block.views().items():
             lines.append(_row(_view_label(name, view), scored, metrics))
