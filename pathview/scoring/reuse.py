@@ -165,7 +165,7 @@ def iter_score_batches(
     refs: Sequence[PatchRef],
     classifier: Predictor,
     tta: bool = False,
-    batch_size: int = 128,
+    batch_size: int = 256,
     cancel: CancelToken | None = None,
     cache: Path | None = None,
     quality: bool = False,

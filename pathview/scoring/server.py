@@ -29,7 +29,8 @@ Events on stdout::
     {"ev": "ended", "id": int, "outcome": "done" | "cancelled" | error text}
 
 With ``insight`` the scored batches carry the quality rows (:mod:`pathview.quality`) and the
-embeddings (little-endian float32, base64: 128 patches of 128 features are 87 KB of text).
+embeddings (little-endian float32, base64: a batch of 256 patches of 128 features is 175 KB
+of text).
 
 A long list of patches comes in parts (``more`` true: ``refs`` messages follow, the last
 with ``more`` false), so the app never encodes a whole 220,025-patch folder in one go. A new
@@ -174,7 +175,7 @@ class Server:
         requests: queue.Queue[Message | None],
         send: Callable[[Message], None],
         loader: Callable[[str | None, str], Any] = default_loader,
-        batch_size: int = 128,
+        batch_size: int = 256,
     ) -> None:
         self._requests = requests
         self._send = send
