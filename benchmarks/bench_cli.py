@@ -36,6 +36,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench_gui_responsiveness import build_folder  # noqa: E402
+
 from pathview.model import load_model  # noqa: E402
 
 SOURCES = (ROOT / "tests" / "data" / "kaggle", ROOT / "pathview" / "resources" / "demo")
@@ -43,17 +45,9 @@ REPORTED = re.compile(r"scored (\d+) patches.* in ([\d.]+)s \(([\d,]+)/s\)")
 
 
 def make_folder(dest: Path, n: int) -> None:
-    """N files in ``dest``: hard links (copies where links fail) to the fixture patches."""
+    """N files in ``dest``: hard links to the fixture and demo patches."""
     files = sorted({p.name: p for s in SOURCES for p in s.glob("*.tif")}.values())
-    if not files:
-        raise SystemExit("no .tif patches in tests/data/kaggle or the demo")
-    for i in range(n):
-        src = files[i % len(files)]
-        target = dest / f"{i:06d}_{src.name}"
-        try:
-            os.link(src, target)
-        except OSError:
-            shutil.copyfile(src, target)
+    build_folder(dest, n, files)
 
 
 def forward_rate(model: Path | None, repeats: int = 5, n: int = 4096, bs: int = 256) -> float:

@@ -46,10 +46,12 @@ DEMO = demo_folder()
 HEARTBEAT_MS = 5
 
 
-def build_folder(dest: Path, n: int) -> Path:
-    sources = sorted(DEMO.glob("*.tif"))
+def build_folder(dest: Path, n: int, sources: list[Path] | None = None) -> Path:
+    """``n`` files in ``dest``: hard links (copies where links fail) to ``sources`` (default:
+    the demo patches), under new names."""
+    sources = sorted(DEMO.glob("*.tif")) if sources is None else sources
     if not sources:
-        raise SystemExit(f"no demo patches in {DEMO}")
+        raise SystemExit(f"no patches to build {dest} from")
     dest.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         src = sources[i % len(sources)]
