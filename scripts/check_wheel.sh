@@ -56,7 +56,7 @@ grep -q "^AUC " score.out || fail "score printed no AUC"
 say "pathview report"
 "$bin/pathview" report "$demo" --out report.html
 grep -q "<td>number format</td>" report.html || fail "the report does not name the number format"
-grep -q "<td>input codec</td><td>JPEG q75" report.html || fail "the report lacks the input codec"
+grep -q "<td>input codec</td><td>none" report.html || fail "the report does not say the model has no input codec"
 
 say "pathview-train --help"
 "$bin/pathview-train" --help >train-help.txt
