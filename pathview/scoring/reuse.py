@@ -30,6 +30,10 @@ from pathview.scoring.loop import (
 
 #: Cache hits per batch sent to the app (a batch is one JSON line from the scoring child).
 HITS_PER_BATCH = 2000
+#: Patches per scored batch in the app (its scoring child and its model thread): 256 scored
+#: 20,000 patches at 0.93-1.00 of ``pathview score``'s rate, 128 at 0.80-0.94
+#: (``benchmarks/bench_gui_responsiveness.py --compare-cli``, docs/BENCHMARKS.md).
+APP_BATCH_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -165,7 +169,7 @@ def iter_score_batches(
     refs: Sequence[PatchRef],
     classifier: Predictor,
     tta: bool = False,
-    batch_size: int = 256,
+    batch_size: int = APP_BATCH_SIZE,
     cancel: CancelToken | None = None,
     cache: Path | None = None,
     quality: bool = False,

@@ -62,7 +62,7 @@ from pathview.core import N_VIEWS, Cancelled, CancelToken, RefSequence
 from pathview.quality import MEASURES, PatchQuality, QualityMeasures
 from pathview.quality.duplicates import N_HASH_VIEWS
 from pathview.scoring.loop import ScoreBatch
-from pathview.scoring.reuse import iter_score_batches
+from pathview.scoring.reuse import APP_BATCH_SIZE, iter_score_batches
 
 #: Nice increment of the scoring process: the GUI process wins the CPU when both want it.
 PROCESS_NICE = 10
@@ -175,7 +175,7 @@ class Server:
         requests: queue.Queue[Message | None],
         send: Callable[[Message], None],
         loader: Callable[[str | None, str], Any] = default_loader,
-        batch_size: int = 256,
+        batch_size: int = APP_BATCH_SIZE,
     ) -> None:
         self._requests = requests
         self._send = send
