@@ -41,17 +41,12 @@ DATA_NAMES = {
     "kaggle-pool": "Kaggle `kaggle-pool` (original lossless `.tif` files, byte-exact)",
 }
 
-#: What the patches of each known training source are, for the card's caveats.
+#: What the patches of each known training source are: in a word (the held-out row's label)
+#: and in full (the card's caveats).
 DATA_FORMATS = {
-    "pcam-jpeg": "JPEG (quality ~75) patches",
-    "kaggle-pool": "original lossless Kaggle `.tif` files",
-    "kaggle-tif": "original lossless Kaggle `.tif` files",
-}
-#: The same, in a word (the held-out row's label).
-DATA_FORMAT_WORDS = {
-    "pcam-jpeg": "JPEG",
-    "kaggle-pool": "lossless .tif",
-    "kaggle-tif": "lossless .tif",
+    "pcam-jpeg": ("JPEG", "JPEG (quality ~75) patches"),
+    "kaggle-pool": ("lossless .tif", "original lossless Kaggle `.tif` files"),
+    "kaggle-tif": ("lossless .tif", "original lossless Kaggle `.tif` files"),
 }
 
 
@@ -62,24 +57,27 @@ def _data_name(path: str) -> str:
     return f"`{Path(path).parent.name}/{Path(path).name}`"
 
 
+def _source_formats(train: TrainingRecord | None) -> list[tuple[str | None, str]]:
+    """Each training source's (word, description) from :data:`DATA_FORMATS`, in order, once
+    each; a source of unknown kind gives (None, its name)."""
+    found: list[tuple[str | None, str]] = []
+    for d in train.data if train else []:
+        images = str(d.images)
+        kind = next((f for k, f in DATA_FORMATS.items() if k in images), (None, _data_name(images)))
+        if kind not in found:
+            found.append(kind)
+    return found
+
+
 def _trained_on(train: TrainingRecord) -> str:
     """What the training patches were, source by source (the card's caveat)."""
-    kinds: list[str] = []
-    for d in train.data:
-        images = str(d.images)
-        kind = next((t for k, t in DATA_FORMATS.items() if k in images), _data_name(images))
-        if kind not in kinds:
-            kinds.append(kind)
+    kinds = list(dict.fromkeys(text for _, text in _source_formats(train)))
     return " together with ".join(kinds) or "patches of unrecorded kind"
 
 
 def _heldout_kinds(meta: ModelMetadata) -> str:
     """What the held-out patches were, in words ("JPEG", "JPEG and lossless .tif")."""
-    words: list[str] = []
-    for d in meta.training.data if meta.training else []:
-        word = next((w for k, w in DATA_FORMAT_WORDS.items() if k in str(d.images)), None)
-        if word is not None and word not in words:
-            words.append(word)
+    words = list(dict.fromkeys(w for w, _ in _source_formats(meta.training) if w is not None))
     return " and ".join(words) or "the training sources"
 
 
