@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -36,12 +35,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_gui_responsiveness import build_folder  # noqa: E402
+from bench_gui_responsiveness import CLI_SCORED, build_folder  # noqa: E402
 
-from pathview.model import load_model  # noqa: E402
+from pathview.model import Classifier, load_model  # noqa: E402
 
 SOURCES = (ROOT / "tests" / "data" / "kaggle", ROOT / "pathview" / "resources" / "demo")
-REPORTED = re.compile(r"scored (\d+) patches.* in ([\d.]+)s \(([\d,]+)/s\)")
 
 
 def make_folder(dest: Path, n: int) -> None:
@@ -50,9 +48,8 @@ def make_folder(dest: Path, n: int) -> None:
     build_folder(dest, n, files)
 
 
-def forward_rate(model: Path | None, repeats: int = 5, n: int = 4096, bs: int = 256) -> float:
-    """Median patches/s of the model's bare network forward (what ``predict`` runs)."""
-    clf = load_model(model, device="cpu")
+def forward_rate(clf: Classifier, repeats: int = 5, n: int = 4096, bs: int = 256) -> float:
+    """Median patches/s of the classifier's bare network forward (what ``predict`` runs)."""
     x = clf.preprocess(torch.zeros((bs, 96, 96, 3), dtype=torch.uint8).numpy() + 128)
     fast = clf._fast
     rates = []
@@ -75,14 +72,17 @@ def run_once(folder: Path, model: Path | None, out: Path, details: bool) -> dict
         command += ["--model", str(model)]
     if details:
         command += ["--details", str(out.with_suffix(".details.csv"))]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    assert proc.stdout is not None and proc.stderr is not None
-    stdout, stderr = proc.stdout.read(), proc.stderr.read()
+    # Output to files, not pipes: nothing read while waiting, so nothing can fill and block.
+    with tempfile.TemporaryFile("w+") as stdout_f, tempfile.TemporaryFile("w+") as stderr_f:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=stdout_f, stderr=stderr_f, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        stdout_f.seek(0)
+        stderr_f.seek(0)
+        stdout, stderr = stdout_f.read(), stderr_f.read()
     code = os.waitstatus_to_exitcode(status)
-    found = REPORTED.search(stdout)
+    found = CLI_SCORED.search(stdout)
     if code not in (0, 3) or found is None:
         raise SystemExit(f"pathview score failed ({code}): {stderr[-800:]}")
     return {
@@ -128,12 +128,12 @@ def main() -> int:
                     raise SystemExit(f"scored {r['scored']} of {args.n}")
                 runs[i].append(r)
     for i, model in enumerate(models):
-        forward = forward_rate(model)
+        clf = load_model(model, device="cpu")
+        forward = forward_rate(clf)
         rs = runs[i]
         total = [args.n / r["wall_s"] for r in rs]
         reported = [r["reported_per_s"] for r in rs]
-        name = load_model(model, device="cpu")
-        print(f"\nmodel {name.model_id[:12]} ({model or 'bundled'}), {name.precision}")
+        print(f"\nmodel {clf.model_id[:12]} ({model or 'bundled'}), {clf.precision}")
         print(f"  wall, whole command (s)             {spread([r['wall_s'] for r in rs], 2)}")
         print(f"  patches/s including start-up        {spread(total)}")
         print(f"  patches/s scoring (as it reports)   {spread(reported)}")

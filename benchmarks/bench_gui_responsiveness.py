@@ -29,6 +29,7 @@ import argparse
 import collections
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -44,6 +45,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parents[1]
 DEMO = demo_folder()
 HEARTBEAT_MS = 5
+#: What ``pathview score`` prints when it is done: patches scored, seconds, patches/s.
+CLI_SCORED = re.compile(r"scored (\d+) patches.* in ([\d.]+)s \(([\d,]+)/s\)")
 
 
 def build_folder(dest: Path, n: int, sources: list[Path] | None = None) -> Path:
@@ -121,7 +124,6 @@ def run_cli(folder: Path, model_dir: Path, tta: bool, device: str, work: Path) -
     """Score ``folder`` with ``pathview score`` as a user would (quality measures on, a new
     score cache, removed afterwards so that the app scores every patch); its rate counts the
     scoring alone, as the app's does (start-up apart)."""
-    import re
     import subprocess
 
     command = [
@@ -143,7 +145,7 @@ def run_cli(folder: Path, model_dir: Path, tta: bool, device: str, work: Path) -
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
     shutil.rmtree(folder / ".pathview", ignore_errors=True)
-    found = re.search(r"scored (\d+) patches.* in ([\d.]+)s \(([\d,]+)/s\)", done.stdout)
+    found = CLI_SCORED.search(done.stdout)
     if done.returncode not in (0, 3) or found is None:
         raise SystemExit(f"pathview score failed ({done.returncode}): {done.stderr[-500:]}")
     return {
