@@ -134,6 +134,26 @@ def test_preprocess_shapes_layout_and_normalisation(tiny: Classifier) -> None:
         tiny.preprocess(np.zeros((1, 96, 96, 3), np.float32))
 
 
+@pytest.mark.parametrize("shape", [(5, 96, 96), (3, 96, 96), (2, 40, 57)])
+def test_preprocess_is_the_per_channel_normalisation_bit_for_bit(
+    tiny: Classifier, tiny_dir: Path, shape: tuple[int, int, int]
+) -> None:
+    """The row-wise normalisation gives exactly (pixels * scale + shift) broadcast over the
+    3 channels, for the input size and for another size (cropped or resized after)."""
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    norm = json.loads((tiny_dir / "model.json").read_text())["normalisation"]
+    mean = torch.tensor(norm["mean"]).view(1, 3, 1, 1)
+    std = torch.tensor(norm["std"]).view(1, 3, 1, 1)
+    raw = torch.from_numpy(pixels).permute(0, 3, 1, 2).float()
+    reference = torch.addcmul(-mean / std, raw, 1.0 / (255.0 * std))
+    got = tiny._to_tensor(pixels)
+    assert torch.equal(got, reference)
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(got, (raw / 255 - mean) / std)
+    assert tiny.preprocess(pixels).shape == (shape[0], 3, 96, 96)
+
+
 def test_predict_shapes_range_and_batching(tiny: Classifier) -> None:
     pixels = random_patches(7)
     pred = tiny.predict(pixels)
