@@ -4,6 +4,7 @@
         [--extra-val DIR CSV] [--val-size 1000] [--ks 100 300 1000] \\
         [--strategies auto uncertainty tta diverse balanced random] [--work DIR] \\
         [--png learning_curve.png] [--json results.json] [--seed 0]
+    python benchmarks/bench_review_loop.py --replot results.json [--png learning_curve.png]
 
 A labelled pool (e.g. the original Kaggle files of shared/data/pcam/kaggle-pool) first loses
 the ids the bundled model may have trained on (``pathview.training.pool_split``'s rule;
@@ -27,7 +28,9 @@ trains on and a review pool. For each strategy and each k, a fresh copy of the r
    the corrections found per 100 reviews and the retraining minutes.
 
 The learning curve (TTA AUC change against k, one line per strategy, with its intervals) is
-written as a PNG. Not a test: it trains 3 x 6 models and takes about an hour on 2 CPU cores.
+written as a PNG, k increasing along the x axis (``--replot`` redraws it from a saved
+``--json`` file without running anything). Not a test: it trains 3 x 6 models and takes
+about an hour on 2 CPU cores.
 """
 
 from __future__ import annotations
@@ -145,8 +148,12 @@ def compare(parent: ModelScores, new: ModelScores, labels: np.ndarray) -> dict[s
 
 
 def learning_curve_png(results: list[dict[str, Any]], ks: list[int], path: Path) -> None:
-    """TTA AUC change (new - parent) against k per strategy, with 95% intervals, via cv2."""
+    """TTA AUC change (new - parent) against k per strategy, with 95% intervals, via cv2;
+    k increases along the x axis whatever order the runs came in."""
     import cv2
+
+    ks = sorted(set(ks))
+    results = sorted(results, key=lambda r: int(r["k"]))
 
     w, h, m = 900, 560, 70
     img = np.full((h, w, 3), 255, np.uint8)
@@ -223,8 +230,14 @@ def print_table(results: list[dict[str, Any]], set_name: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--pool", type=Path, required=True)
-    ap.add_argument("--pool-labels", type=Path, required=True)
+    ap.add_argument("--pool", type=Path)
+    ap.add_argument("--pool-labels", type=Path)
+    ap.add_argument(
+        "--replot",
+        type=Path,
+        metavar="JSON",
+        help="only redraw --png from the results a run wrote with --json",
+    )
     ap.add_argument("--extra-val", nargs=2, action="append", default=[], metavar=("DIR", "CSV"))
     ap.add_argument(
         "--include-model-ids",
@@ -240,6 +253,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--retrain-arg", action="append", default=[], help="extra retrain option")
     args = ap.parse_args(argv)
+    if args.replot is not None:
+        try:
+            saved = json.loads(args.replot.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            ap.error(f"--replot: cannot read {args.replot}: {exc}")
+        if not saved:
+            ap.error(f"--replot: {args.replot} holds no runs")
+        learning_curve_png(saved, [int(r["k"]) for r in saved], args.png)
+        print(f"learning curve: {args.png}")
+        return 0
+    if args.pool is None or args.pool_labels is None:
+        ap.error("give --pool and --pool-labels (or --replot JSON)")
 
     truth_all = read_labels(args.pool_labels).labels
     ids = sorted(i for i in truth_all if (args.pool / f"{i}.tif").is_file())
