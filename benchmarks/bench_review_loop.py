@@ -147,12 +147,12 @@ def compare(parent: ModelScores, new: ModelScores, labels: np.ndarray) -> dict[s
     return out
 
 
-def learning_curve_png(results: list[dict[str, Any]], ks: list[int], path: Path) -> None:
+def learning_curve_png(results: list[dict[str, Any]], path: Path) -> None:
     """TTA AUC change (new - parent) against k per strategy, with 95% intervals, via cv2;
     k increases along the x axis whatever order the runs came in."""
     import cv2
 
-    ks = sorted(set(ks))
+    ks = sorted({int(r["k"]) for r in results})
     results = sorted(results, key=lambda r: int(r["k"]))
 
     w, h, m = 900, 560, 70
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--replot: cannot read {args.replot}: {exc}")
         if not saved:
             ap.error(f"--replot: {args.replot} holds no runs")
-        learning_curve_png(saved, [int(r["k"]) for r in saved], args.png)
+        learning_curve_png(saved, args.png)
         print(f"learning curve: {args.png}")
         return 0
     if args.pool is None or args.pool_labels is None:
@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         print_table(results, set_name)
     if args.png and results:
         args.png.parent.mkdir(parents=True, exist_ok=True)
-        learning_curve_png(results, args.ks, args.png)
+        learning_curve_png(results, args.png)
         print(f"\nlearning curve: {args.png}")
     return 0
 
